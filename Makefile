@@ -1,0 +1,27 @@
+# The two commands of the README: `make demo` and `make test`. Both install from requirements.lock.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export UV_COMPILE_BYTECODE := 1
+
+.PHONY: install demo test lint clean
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check "uv>=0.4"
+	$(VENV)/bin/uv pip sync --python $(PY) requirements.lock
+	$(VENV)/bin/uv pip install --python $(PY) --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/rollcure demo
+
+test: install
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) rollcure_data

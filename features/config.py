@@ -1,0 +1,7 @@
+"""Feature pipeline settings."""
+
+from pydantic import BaseModel, ConfigDict
+
+
+class FeatureConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")

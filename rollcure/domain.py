@@ -1,0 +1,79 @@
+"""Collections domain vocabulary and maths, declared once.
+
+Every threshold that decides a bucket, a regulatory tier or a label lives here so that the
+simulator, the feature pipeline, the models and the policy cannot disagree about what "M2" or
+"substandard" means. All functions are vectorised over numpy arrays / pandas Series.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+DAYS_PER_CYCLE = 30
+
+#: Delinquency buckets by days past due at cycle end (DESIGN §1). Upper bounds are inclusive.
+BUCKETS: tuple[str, ...] = ("M0", "M1", "M2", "M3", "M4", "M5", "M6", "M7+")
+_BUCKET_UPPER_DPD = np.array([0, 30, 60, 90, 120, 150, 180])
+
+#: The five-tier loan classification (五级分类), ordered from best to worst.
+TIERS: tuple[str, ...] = ("normal", "special_mention", "substandard", "doubtful", "loss")
+#: Default DPD mapping: tier i holds DPD <= bound i (inclusive); anything above the last is "loss".
+DEFAULT_TIER_DPD_BOUNDS: tuple[int, ...] = (0, 90, 270, 360)
+#: Housing-fund scheme by count of missed instalments: <=2 normal, 3 special mention, 4-6
+#: substandard, 7-12 doubtful, more than 12 loss.
+DEFAULT_TIER_MISSED_BOUNDS: tuple[int, ...] = (2, 3, 6, 12)
+
+PRODUCTS: tuple[str, ...] = ("card", "consumer", "micro", "mortgage", "housing_fund")
+EMPLOYMENTS: tuple[str, ...] = ("salaried", "self_employed", "unemployed", "retired")
+REGIONS: tuple[str, ...] = ("north", "south", "east", "west", "central")
+COLLATERAL_TYPES: tuple[str, ...] = ("none", "property", "vehicle")
+CHANNELS: tuple[str, ...] = ("sms", "call", "visit", "letter")
+PARTIES: tuple[str, ...] = ("debtor", "family", "work", "third")
+OUTCOMES: tuple[str, ...] = (
+    "no_answer",
+    "wrong_number",
+    "right_party_contact",
+    "promise_to_pay",
+    "refused",
+    "dispute",
+)
+#: Contact outcomes that count as reaching the right party.
+RIGHT_PARTY_OUTCOMES: tuple[str, ...] = ("right_party_contact", "promise_to_pay", "refused", "dispute")
+ACTIONS: tuple[str, ...] = ("none", "reminder", "restructuring", "field_visit", "outsourcing", "litigation")
+#: Loan flags that block ordinary collection contact.
+FLAGS: tuple[str, ...] = ("disputed", "deceased", "bankrupt", "fraud_suspected")
+
+
+def bucket_index(dpd: np.ndarray | pd.Series) -> np.ndarray:
+    """Bucket position 0..7 (M0..M7+) for days past due."""
+    return np.searchsorted(_BUCKET_UPPER_DPD, np.asarray(dpd), side="left").astype(np.int8)
+
+
+def bucket_of(dpd: np.ndarray | pd.Series) -> np.ndarray:
+    """Bucket label (M0..M7+) for days past due."""
+    return np.asarray(BUCKETS, dtype=object)[bucket_index(dpd)]
+
+
+def tier_by_dpd(dpd: np.ndarray | pd.Series, bounds: tuple[int, ...] = DEFAULT_TIER_DPD_BOUNDS) -> np.ndarray:
+    """Five-tier class by days past due (bank scheme)."""
+    idx = np.searchsorted(np.asarray(bounds), np.asarray(dpd), side="left")
+    return np.asarray(TIERS, dtype=object)[idx]
+
+
+def tier_by_missed(
+    missed: np.ndarray | pd.Series, bounds: tuple[int, ...] = DEFAULT_TIER_MISSED_BOUNDS
+) -> np.ndarray:
+    """Five-tier class by count of missed instalments (housing-fund scheme)."""
+    idx = np.searchsorted(np.asarray(bounds), np.asarray(missed), side="left")
+    return np.asarray(TIERS, dtype=object)[idx]
+
+
+def is_roll_forward(dpd_now: np.ndarray | pd.Series, dpd_next: np.ndarray | pd.Series) -> np.ndarray:
+    """True where the next cycle's bucket is worse than this cycle's."""
+    return bucket_index(dpd_next) > bucket_index(dpd_now)
+
+
+def is_cure(dpd_next: np.ndarray | pd.Series) -> np.ndarray:
+    """True where the case is current (DPD 0) at the next cycle."""
+    return np.asarray(dpd_next) == 0

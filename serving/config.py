@@ -1,0 +1,7 @@
+"""Serving settings."""
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ServingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")

@@ -1,0 +1,7 @@
+"""Training settings."""
+
+from pydantic import BaseModel, ConfigDict
+
+
+class TrainingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
