@@ -14,7 +14,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from features.config import FeatureConfig
-from models.config import ModelConfig, PolicyConfig
+from models.config import ModelConfig
+from models.policy_config import PolicyConfig
 from rollcure.errors import InputError
 from serving.config import ServingConfig
 from simulation.config import SimulationConfig

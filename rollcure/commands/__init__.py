@@ -1,5 +1,13 @@
 """CLI subcommands, one module per stage; each exposes ``register(app)``."""
 
-from rollcure.commands import data, demo, features, policy, serve, train
+from rollcure.commands import data, demo, features, policy, real_data, serve, train
 
-REGISTRARS = [data.register, features.register, train.register, policy.register, serve.register, demo.register]
+REGISTRARS = [
+    data.register,
+    real_data.register,
+    features.register,
+    train.register,
+    policy.register,
+    serve.register,
+    demo.register,
+]

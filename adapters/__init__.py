@@ -1,0 +1,1 @@
+"""Importers that turn external data sets into rollcure raw tables."""
