@@ -1,7 +1,49 @@
-"""Serving settings."""
+"""Serving settings: the HTTP service, its audit log and the batch scorer.
 
-from pydantic import BaseModel, ConfigDict
+Secrets never live here: the config names the environment variables that hold them (the API token,
+the salt of the case-id hash), so a config file can be committed and shared.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: Default file name of the SQLite decision log under the data dir.
+DECISION_LOG_FILE = "decisions.sqlite"
 
 
 class ServingConfig(BaseModel):
+    """Knobs of `rollcure serve`, `rollcure score` and `rollcure decisions export`."""
+
     model_config = ConfigDict(extra="forbid")
+
+    port: int = Field(default=3000, ge=1, le=65535, description="HTTP port of `rollcure serve`.")
+    host: str = Field(default="127.0.0.1", description="Interface to bind; 0.0.0.0 to expose it.")
+    workers: int = Field(default=1, ge=1, le=64, description="BentoML worker processes.")
+    model_alias: str = Field(
+        default="champion", min_length=1, description="Registry alias (or version) the service loads."
+    )
+    max_batch_size: int = Field(
+        default=1000, ge=1, description="Most cases one request may carry; more is HTTP 413."
+    )
+    explain_top_k: int = Field(default=3, ge=1, le=20, description="Reason codes returned per case.")
+    decision_log_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the decision log; None means SQLite at <data_dir>/decisions.sqlite. "
+        "A postgresql:// URL points it at PostgreSQL.",
+    )
+    token_env: str = Field(
+        default="ROLLCURE_API_TOKEN", description="Environment variable holding the bearer token."
+    )
+    salt_env: str = Field(
+        default="ROLLCURE_ID_SALT", description="Environment variable holding the case-id hash salt."
+    )
+    reload_poll_seconds: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="When > 0, the service checks the registry alias this often and swaps to a new "
+        "version by itself; POST /reload works either way.",
+    )
+    batch_chunk_size: int = Field(
+        default=50_000, ge=1, description="Cases per chunk in `rollcure score` (bounds memory)."
+    )

@@ -1,7 +1,123 @@
-"""CLI commands of this stage."""
+"""`rollcure serve`, `rollcure score`, `rollcure reload` and `rollcure decisions export`.
+
+Thin shells: they load the config, then hand over to ``serving/``. Heavy libraries are imported
+inside the commands so that ``rollcure --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
 
 import typer
 
+_CONFIG = typer.Option(None, "--config", help="YAML config file (defaults when omitted).")
+_DATA = typer.Option(None, "--data", help="Data folder (default: $ROLLCURE_DATA_DIR or ./rollcure_data).")
+
+
+def _one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Bad input ends in one line on stderr and exit 2.
+
+    The CLI shell does this too; doing it here as well keeps these commands right whatever the
+    shell's exception handling catches (its typer/click compatibility shim has changed before).
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from pydantic import ValidationError
+
+        from rollcure.config import format_validation_error
+        from rollcure.errors import InputError
+
+        try:
+            return command(*args, **kwargs)
+        except InputError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        except ValidationError as exc:
+            typer.echo(f"error: {format_validation_error(exc)}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _config(config: Path | None, data: Path | None):
+    from rollcure.config import load_config
+
+    return load_config(config, data_dir=data)
+
+
+def export(
+    out: Path = typer.Option(..., "--out", help="Parquet file to write."),
+    data: Path | None = _DATA,
+    config: Path | None = _CONFIG,
+) -> None:
+    """Dump the decision log (hashed ids, scores, actions, reason codes) to Parquet."""
+    from serving.decision_log import open_configured_log
+    from serving.export import export_decisions
+
+    cfg = _config(config, data)
+    log = open_configured_log(cfg, must_exist=True)
+    try:
+        n = export_decisions(log, out)
+    finally:
+        log.close()
+    typer.echo(f"exported {n} decisions to {out}")
+
+
+def serve(
+    port: int | None = typer.Option(None, "--port", help="HTTP port (default: serving.port)."),
+    data: Path | None = _DATA,
+    config: Path | None = _CONFIG,
+) -> None:
+    """Start the HTTP service on the registry's champion model (Ctrl-C stops it)."""
+    from serving.runner import serve_forever
+
+    cfg = _config(config, data)
+    serve_forever(cfg, config_path=config, port=port)
+
+
+def score(
+    data: Path = typer.Option(..., "--data", help="Folder with the raw tables (Parquet)."),
+    out: Path = typer.Option(..., "--out", help="Parquet file to write."),
+    as_of: str | None = typer.Option(None, "--as-of", help="Cycle date YYYY-MM-DD (default: latest)."),
+    model: str | None = typer.Option(None, "--model", help="Registry alias or version (default: champion)."),
+    config: Path | None = _CONFIG,
+) -> None:
+    """Score, explain and recommend every case overdue at the as-of cycle, in bounded-memory chunks."""
+    from serving.batch import score_portfolio
+
+    from rollcure.errors import InputError
+
+    cfg = _config(config, data)
+    when = None
+    if as_of is not None:
+        try:
+            when = date.fromisoformat(as_of)
+        except ValueError as exc:
+            raise InputError(f"--as-of: not a date YYYY-MM-DD: {as_of!r}") from exc
+    chosen = model or cfg.serving.model_alias
+    summary = score_portfolio(cfg, data, out, as_of=when, model=chosen, progress=True)
+    typer.echo(
+        f"scored {summary.n_cases} cases at {summary.as_of} with {summary.model_name} "
+        f"v{summary.model_version} -> {out}"
+    )
+
+
+def reload(
+    url: str = typer.Option("http://127.0.0.1:3000", "--url", help="Base URL of the running service."),
+) -> None:
+    """Ask a running service to load the current champion (uses $ROLLCURE_API_TOKEN if set)."""
+    from serving.client import request_reload
+
+    typer.echo(request_reload(url))
+
 
 def register(app: typer.Typer) -> None:
-    """Add this stage's commands to the `rollcure` app."""
+    """Add the serving commands and the `decisions` group."""
+    decisions = typer.Typer(help="The audit log of served decisions.", no_args_is_help=True)
+    decisions.command("export")(_one_line_errors(export))
+    app.add_typer(decisions, name="decisions")

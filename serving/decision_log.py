@@ -1,0 +1,185 @@
+"""The durable audit log of served decisions.
+
+Every decision the service returns is appended here *before* the response leaves, in one
+transaction per request, so a decision a client has seen is a decision an auditor can find, even if
+the process is killed the next instant. The default store is SQLite in WAL mode with
+``synchronous=FULL`` (each commit is fsynced); any SQLAlchemy URL (e.g. ``postgresql://``) works too.
+
+Case ids are stored only as a salted HMAC, so the log holds no id in clear; the inputs are kept as a
+digest, enough to prove which payload a decision was made on without storing the payload.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from rollcure.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+#: Salt used when the salt variable is unset: fine for a demo, never for production (a warning says so).
+DEV_SALT = "rollcure-development-salt"
+EXPORT_CHUNK_ROWS = 100_000
+
+_metadata = sa.MetaData()
+decisions_table = sa.Table(
+    "decisions",
+    _metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("decision_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("case_hash", sa.String(64), nullable=False, index=True),
+    sa.Column("as_of", sa.String(10), nullable=False),
+    sa.Column("decided_at", sa.String(32), nullable=False),
+    sa.Column("endpoint", sa.String(32), nullable=False),
+    sa.Column("model_name", sa.String(200), nullable=False),
+    sa.Column("model_version", sa.String(64), nullable=False),
+    sa.Column("inputs_digest", sa.String(64), nullable=False),
+    sa.Column("p_roll_forward", sa.Float, nullable=False),
+    sa.Column("p_cure", sa.Float, nullable=False),
+    sa.Column("action", sa.String(32), nullable=True),
+    sa.Column("expected_value", sa.Float, nullable=True),
+    sa.Column("reason_codes", sa.Text, nullable=False),
+    sa.Column("challenger", sa.Boolean, nullable=False),
+)
+#: Column order of the Parquet export (the table's, less the internal sequence number).
+EXPORT_COLUMNS: tuple[str, ...] = tuple(c.name for c in decisions_table.columns if c.name != "seq")
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """One row of the log; built by the service from a decision, never from raw personal data."""
+
+    decision_id: str
+    case_hash: str
+    as_of: str
+    decided_at: str
+    endpoint: str
+    model_name: str
+    model_version: str
+    inputs_digest: str
+    p_roll_forward: float
+    p_cure: float
+    action: str | None
+    expected_value: float | None
+    reason_codes: tuple[str, ...]
+    challenger: bool
+
+    def as_row(self) -> dict[str, Any]:
+        row = self.__dict__.copy()
+        row["reason_codes"] = json.dumps(list(self.reason_codes), ensure_ascii=False)
+        return row
+
+
+def hash_case_id(case_id: object, salt: str) -> str:
+    """Salted HMAC-SHA256 of a case id: joinable across the log, meaningless without the salt."""
+    return hmac.new(salt.encode(), str(case_id).encode(), hashlib.sha256).hexdigest()
+
+
+def inputs_digest(payload: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of one case's inputs (key order and spacing do not matter)."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def resolve_salt(env: dict[str, str], salt_env: str) -> str:
+    """The salt from the environment, or the development salt with a warning."""
+    salt = env.get(salt_env, "")
+    if not salt:
+        logger.warning("%s is not set: the decision log hashes case ids with the development salt", salt_env)
+        return DEV_SALT
+    return salt
+
+
+def default_url(data_dir: Path) -> str:
+    return f"sqlite:///{Path(data_dir).resolve() / 'decisions.sqlite'}"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+class DecisionLog:
+    """Append-only store of decisions behind a SQLAlchemy engine.
+
+    >>> log = DecisionLog.open("sqlite://")  # in memory, for the example
+    >>> log.count()
+    0
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> DecisionLog:
+        """Connect (creating the SQLite file and folder if needed) and make sure the table exists."""
+        try:
+            parsed = sa.engine.make_url(url)
+        except sa.exc.ArgumentError as exc:
+            raise InputError(f"serving.decision_log_url: not a database URL ({exc})") from exc
+        kwargs: dict[str, Any] = {"future": True}
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        engine = sa.create_engine(parsed, **kwargs)
+        if parsed.get_backend_name() == "sqlite":
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+        _metadata.create_all(engine, checkfirst=True)
+        return cls(engine)
+
+    def append(self, records: Sequence[DecisionRecord]) -> None:
+        """Write the records in one transaction; returns only once the commit is durable."""
+        if not records:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(decisions_table.insert(), [r.as_row() for r in records])
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(decisions_table)).scalar_one())
+
+    def iter_chunks(self, chunk_rows: int = EXPORT_CHUNK_ROWS) -> Iterable[list[dict[str, Any]]]:
+        """Rows in insertion order, a bounded chunk at a time (keyset pagination on the sequence)."""
+        cols = [decisions_table.c[name] for name in EXPORT_COLUMNS]
+        last = 0
+        while True:
+            query = (
+                sa.select(decisions_table.c.seq, *cols)
+                .where(decisions_table.c.seq > last)
+                .order_by(decisions_table.c.seq)
+                .limit(chunk_rows)
+            )
+            with self.engine.connect() as conn:
+                rows = [dict(r._mapping) for r in conn.execute(query)]
+            if not rows:
+                return
+            last = rows[-1]["seq"]
+            for row in rows:
+                del row["seq"]
+            yield rows
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_configured_log(cfg: Any, must_exist: bool = False) -> DecisionLog:
+    """Open the log a ``RollcureConfig`` points at; ``must_exist`` refuses to create a new SQLite file."""
+    url = cfg.serving.decision_log_url or default_url(cfg.data_dir)
+    parsed = sa.engine.make_url(url) if "://" in url else None
+    if must_exist and parsed is not None and parsed.get_backend_name() == "sqlite":
+        if not parsed.database or not Path(parsed.database).is_file():
+            raise InputError(f"--data: no decision log at {parsed.database} (nothing served yet?)")
+    return DecisionLog.open(url)
