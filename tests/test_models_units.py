@@ -1,0 +1,204 @@
+"""Unit tests of the model building blocks on a small synthetic frame with a known truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import brier_score_loss, roc_auc_score
+from sklearn.metrics import log_loss as sk_log_loss
+
+from models.baselines import LogisticScorecard, MarkovBaseline
+from models.bundle import Bundle
+from models.calibration import Calibrator, choose
+from models.classifiers import GBMClassifier, monotone_vector
+from models.config import TARGETS, ModelConfig
+from models.explain import shap_contributions
+from models.metrics import auc, brier, ece, ks, log_loss, metric_table, metrics_by_group
+from models.reason_codes import reason_code_table
+from rollcure.errors import InputError
+
+SEED = 3
+pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning:shap.*")
+
+
+# ---------------------------------------------------------------- metrics
+def test_metrics_agree_with_sklearn():
+    rng = np.random.default_rng(SEED)
+    p = rng.random(500)
+    y = (rng.random(500) < p).astype(int)
+    assert auc(y, p) == pytest.approx(roc_auc_score(y, p))
+    assert brier(y, p) == pytest.approx(brier_score_loss(y, p))
+    assert log_loss(y, p) == pytest.approx(sk_log_loss(y, np.clip(p, 1e-6, 1 - 1e-6)))
+    assert metric_table(y, p)["gini"] == pytest.approx(2 * roc_auc_score(y, p) - 1)
+
+
+def test_ks_and_ece_on_hand_computed_cases():
+    y = np.array([0, 0, 1, 1])
+    assert ks(y, np.array([0.1, 0.2, 0.8, 0.9])) == 1.0
+    assert ks(y, np.array([0.5, 0.5, 0.5, 0.5])) == 0.0
+    # all scores 0.25 with an observed rate of 0.5: one bin, gap 0.25
+    assert ece(y, np.full(4, 0.25)) == pytest.approx(0.25)
+    assert np.isnan(auc(np.ones(3), np.array([0.1, 0.2, 0.3])))
+
+
+def test_metrics_by_group_counts_every_case():
+    rng = np.random.default_rng(SEED)
+    p = rng.random(300)
+    y = (rng.random(300) < p).astype(int)
+    g = rng.choice(["M1", "M2", "M3"], size=300)
+    table = metrics_by_group(y, p, g)
+    assert table["n"].sum() == 300 and list(table["group"]) == ["M1", "M2", "M3"]
+
+
+# ---------------------------------------------------------------- baselines
+def test_markov_rates_follow_transition_counts():
+    now = pd.Series(["M1"] * 80 + ["M2"] * 20)
+    nxt = pd.Series(["M0"] * 40 + ["M2"] * 40 + ["M3"] * 15 + ["M1"] * 5)
+    m = MarkovBaseline().fit(now, nxt)
+    rf, cure = m.rates_.loc["M1", "roll_forward"], m.rates_.loc["M1", "cure"]
+    assert rf == pytest.approx(0.5, abs=0.03) and cure == pytest.approx(0.5, abs=0.03)
+    assert m.rates_.loc["M2", "roll_forward"] == pytest.approx(0.75, abs=0.05)
+    assert np.allclose(m.transition_.sum(axis=1), 1)
+    with pytest.raises(ValueError, match="unknown bucket"):
+        m.predict(pd.Series(["M9"]), "cure")
+
+
+def test_logistic_scorecard_beats_markov_on_toy(toy_frame, toy_spec):
+    names = [s.name for s in toy_spec]
+    train, test = toy_frame.iloc[:4000], toy_frame.iloc[4000:]
+    lr = LogisticScorecard(seed=SEED).fit(train[names], train["roll_forward"])
+    mk = MarkovBaseline().fit(train["bucket"], train["next_bucket"])
+    assert auc(test["roll_forward"], lr.predict_proba(test[names])) > auc(
+        test["roll_forward"], mk.predict(test["bucket"], "roll_forward")
+    )
+
+
+# ---------------------------------------------------------------- classifier
+def test_monotone_vector_reverses_for_cure():
+    directions = {"dpd": 1, "income": -1, "region": 0}
+    names = ["dpd", "income", "region"]
+    assert monotone_vector(names, directions, "roll_forward") == [1, -1, 0]
+    assert monotone_vector(names, directions, "cure") == [-1, 1, 0]
+    assert monotone_vector(names, directions, "cure", {"region": 1}) == [-1, 1, -1]
+
+
+@pytest.fixture(scope="module")
+def toy_models(toy_frame, toy_spec):
+    names = [s.name for s in toy_spec]
+    train, valid = toy_frame.iloc[:4000], toy_frame.iloc[4000:5000]
+    cfg = ModelConfig()
+    models, cals = {}, {}
+    for t in TARGETS:
+        mono = monotone_vector(names, {s.name: s.monotone for s in toy_spec}, t)
+        models[t] = GBMClassifier(cfg.lightgbm, mono, seed=SEED).fit(
+            train[names], train[t], valid[names], valid[t]
+        )
+        cals[t], _ = choose(models[t].predict_margin(valid[names]), valid[t], seed=SEED)
+    return Bundle(models, cals, list(toy_spec), cfg)
+
+
+def test_more_days_past_due_never_lowers_roll_forward(toy_models, toy_frame):
+    X = toy_frame[toy_models.feature_names].iloc[4000:4500]
+    low = toy_models.score(X.assign(dpd=15))
+    high = toy_models.score(X.assign(dpd=105))
+    assert (high["p_roll_forward"].to_numpy() >= low["p_roll_forward"].to_numpy() - 1e-12).all()
+    assert (high["p_cure"].to_numpy() <= low["p_cure"].to_numpy() + 1e-12).all()
+    assert (high["p_roll_forward"] > low["p_roll_forward"]).mean() > 0.5
+
+
+def test_training_is_reproducible(toy_frame, toy_spec):
+    names = [s.name for s in toy_spec]
+    fits = [
+        GBMClassifier(ModelConfig().lightgbm, seed=SEED).fit(
+            toy_frame[names].iloc[:2000], toy_frame["cure"].iloc[:2000]
+        )
+        for _ in range(2)
+    ]
+    X = toy_frame[names].iloc[2000:2500]
+    assert np.array_equal(fits[0].predict_margin(X), fits[1].predict_margin(X))
+
+
+def test_strings_instead_of_categories_score_the_same(toy_models, toy_frame):
+    X = toy_frame[toy_models.feature_names].iloc[:200]
+    as_str = X.assign(employment=X["employment"].astype(str))[list(reversed(X.columns))]
+    pd.testing.assert_frame_equal(toy_models.score(X), toy_models.score(as_str))
+
+
+def test_missing_feature_is_an_input_error(toy_models, toy_frame):
+    with pytest.raises(InputError, match="dpd"):
+        toy_models.score(toy_frame[toy_models.feature_names].drop(columns="dpd"))
+
+
+# ---------------------------------------------------------------- calibration
+def test_calibration_choice_and_fit():
+    rng = np.random.default_rng(SEED)
+    margin = rng.normal(size=4000)
+    y = (rng.random(4000) < 1 / (1 + np.exp(-(2 * margin - 1)))).astype(int)
+    cal, scores = choose(margin, y, seed=SEED)
+    assert set(scores) == {"platt", "isotonic"} and cal.method == min(scores, key=scores.get)
+    platt = Calibrator("platt").fit(margin, y)
+    assert platt.coef_ == pytest.approx(2, abs=0.2) and platt.intercept_ == pytest.approx(-1, abs=0.15)
+    iso = Calibrator("isotonic").fit(margin, y)
+    p = iso.transform(np.sort(margin))
+    assert (np.diff(p) >= 0).all() and p.min() > 0 and p.max() < 1
+    with pytest.raises(ValueError, match="isotonic, platt or none"):
+        Calibrator("beta")
+
+
+# ---------------------------------------------------------------- explanations
+def test_pred_contrib_agrees_with_shap_and_adds_up(toy_models, toy_frame):
+    X = toy_frame[toy_models.feature_names].iloc[5000:5400]
+    for t in TARGETS:
+        native = toy_models.models[t].contributions(X)
+        via_shap = shap_contributions(toy_models.models[t], X)
+        assert np.allclose(native, via_shap, atol=1e-9)
+        assert np.allclose(native.sum(axis=1), toy_models.margin(X, t), atol=1e-9)
+
+
+def test_reasons_are_ranked_sentences_with_values(toy_models, toy_frame):
+    X = toy_frame[toy_models.feature_names].iloc[5000:5100]
+    reasons = toy_models.explain(X, top_k=2)
+    assert set(reasons["target"]) == set(TARGETS)
+    assert reasons.groupby(["case", "target", "direction"]).size().max() <= 2
+    up = reasons[reasons["direction"] == "up"]
+    assert (up["contribution"] > 0).all() and (up["contribution_pp"] >= 0).all()
+    assert (reasons.loc[reasons["direction"] == "down", "contribution"] < 0).all()
+    assert set(reasons["code"]) <= set(toy_models.reason_codes["code"])
+    broken = reasons[(reasons["feature"] == "broken_ptp_30d") & (reasons["target"] == "roll_forward")].iloc[0]
+    expected_start = (
+        f"{int(X['broken_ptp_30d'].iloc[broken['case']])} broken promises to pay in the last 30 days"
+    )
+    assert broken["text"].startswith(expected_start)
+    assert broken["text"].endswith(f"roll-forward risk ({broken['contribution_pp']:+.1f} pp)")
+    # ranks follow the size of the contribution within each case and direction
+    first = reasons.groupby(["case", "target", "direction"])["contribution"].apply(
+        lambda s: s.abs().is_monotonic_decreasing
+    )
+    assert first.all()
+
+
+def test_reason_code_table_is_stable_and_unique():
+    table = reason_code_table()
+    assert table["code"].is_unique and len(table) == 2 * 5 * 2
+    assert "RF-CONTACT-UP" in set(table["code"]) and "CU-REPAYMENT-DOWN" in set(table["code"])
+
+
+# ---------------------------------------------------------------- bundle
+def test_bundle_round_trip_is_exact(toy_models, toy_frame, tmp_path):
+    toy_models.action_models = {"reminder": [1, 2, 3]}
+    toy_models.policy_config = {"budget": 10}
+    toy_models.save(tmp_path / "b")
+    loaded = Bundle.load(tmp_path / "b")
+    X = toy_frame[toy_models.feature_names].iloc[5000:]
+    pd.testing.assert_frame_equal(loaded.score(X), toy_models.score(X), check_exact=True)
+    pd.testing.assert_frame_equal(loaded.explain(X.iloc[:20]), toy_models.explain(X.iloc[:20]))
+    assert loaded.action_models == {"reminder": [1, 2, 3]} and loaded.policy_config == {"budget": 10}
+    assert loaded.model_config == toy_models.model_config
+    toy_models.action_models = None
+    toy_models.policy_config = None
+
+
+def test_loading_a_non_bundle_folder_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="bundle.json"):
+        Bundle.load(tmp_path)
