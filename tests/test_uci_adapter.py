@@ -1,0 +1,162 @@
+"""Unit and data tests of the UCI adapter on small hand-made rows (no shared file needed)."""
+
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import adapters.uci_tables
+from adapters.config import UciImportConfig
+from adapters.uci import convert
+from adapters.uci_format import REQUIRED_COLUMNS, STATUS_COLUMNS, check_header, check_rows
+from adapters.uci_tables import uci_to_tables
+from rollcure.domain import bucket_of
+from rollcure.errors import InputError
+
+#: Exact raw-table dtypes of docs/interfaces.md.
+CONTRACT = {
+    "borrowers": {"borrower_id": "int64", "age": "int64", "monthly_income": "float64", "employment": "str",
+                  "region": "str", "bureau_score": "int64", "other_debt": "float64", "dependants": "int64",
+                  "phone_verified": "bool", "address_verified": "bool"},
+    "loans": {"loan_id": "int64", "borrower_id": "int64", "product": "str", "origination_date": "datetime",
+              "principal": "float64", "annual_rate": "float64", "term_months": "int64",
+              "instalment": "float64", "collateral_type": "str", "collateral_value": "float64",
+              "has_guarantor": "bool", "disputed": "bool", "deceased": "bool", "bankrupt": "bool",
+              "fraud_suspected": "bool", "flag_date": "datetime"},
+    "cycles": {"loan_id": "int64", "cycle_date": "datetime", "due_amount": "float64",
+               "paid_amount": "float64", "balance": "float64", "arrears": "float64", "dpd": "int64",
+               "bucket": "str", "missed_instalments": "int64"},
+}
+
+
+def _dtype_name(s: pd.Series) -> str:
+    if isinstance(s.dtype, pd.StringDtype):
+        return "str"
+    if s.dtype == "datetime64[ns]":
+        return "datetime"
+    return str(s.dtype)
+
+
+def uci_row(**values) -> dict:
+    """A valid current account with every amount zero, overridden by ``values``."""
+    row = dict.fromkeys(REQUIRED_COLUMNS, 0)
+    row.update({"ID": 1, "LIMIT_BAL": 10_000, "SEX": 1, "EDUCATION": 2, "MARRIAGE": 1, "AGE": 30})
+    row.update(values)
+    return row
+
+
+def raw_frame(*rows: dict) -> pd.DataFrame:
+    """As read from the CSV: every cell text."""
+    return pd.DataFrame(list(rows), columns=list(REQUIRED_COLUMNS)).astype(str)
+
+
+def test_doctests_run():
+    assert doctest.testmod(adapters.uci_tables).failed == 0
+
+
+def test_tables_have_the_contract_columns_and_dtypes():
+    converted, _ = convert(raw_frame(uci_row(ID=1), uci_row(ID=2, PAY_0=3)))
+    for name, spec in CONTRACT.items():
+        frame = converted.tables[name]
+        assert list(frame.columns) == list(spec), name
+        assert {c: _dtype_name(frame[c]) for c in frame} == spec, name
+    assert set(converted.tables) == {"borrowers", "loans", "cycles"}  # no invented contacts/actions
+
+
+def test_status_codes_become_dpd_bucket_and_missed_instalments():
+    statuses = [-2, -1, 0, 1, 2, 9]  # April..September
+    row = uci_row(**dict(zip(STATUS_COLUMNS, statuses, strict=True)), LIMIT_BAL=20_000)
+    cfg = UciImportConfig(min_payment_rate=0.1)
+    cycles = uci_to_tables(check_rows(raw_frame(row))[0], cfg).tables["cycles"]
+    assert cycles["dpd"].tolist() == [0, 0, 0, 30, 60, 270]
+    assert cycles["bucket"].tolist() == list(bucket_of(np.array([0, 0, 0, 30, 60, 270])))
+    assert cycles["missed_instalments"].tolist() == [0, 0, 0, 1, 2, 9]
+    assert cycles["arrears"].tolist() == [0.0, 0.0, 0.0, 2_000.0, 4_000.0, 18_000.0]
+    assert ((cycles["arrears"] > 0) == (cycles["dpd"] > 0)).all()
+    assert cycles["cycle_date"].dt.is_month_end.all()
+    assert cycles["cycle_date"].dt.month.tolist() == [4, 5, 6, 7, 8, 9]
+
+
+def test_minus_two_minus_one_zero_stay_apart_in_the_status_side_table():
+    row = uci_row(**dict(zip(STATUS_COLUMNS, [-2, -1, 0, -1, -2, 0], strict=True)))
+    out = uci_to_tables(check_rows(raw_frame(row))[0])
+    assert out.tables["cycles"]["dpd"].eq(0).all()
+    assert out.status["status"].tolist() == [-2, -1, 0, -1, -2, 0]
+    keys = ["loan_id", "cycle_date"]
+    assert (out.status[keys].to_numpy() == out.tables["cycles"][keys].to_numpy()).all()
+
+
+def test_payment_offset_pay_amount_answers_previous_bill():
+    bills = {"BILL_AMT6": 100, "BILL_AMT5": 200, "BILL_AMT4": 300, "BILL_AMT3": 400, "BILL_AMT2": 500,
+             "BILL_AMT1": -50}
+    pays = {"PAY_AMT6": 1, "PAY_AMT5": 2, "PAY_AMT4": 3, "PAY_AMT3": 4, "PAY_AMT2": 5, "PAY_AMT1": 6}
+    cycles = uci_to_tables(check_rows(raw_frame(uci_row(**bills, **pays)))[0]).tables["cycles"]
+    assert cycles["paid_amount"].tolist() == [1, 2, 3, 4, 5, 6]  # paid during the cycle's month
+    assert cycles["balance"].tolist() == [100, 200, 300, 400, 500, 0]  # credit balance owes nothing
+    # the month's payment answers the previous statement; April's stands in for March's
+    assert cycles["due_amount"].tolist() == [100, 100, 200, 300, 400, 500]
+
+
+def test_borrower_attributes_map_unknown_codes_explicitly():
+    rows = [uci_row(ID=1, SEX=2, EDUCATION=1, MARRIAGE=2), uci_row(ID=2, EDUCATION=5, MARRIAGE=0),
+            uci_row(ID=3, EDUCATION=0), uci_row(ID=4, SEX=7)]
+    converted, problems = convert(raw_frame(*rows))
+    attrs = converted.attributes.set_index("borrower_id")
+    assert attrs.loc[1].tolist() == ["female", "graduate_school", "single"]
+    assert attrs.loc[2, "education"] == "unknown" and attrs.loc[2, "marriage"] == "unknown"
+    assert attrs.loc[3, "education"] == "unknown"
+    assert attrs.loc[4, "sex"] == "unknown"
+    assert len(converted.tables["borrowers"]) == 4  # unknown codes are kept, not dropped
+    # only the code the UCI documentation does not list is reported
+    assert problems[["ID", "column", "action"]].values.tolist() == [["4", "SEX", "kept"]]
+
+
+def test_missing_fields_are_nan_or_constant_never_varied():
+    rows = [uci_row(ID=i, AGE=20 + i, LIMIT_BAL=1000 * i) for i in range(1, 6)]
+    borrowers = convert(raw_frame(*rows))[0].tables["borrowers"]
+    assert borrowers["monthly_income"].isna().all() and borrowers["other_debt"].isna().all()
+    for col in ("bureau_score", "dependants", "employment", "region", "phone_verified"):
+        assert borrowers[col].nunique() == 1, col
+    assert borrowers["bureau_score"].between(300, 850).all()
+    assert borrowers["age"].tolist() == [21, 22, 23, 24, 25]
+
+
+@pytest.mark.parametrize(
+    ("bad", "column"),
+    [({"LIMIT_BAL": -5000}, "LIMIT_BAL"), ({"LIMIT_BAL": "abc"}, "LIMIT_BAL"), ({"PAY_3": 12}, "PAY_3"),
+     ({"PAY_0": 1.5}, "PAY_0"), ({"AGE": 3}, "AGE"), ({"PAY_AMT2": -1}, "PAY_AMT2"),
+     ({"BILL_AMT4": ""}, "BILL_AMT4"), ({"default payment next month": 2}, "default payment next month")],
+)
+def test_bad_rows_are_rejected_and_reported_by_id(bad, column):
+    converted, problems = convert(raw_frame(uci_row(ID=11), uci_row(ID=12, **bad), uci_row(ID=13)))
+    assert converted.tables["loans"]["loan_id"].tolist() == [11, 13]
+    rejected = problems[problems["action"] == "rejected"]
+    assert rejected[["ID", "column"]].values.tolist() == [["12", column]]
+
+
+def test_duplicate_ids_keep_the_first_and_report_the_rest():
+    converted, problems = convert(raw_frame(uci_row(ID=5, AGE=40), uci_row(ID=5, AGE=50)))
+    assert converted.tables["borrowers"]["age"].tolist() == [40]
+    assert problems["problem"].tolist() == ["duplicate account id"]
+
+
+def test_wrong_header_is_refused_naming_the_missing_columns():
+    expected = r"--csv: not the UCI credit-card format: 1 column\(s\) missing \(PAY_0\)"
+    with pytest.raises(InputError, match=expected):
+        check_header([c for c in REQUIRED_COLUMNS if c != "PAY_0"])
+
+
+def test_no_usable_row_is_an_input_error():
+    with pytest.raises(InputError, match="none of the 1 rows is usable"):
+        convert(raw_frame(uci_row(LIMIT_BAL=0)))
+
+
+def test_accounts_come_out_sorted_and_aligned():
+    converted, _ = convert(raw_frame(uci_row(ID=9, PAY_0=2), uci_row(ID=3)))
+    t = converted.tables
+    assert t["loans"]["loan_id"].tolist() == [3, 9] == t["borrowers"]["borrower_id"].tolist()
+    assert t["cycles"]["loan_id"].tolist() == [3] * 6 + [9] * 6
+    assert converted.labels["as_of"].eq(pd.Timestamp("2005-09-30")).all()
