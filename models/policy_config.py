@@ -1,7 +1,133 @@
-"""Next-best-action policy settings (they travel inside the bundle)."""
+"""Next-best-action policy settings (they travel inside the bundle).
 
-from pydantic import BaseModel, ConfigDict
+Costs, capacities and experiment shares are business decisions, not code: they live here so that a
+strategist changes them in the YAML config and the bundle records which values a decision used.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from rollcure.domain import ACTIONS
+
+#: Cost of one action per case (currency units). Kept equal to the simulator's default costs so
+#: that the policy's expected values and the simulator's truth speak of the same money.
+DEFAULT_ACTION_COSTS: dict[str, float] = {
+    "none": 0.0,
+    "reminder": 2.0,
+    "restructuring": 40.0,
+    "field_visit": 60.0,
+    "outsourcing": 120.0,
+    "litigation": 400.0,
+}
+#: Actions a team can perform only so many times a day; the rest are unlimited.
+DEFAULT_DAILY_CAPACITY: dict[str, int] = {
+    "restructuring": 10,
+    "field_visit": 8,
+    "outsourcing": 12,
+    "litigation": 1,
+}
+
+Strategy = Literal["dpd_ladder", "risk_score", "random"]
+
+
+def _check_action_keys(mapping: dict, field: str) -> dict:
+    unknown = sorted(set(mapping) - set(ACTIONS))
+    if unknown:
+        raise ValueError(f"{field}: unknown action(s) {unknown}; allowed: {list(ACTIONS)}")
+    return mapping
+
+
+class UpliftSettings(BaseModel):
+    """LightGBM settings of the action-response models (one pair of models per action)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n_estimators: int = Field(default=120, ge=10, le=5000)
+    learning_rate: float = Field(default=0.06, gt=0, le=1)
+    num_leaves: int = Field(default=15, ge=2, le=1024)
+    min_child_samples: int = Field(default=40, ge=1)
+    #: Bootstrap members per action for the uncertainty band of expected recovery.
+    n_bags: int = Field(default=4, ge=2, le=50)
+    #: Propensities below this are clipped before inverse weighting (bounds the variance).
+    propensity_floor: float = Field(default=0.02, gt=0, lt=1)
+    #: An action logged fewer times than this is not learnt from its own arm alone.
+    min_rows_per_action: int = Field(default=50, ge=5)
+
+
+class RiskScoreThresholds(BaseModel):
+    """The risk-score baseline: fixed thresholds on the roll/cure scores (the industry's scorecard
+    strategy), here so that the backtest compares against a stated rule, not a tuned one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    high_roll: float = Field(default=0.5, gt=0, lt=1)
+    low_cure: float = Field(default=0.2, gt=0, lt=1)
+    litigation_roll: float = Field(default=0.7, gt=0, lt=1)
 
 
 class PolicyConfig(BaseModel):
+    """Costs, capacities, rules file and experiment shares of the next-best-action policy."""
+
     model_config = ConfigDict(extra="forbid")
+
+    action_costs: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_ACTION_COSTS))
+    #: Daily capacity per action; an action not listed is unlimited.
+    daily_capacity: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_DAILY_CAPACITY))
+    #: Working days between two decision cycles: a cycle's capacity is daily capacity x this.
+    working_days_per_cycle: int = Field(default=22, ge=1, le=31)
+    #: YAML rules file; None means the default shipped with the package (models/rules.yaml).
+    rules_path: Path | None = None
+    #: Share of cases given a random eligible action (propensity recorded) so that later
+    #: off-policy evaluation can see every action.
+    exploration_share: float = Field(default=0.05, ge=0, le=0.5)
+    #: Share of cases randomly assigned to the challenger strategy.
+    challenger_share: float = Field(default=0.1, ge=0, le=0.5)
+    challenger_strategy: Strategy = "dpd_ladder"
+    #: Days over which recovered amounts are counted (must match the labels' horizon).
+    horizon_days: int = Field(default=90, ge=1, le=720)
+    #: Width of the uncertainty band in standard deviations (1.96: ~95%).
+    band_z: float = Field(default=1.96, gt=0, le=5)
+    uplift: UpliftSettings = Field(default_factory=UpliftSettings)
+    risk_score: RiskScoreThresholds = Field(default_factory=RiskScoreThresholds)
+
+    @field_validator("action_costs")
+    @classmethod
+    def _costs_known_and_finite(cls, v: dict[str, float]) -> dict[str, float]:
+        _check_action_keys(v, "action_costs")
+        bad = {k: c for k, c in v.items() if not math.isfinite(c) or c < 0}
+        if bad:
+            raise ValueError(f"action_costs: costs must be finite and >= 0, got {bad}")
+        return v
+
+    @field_validator("daily_capacity")
+    @classmethod
+    def _capacity_known(cls, v: dict[str, int]) -> dict[str, int]:
+        _check_action_keys(v, "daily_capacity")
+        if "none" in v:
+            raise ValueError("daily_capacity: 'none' cannot be limited (it is every case's fallback)")
+        bad = {k: c for k, c in v.items() if c < 0}
+        if bad:
+            raise ValueError(f"daily_capacity: capacities must be >= 0, got {bad}")
+        return v
+
+    @model_validator(mode="after")
+    def _shares_leave_room_for_champion(self) -> PolicyConfig:
+        if self.exploration_share + self.challenger_share >= 1:
+            raise ValueError("exploration_share + challenger_share must be < 1")
+        return self
+
+    def cost_vector(self) -> list[float]:
+        """Cost per action in `rollcure.domain.ACTIONS` order (unlisted actions cost 0)."""
+        return [float(self.action_costs.get(a, 0.0)) for a in ACTIONS]
+
+    def cycle_capacity(self) -> list[float]:
+        """Capacity per action for one decision cycle, in ACTIONS order; inf when unlimited."""
+        days = self.working_days_per_cycle
+        return [
+            float(self.daily_capacity[a] * days) if a in self.daily_capacity else math.inf for a in ACTIONS
+        ]

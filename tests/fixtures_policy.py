@@ -1,1 +1,54 @@
-"""Fixtures of the policy stage."""
+"""Fixtures of the policy stage: random feature frames for the rules, shared rule sets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.rules import RuleSet, load_rules
+
+
+def random_rule_frame(n: int, seed: int) -> pd.DataFrame:
+    """Cases with every column the default rules read, drawn to hit each rule's edge often.
+
+    Values straddle the thresholds (balance around 5,000, DPD around 90, 12 months, 7 calls) and
+    include unknowns (NaN / NA) where the pipeline can produce them.
+    """
+    rng = np.random.default_rng(seed)
+
+    def flag(p: float) -> np.ndarray:
+        return rng.random(n) < p
+
+    months = rng.integers(0, 30, n).astype(float)
+    months[flag(0.4)] = np.nan  # never restructured
+    calls = rng.integers(0, 12, n).astype(float)
+    calls[flag(0.1)] = np.nan  # no contact history
+    edge_balance = rng.choice([0.0, 4999.99, 5000.0, 5000.01], n)
+    ptp = pd.array(flag(0.25), dtype="boolean")
+    ptp[flag(0.05)] = pd.NA
+    return pd.DataFrame(
+        {
+            "balance": np.where(flag(0.5), edge_balance, np.round(rng.gamma(1.5, 4000, n), 2)),
+            "dpd": rng.choice([0, 1, 30, 31, 60, 61, 89, 90, 91, 120, 150, 181, 240], n),
+            "flag_disputed": flag(0.05),
+            "flag_deceased": flag(0.02),
+            "flag_bankrupt": flag(0.02),
+            "flag_fraud_suspected": flag(0.05),
+            "address_verified": flag(0.7),
+            "months_since_restructuring": months,
+            "under_restructuring": flag(0.1),
+            "open_ptp": ptp,
+            "call_attempts_7d": calls,
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def default_rules() -> RuleSet:
+    return load_rules()
+
+
+@pytest.fixture(scope="session")
+def rule_frame_100k() -> pd.DataFrame:
+    return random_rule_frame(100_000, seed=11)

@@ -1,0 +1,115 @@
+"""Which actions each case may receive, and which rule forbids the others.
+
+The rules file (models/rules.py) is evaluated column-wise over the whole feature frame: one
+vectorised pass per rule, never a loop over cases. The result keeps, for every blocked
+(case, action) cell, the first rule in file order that blocked it, so a decision can say
+"ineligible by rule LIT_MIN_DPD" instead of just "no".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from models.rules import MANUAL_REVIEW, Clause, RuleSet
+from rollcure.domain import ACTIONS
+from rollcure.errors import InputError
+
+NOT_BLOCKED = -1
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """n x A eligibility of cases (rows of the feature frame) for actions (ACTIONS order)."""
+
+    actions: tuple[str, ...]
+    #: True where the action is allowed for the case.
+    mask: np.ndarray
+    #: Index into ``rule_ids`` of the first rule that blocked the cell; NOT_BLOCKED where allowed.
+    blocked_rule: np.ndarray
+    rule_ids: tuple[str, ...]
+    #: True where a routing rule sends the case to a person (``manual_review``).
+    manual_review: np.ndarray
+
+    def blocking_rule_ids(self) -> np.ndarray:
+        """n x A array of rule ids ('' where the action is allowed)."""
+        names = np.asarray(("",) + self.rule_ids, dtype=object)
+        return names[self.blocked_rule + 1]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One boolean column per action plus ``blocked_<action>`` with the rule id."""
+        data = {f"eligible_{a}": self.mask[:, j] for j, a in enumerate(self.actions)}
+        ids = self.blocking_rule_ids()
+        data.update({f"blocked_{a}": ids[:, j] for j, a in enumerate(self.actions)})
+        data[MANUAL_REVIEW] = self.manual_review
+        return pd.DataFrame(data)
+
+
+def _as_float(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Numeric values and a missing mask; booleans become 0/1, unparseable values count as missing."""
+    values = pd.to_numeric(col, errors="coerce").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    return values, np.isnan(values)
+
+
+def _clause_holds(clause: Clause, X: pd.DataFrame) -> np.ndarray:
+    values, missing = _as_float(X[clause.feature])
+    with np.errstate(invalid="ignore"):
+        match clause.op:
+            case "is_true":
+                held = values != 0
+            case "is_false":
+                held = values == 0
+            case "==":
+                held = values == clause.value
+            case "!=":
+                held = values != clause.value
+            case ">=":
+                held = values >= clause.value
+            case ">":
+                held = values > clause.value
+            case "<=":
+                held = values <= clause.value
+            case _:
+                held = values < clause.value
+    return np.where(missing, clause.missing == "blocks", held)
+
+
+def check_rule_features(X: pd.DataFrame, rules: RuleSet) -> None:
+    """InputError naming the rule and the column when the feature frame lacks a column a rule reads."""
+    for rule in rules.rules:
+        for clause in rule.when:
+            if clause.feature not in X.columns:
+                raise InputError(
+                    f"eligibility: rule '{rule.id}' reads feature '{clause.feature}', "
+                    "which is not a column of the feature frame"
+                )
+
+
+def eligibility(X: pd.DataFrame, rules: RuleSet) -> Eligibility:
+    """Evaluate every rule on the feature frame: one vectorised pass per rule.
+
+    ``none`` is never blocked (the rules file refuses it), so every case keeps a compliant choice.
+    """
+    check_rule_features(X, rules)
+    n, n_actions = len(X), len(ACTIONS)
+    col = {a: j for j, a in enumerate(ACTIONS)}
+    blocked = np.full((n, n_actions), NOT_BLOCKED, dtype=np.int16)
+    manual = np.zeros(n, dtype=bool)
+    for r_idx, rule in enumerate(rules.rules):
+        holds = np.stack([_clause_holds(c, X) for c in rule.when])
+        hit = holds.any(axis=0) if rule.combine == "any" else holds.all(axis=0)
+        if rule.route == MANUAL_REVIEW:
+            manual |= hit
+        for action in rule.actions:
+            j = col[action]
+            first = hit & (blocked[:, j] == NOT_BLOCKED)
+            blocked[first, j] = r_idx
+    return Eligibility(
+        actions=ACTIONS,
+        mask=blocked == NOT_BLOCKED,
+        blocked_rule=blocked,
+        rule_ids=rules.rule_ids,
+        manual_review=manual,
+    )

@@ -1,0 +1,175 @@
+"""Eligibility and compliance rules as data: one YAML file, validated before any case is seen.
+
+Compliance lives in a file a compliance officer can read and change, not in code branches: every
+rule names the actions it blocks and the condition (on feature columns) under which it blocks them.
+A broken file fails at load time with the rule id, the field and the allowed values, so a typo
+cannot silently switch a rule off.
+
+>>> rs = load_rules()
+>>> rs.rule("LIT_MIN_DPD").actions
+['litigation']
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from rollcure.errors import InputError
+
+ActionName = Literal["none", "reminder", "restructuring", "field_visit", "outsourcing", "litigation"]
+Op = Literal["==", "!=", ">=", ">", "<=", "<", "is_true", "is_false"]
+#: The route a case takes when a rule forbids every collection action on it.
+MANUAL_REVIEW = "manual_review"
+_DEFAULT_RULES = "rules.yaml"
+
+
+class Clause(BaseModel):
+    """One comparison on one feature column: ``<feature> <op> <value>``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    feature: str = Field(min_length=1)
+    op: Op
+    value: float | None = None
+    #: What an unknown value means: "blocks" (when in doubt, do not act) or "passes".
+    missing: Literal["blocks", "passes"] = "blocks"
+
+    @model_validator(mode="after")
+    def _value_matches_op(self) -> Clause:
+        boolean = self.op in ("is_true", "is_false")
+        if boolean and self.value is not None:
+            raise ValueError(f"op '{self.op}' takes no value (got {self.value})")
+        if not boolean and self.value is None:
+            raise ValueError(f"op '{self.op}' needs a numeric value")
+        return self
+
+
+class Rule(BaseModel):
+    """Blocks ``actions`` on every case where the condition (clauses joined by ``combine``) holds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    description: str = Field(min_length=1)
+    actions: list[ActionName] = Field(min_length=1)
+    when: list[Clause] = Field(min_length=1)
+    combine: Literal["any", "all"] = "any"
+    route: Literal["manual_review"] | None = None
+
+    @field_validator("actions")
+    @classmethod
+    def _none_always_allowed(cls, v: list[str]) -> list[str]:
+        if "none" in v:
+            raise ValueError("'none' cannot be blocked: doing nothing is always compliant")
+        return v
+
+
+class ContactHours(BaseModel):
+    """Local hours [start, end) in which debtor contact is allowed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: int = Field(ge=0, le=23)
+    end: int = Field(ge=1, le=24)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ContactHours:
+        if self.end <= self.start:
+            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        return self
+
+    def allows(self, hour: int) -> bool:
+        """True when a contact at this local hour is allowed."""
+        return self.start <= hour < self.end
+
+    def label(self) -> str:
+        return f"{self.start:02d}:00-{self.end:02d}:00"
+
+
+class RuleSet(BaseModel):
+    """The whole rules file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1)
+    contact_actions: list[ActionName]
+    contact_hours: ContactHours
+    rules: list[Rule]
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> RuleSet:
+        ids = [r.id for r in self.rules]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate rule id(s) {dupes}")
+        return self
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        return tuple(r.id for r in self.rules)
+
+    def rule(self, rule_id: str) -> Rule:
+        """The rule with this id (InputError naming the known ids otherwise)."""
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        raise InputError(f"rules: no rule '{rule_id}'; known: {list(self.rule_ids)}")
+
+    def features(self) -> list[str]:
+        """Feature columns the rules read, in first-use order."""
+        seen: dict[str, None] = {}
+        for r in self.rules:
+            for c in r.when:
+                seen.setdefault(c.feature, None)
+        return list(seen)
+
+
+def _describe(err: ValidationError, raw: dict) -> str:
+    """Name the rule by its id (not its list position) and the field, with pydantic's message."""
+    parts = []
+    rules = raw.get("rules") if isinstance(raw.get("rules"), list) else []
+    for e in err.errors():
+        loc = list(e["loc"])
+        where = ".".join(str(p) for p in loc) or "<root>"
+        if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+            item = rules[loc[1]] if loc[1] < len(rules) else None
+            rid = item.get("id") if isinstance(item, dict) else None
+            field = ".".join(str(p) for p in loc[2:]) or "<rule>"
+            where = f"rule '{rid or '#' + str(loc[1])}' field '{field}'"
+        parts.append(f"{where}: {e['msg']}")
+    return "; ".join(parts)
+
+
+def parse_rules(raw: object, source: str = "rules") -> RuleSet:
+    """Validate an already-parsed rules mapping; errors name the rule id, the field and the allowed values."""
+    if not isinstance(raw, dict):
+        raise InputError(
+            f"{source}: top level must be a mapping (version, contact_actions, contact_hours, rules)"
+        )
+    try:
+        return RuleSet.model_validate(raw)
+    except ValidationError as exc:
+        raise InputError(f"{source}: {_describe(exc, raw)}") from exc
+
+
+def load_rules(path: Path | None = None) -> RuleSet:
+    """Read and validate a rules YAML file; ``None`` reads the default shipped with the package."""
+    if path is None:
+        text = resources.files("models").joinpath(_DEFAULT_RULES).read_text()
+        source = f"rules file (default {_DEFAULT_RULES})"
+    else:
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"policy.rules_path: file not found: {path}")
+        text = path.read_text()
+        source = f"rules file {path}"
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InputError(f"{source}: not valid YAML ({exc.__class__.__name__})") from exc
+    return parse_rules(raw, source)
