@@ -13,7 +13,7 @@ Solving the full n x A LP at a million cases is wasteful; two exact reductions s
    ``C`` is the total limited capacity: otherwise some case with a larger gain for ``a`` sits on its
    fallback and swapping the two increases the value. So the LP only sees those candidates.
 
-``greedy`` is a faster heuristic (proposal rounds: each case asks for its best remaining limited
+``greedy`` is a faster heuristic (deferred acceptance: each case asks for its best remaining limited
 action, each action keeps its highest-gain askers); ``allocation_gap`` reports how far it falls short.
 """
 
@@ -106,29 +106,30 @@ def _candidates(gain: np.ndarray, caps: np.ndarray) -> np.ndarray:
 
 
 def _greedy(gain: np.ndarray, caps: np.ndarray) -> np.ndarray:
-    """Proposal rounds: at most one round per limited action, vectorised over cases."""
+    """Deferred acceptance: free cases ask for their best remaining limited action, each action keeps
+    its highest-gain holders and askers up to capacity, the rest drop that option and ask again.
+
+    Each rejection removes one option of one case, so it ends; each round is vectorised over cases.
+    """
     n, k = gain.shape
     work = gain.copy()
-    left = caps.copy()
     out = np.full(n, -1)
-    for _ in range(k):
+    rows = np.arange(n)
+    while True:
         free = out < 0
         prop = work.argmax(axis=1)
-        pgain = work[np.arange(n), prop]
+        pgain = work[rows, prop]
         asking = free & (pgain > 0)
         if not asking.any():
-            break
+            return out
+        out[asking] = prop[asking]
         for j in range(k):
-            askers = np.flatnonzero(asking & (prop == j))
-            if len(askers) > left[j]:
-                order = np.argsort(-pgain[askers], kind="stable")
-                accepted, rejected = askers[order[: left[j]]], askers[order[left[j] :]]
+            holders = np.flatnonzero(out == j)
+            if len(holders) > caps[j]:
+                order = np.argsort(-gain[holders, j], kind="stable")
+                rejected = holders[order[caps[j] :]]
+                out[rejected] = -1
                 work[rejected, j] = -np.inf
-            else:
-                accepted = askers
-            out[accepted] = j
-            left[j] -= len(accepted)
-    return out
 
 
 def allocate(

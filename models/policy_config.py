@@ -20,9 +20,9 @@ DEFAULT_ACTION_COSTS: dict[str, float] = {
     "none": 0.0,
     "reminder": 2.0,
     "restructuring": 40.0,
-    "field_visit": 60.0,
-    "outsourcing": 120.0,
-    "litigation": 400.0,
+    "field_visit": 80.0,
+    "outsourcing": 150.0,
+    "litigation": 900.0,
 }
 #: Actions a team can perform only so many times a day; the rest are unlimited.
 DEFAULT_DAILY_CAPACITY: dict[str, int] = {
