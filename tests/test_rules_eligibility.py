@@ -27,15 +27,15 @@ def violations(X: pd.DataFrame, chosen: np.ndarray, rules) -> dict[str, int]:
     """Independent restatement of the compliance catalogue (DESIGN §1), checked on chosen actions."""
     names = np.asarray(ACTIONS)[chosen]
     lit_min = rules.rule("LIT_MIN_BALANCE").when[0].value
-    flagged = _true(X.flag_disputed) | _true(X.flag_deceased) | _true(X.flag_bankrupt)
-    months = X.months_since_restructuring.to_numpy(dtype=float)
+    flagged = _true(X.disputed_now) | _true(X.deceased_now) | _true(X.bankrupt_now)
+    months = X.months_since_last_restructuring.to_numpy(dtype=float)
     calls = X.call_attempts_7d.to_numpy(dtype=float)
     checks = {
         "contact on flagged case": flagged & np.isin(names, CONTACT),
         "litigation below balance": (names == "litigation") & ~(X.balance.to_numpy() >= lit_min),
         "litigation before 90 dpd": (names == "litigation") & ~(X.dpd.to_numpy() >= 90),
         "restructuring within 12 months": (names == "restructuring") & (months < 12),
-        "restructuring on fraud": (names == "restructuring") & _true(X.flag_fraud_suspected),
+        "restructuring on fraud": (names == "restructuring") & _true(X.fraud_suspected_now),
         "visit without address": (names == "field_visit") & ~_true(X.address_verified),
         "pressure under open promise": np.isin(names, PRESSURE) & X.open_ptp.fillna(True).to_numpy(bool),
         "pressure under restructuring": np.isin(names, PRESSURE) & _true(X.under_restructuring),
@@ -47,8 +47,8 @@ def violations(X: pd.DataFrame, chosen: np.ndarray, rules) -> dict[str, int]:
 def test_blocked_cells_name_the_first_blocking_rule(default_rules):
     X = random_rule_frame(6, seed=0)
     X.loc[0, ["dpd", "balance"]] = [30, 100.0]
-    X.loc[0, ["flag_disputed", "flag_deceased", "flag_bankrupt"]] = False
-    X.loc[1, ["flag_deceased"]] = True
+    X.loc[0, ["disputed_now", "deceased_now", "bankrupt_now"]] = False
+    X.loc[1, ["deceased_now"]] = True
     el = eligibility(X, default_rules)
     ids = el.blocking_rule_ids()
     assert ids[0, A["litigation"]] == "LIT_MIN_BALANCE"
@@ -61,10 +61,10 @@ def test_blocked_cells_name_the_first_blocking_rule(default_rules):
 
 def test_unknown_values_follow_the_missing_setting(default_rules):
     X = random_rule_frame(2, seed=1)
-    X.loc[:, ["flag_disputed", "flag_deceased", "flag_bankrupt", "flag_fraud_suspected"]] = False
+    X.loc[:, ["disputed_now", "deceased_now", "bankrupt_now", "fraud_suspected_now"]] = False
     X["under_restructuring"] = False
     X["address_verified"] = True
-    X["months_since_restructuring"] = np.nan  # never restructured: passes
+    X["months_since_last_restructuring"] = np.nan  # never restructured: passes
     X["open_ptp"] = pd.array([pd.NA, False], dtype="boolean")  # unknown promise: blocks pressure
     el = eligibility(X, default_rules)
     assert el.mask[:, A["restructuring"]].all()
