@@ -1,0 +1,76 @@
+"""Prior-action features: what the lender decided in [as_of - window, as_of).
+
+The action decided at as_of itself is the case's treatment (what the policy is choosing), so it
+is never a feature of that case.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features._events import EventIndex, last_where, to_seconds, window_count, window_sum
+from features.registry import ACTION_WINDOW_DAYS, features_in
+
+_DAY = 86_400
+_SHORT_DAYS = 90
+ACTION_FEATURES = [f.name for f in features_in("action")] + ["restructured_before"]
+_COUNTED = ("reminder", "restructuring", "field_visit", "outsourcing", "litigation")
+
+
+def missing_action_features(n: int) -> dict[str, np.ndarray]:
+    """All-NaN action features, for books that keep no action history."""
+    return {name: np.full(n, np.nan) for name in ACTION_FEATURES}
+
+
+def _months_between(earlier_s: np.ndarray, later_s: np.ndarray) -> np.ndarray:
+    m0 = earlier_s.astype("datetime64[s]").astype("datetime64[M]").astype(np.int64)
+    m1 = later_s.astype("datetime64[s]").astype("datetime64[M]").astype(np.int64)
+    return (m1 - m0).astype(np.float64)
+
+
+def action_features(
+    actions: pd.DataFrame,
+    loan_id: np.ndarray,
+    as_of_s: np.ndarray,
+    t_min: int,
+    t_max: int,
+    restructuring_active_days: int,
+) -> dict[str, np.ndarray]:
+    """Action features for the cases (loan_id, as_of_s)."""
+    ts = to_seconds(actions["decided_at"])
+    idx = EventIndex.build(actions["loan_id"].to_numpy(), ts, t_min, t_max)
+    o = idx.order
+    action = actions["action"].to_numpy(dtype=object)[o]
+    cost = np.nan_to_num(actions["cost"].to_numpy(dtype=np.float64))[o]
+    t = ts[o]
+
+    hi = idx.position(loan_id, as_of_s, "left")
+    lo_long = idx.position(loan_id, as_of_s - ACTION_WINDOW_DAYS * _DAY, "left")
+    lo_short = idx.position(loan_id, as_of_s - _SHORT_DAYS * _DAY, "left")
+    out: dict[str, np.ndarray] = {
+        f"actions_{a}_90d": window_count(action == a, lo_short, hi).astype(np.float64) for a in _COUNTED
+    }
+    out["action_cost_90d"] = window_sum(cost, lo_short, hi)
+    out["actions_365d"] = window_count(action != "none", lo_long, hi).astype(np.float64)
+
+    def last_of(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p = last_where(mask, lo_long, hi)
+        found = p >= 0
+        when = np.where(found, t[np.maximum(p, 0)] if t.size else 0, 0)
+        return p, found, when
+
+    p, found, when = last_of(np.ones(action.size, dtype=bool))
+    out["last_action"] = np.where(found, action[np.maximum(p, 0)] if t.size else None, None)
+    out["days_since_last_action"] = np.where(found, (as_of_s - when) / _DAY, np.nan)
+    _, found_fv, when_fv = last_of(action == "field_visit")
+    out["days_since_last_field_visit"] = np.where(found_fv, (as_of_s - when_fv) / _DAY, np.nan)
+    _, found_r, when_r = last_of(action == "restructuring")
+    out["months_since_last_restructuring"] = np.where(found_r, _months_between(when_r, as_of_s), np.nan)
+    out["under_restructuring"] = (found_r & ((as_of_s - when_r) <= restructuring_active_days * _DAY)).astype(
+        np.float64
+    )
+    out["restructured_before"] = found_r.astype(np.float64)
+    out["outsourced_before"] = (window_count(action == "outsourcing", lo_long, hi) > 0).astype(np.float64)
+    out["litigation_before"] = (window_count(action == "litigation", lo_long, hi) > 0).astype(np.float64)
+    return out

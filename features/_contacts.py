@@ -1,0 +1,129 @@
+"""Contact features: what collectors tried and heard in (as_of - window, as_of].
+
+A promise to pay is resolved by the first cycle row on or after its date (and after the contact):
+kept when that cycle's payment covers the promised share, broken otherwise. It counts as resolved
+only when that cycle row is stamped at or before as_of, so a case never learns how a promise ends
+before the book does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features._events import EventIndex, expand_windows, last_where, to_seconds, window_count
+from features._repayment import CycleBook
+from features.registry import CONTACT_WINDOW_DAYS, features_in
+from rollcure.domain import RIGHT_PARTY_OUTCOMES
+
+_DAY = 86_400
+CONTACT_FEATURES = [f.name for f in features_in("contact")]
+
+
+def missing_contact_features(n: int) -> dict[str, np.ndarray]:
+    """All-NaN contact features, for books that keep no contact history."""
+    return {name: np.full(n, np.nan) for name in CONTACT_FEATURES}
+
+
+def _promise_resolution(
+    contacts: pd.DataFrame, book: CycleBook, share: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(resolution time in seconds, kept) per promise; unresolvable promises resolve at +inf."""
+    ts = to_seconds(contacts["ts"])
+    due = np.maximum(to_seconds(contacts["ptp_date"]), ts)
+    loan = contacts["loan_id"].to_numpy(dtype=np.int64)
+    p = book.index.position(loan, due, side="left")
+    end = book.index.position(loan, np.full(loan.size, np.iinfo(np.int64).max // 2), side="right")
+    found = p < end
+    p = np.where(found, p, 0)
+    res_t = np.where(found, book.t[p] if book.t.size else 0, np.iinfo(np.int64).max)
+    amount = contacts["ptp_amount"].to_numpy(dtype=np.float64)
+    kept = found & (book.paid[p] >= share * np.nan_to_num(amount) - 0.005 if book.t.size else False)
+    return res_t, kept
+
+
+def contact_features(
+    contacts: pd.DataFrame,
+    book: CycleBook,
+    loan_id: np.ndarray,
+    as_of_s: np.ndarray,
+    t_min: int,
+    t_max: int,
+    ptp_kept_share: float,
+) -> dict[str, np.ndarray]:
+    """Contact features for the cases (loan_id, as_of_s)."""
+    ts = to_seconds(contacts["ts"])
+    idx = EventIndex.build(contacts["loan_id"].to_numpy(), ts, t_min, t_max)
+    o = idx.order
+    channel = contacts["channel"].to_numpy(dtype=object)[o]
+    party = contacts["party"].to_numpy(dtype=object)[o]
+    outcome = contacts["outcome"].to_numpy(dtype=object)[o]
+    t = ts[o]
+
+    hi = idx.position(loan_id, as_of_s, "right")
+    lo = {d: idx.position(loan_id, as_of_s - d * _DAY, "right") for d in (7, 30, CONTACT_WINDOW_DAYS)}
+    lo90 = lo[CONTACT_WINDOW_DAYS]
+    rpc = np.isin(outcome, RIGHT_PARTY_OUTCOMES)
+
+    def count(mask: np.ndarray, days: int) -> np.ndarray:
+        return window_count(mask, lo[days], hi).astype(np.float64)
+
+    attempts90 = (hi - lo90).astype(np.float64)
+    rpc90 = count(rpc, CONTACT_WINDOW_DAYS)
+    out: dict[str, np.ndarray] = {
+        "contact_attempts_7d": (hi - lo[7]).astype(np.float64),
+        "contact_attempts_30d": (hi - lo[30]).astype(np.float64),
+        "contact_attempts_90d": attempts90,
+        "call_attempts_7d": count(channel == "call", 7),
+        "rpc_7d": count(rpc, 7),
+        "rpc_30d": count(rpc, 30),
+        "rpc_rate_90d": np.where(attempts90 > 0, rpc90 / np.maximum(attempts90, 1), np.nan),
+        "disputes_90d": count(outcome == "dispute", CONTACT_WINDOW_DAYS),
+        "refusals_90d": count(outcome == "refused", CONTACT_WINDOW_DAYS),
+        "wrong_numbers_90d": count(outcome == "wrong_number", CONTACT_WINDOW_DAYS),
+        "no_answers_30d": count(outcome == "no_answer", 30),
+        "visits_90d": count(channel == "visit", CONTACT_WINDOW_DAYS),
+        "letters_90d": count(channel == "letter", CONTACT_WINDOW_DAYS),
+        "sms_30d": count(channel == "sms", 30),
+        "third_party_contacts_30d": count(party != "debtor", 30),
+    }
+    last = np.where(hi > lo90, hi - 1, -1)
+    has_last = last >= 0
+    safe = np.where(has_last, last, 0)
+    out["last_contact_outcome"] = np.where(has_last, outcome[safe] if t.size else None, None)
+    out["last_contact_channel"] = np.where(has_last, channel[safe] if t.size else None, None)
+    out["days_since_last_contact"] = np.where(has_last, (as_of_s - (t[safe] if t.size else 0)) / _DAY, np.nan)
+    last_rpc = last_where(rpc, lo90, hi)
+    out["days_since_last_rpc"] = np.where(
+        last_rpc >= 0, (as_of_s - (t[np.maximum(last_rpc, 0)] if t.size else 0)) / _DAY, np.nan
+    )
+    out.update(_promise_features(contacts, book, loan_id, as_of_s, t_min, t_max, ptp_kept_share))
+    return out
+
+
+def _promise_features(contacts, book, loan_id, as_of_s, t_min, t_max, share) -> dict[str, np.ndarray]:
+    promises = contacts[(contacts["outcome"] == "promise_to_pay") & contacts["ptp_date"].notna()]
+    n = loan_id.size
+    res_t, kept = _promise_resolution(promises, book, share)
+    ts = to_seconds(promises["ts"])
+    idx = EventIndex.build(promises["loan_id"].to_numpy(), ts, t_min, t_max)
+    o = idx.order
+    res_t, kept = res_t[o], kept[o]
+    ptp_t = to_seconds(promises["ptp_date"], ceil=False)[o]
+    amount = np.nan_to_num(promises["ptp_amount"].to_numpy(dtype=np.float64))[o]
+    hi = idx.position(loan_id, as_of_s, "right")
+    lo = idx.position(loan_id, as_of_s - CONTACT_WINDOW_DAYS * _DAY, "right")
+    case, ev = expand_windows(lo, hi)
+    resolved = res_t[ev] <= as_of_s[case]
+    is_open = ~resolved & (ptp_t[ev] >= as_of_s[case])
+    n_kept = np.bincount(case, weights=resolved & kept[ev], minlength=n)
+    n_broken = np.bincount(case, weights=resolved & ~kept[ev], minlength=n)
+    n_res = n_kept + n_broken
+    return {
+        "ptp_made_90d": (hi - lo).astype(np.float64),
+        "ptp_kept_90d": n_kept,
+        "ptp_broken_90d": n_broken,
+        "ptp_kept_ratio_90d": np.where(n_res > 0, n_kept / np.maximum(n_res, 1), np.nan),
+        "open_ptp": (np.bincount(case, weights=is_open, minlength=n) > 0).astype(np.float64),
+        "open_ptp_amount": np.bincount(case, weights=np.where(is_open, amount[ev], 0.0), minlength=n),
+    }

@@ -1,0 +1,101 @@
+"""Point-in-time look-ups over per-loan event streams, without per-row Python loops.
+
+Cycles, contacts and actions are all "events of a loan at a time". Sorting them once by
+(loan, time) and packing (loan rank, time) into one int64 key turns every "events of this loan in
+(t0, t1]" question, for all cases at once, into two `np.searchsorted` calls; counts and sums over
+the window are then differences of cumulative sums. Cost is O((events + cases) log events).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+_NS_PER_S = 1_000_000_000
+
+
+def to_seconds(values: pd.Series | np.ndarray, ceil: bool = True) -> np.ndarray:
+    """Datetimes as int64 seconds since the epoch.
+
+    Event times round *up*, so an event a fraction of a second after as_of never lands at as_of;
+    query bounds are whole-second dates already.
+    """
+    ns = np.asarray(pd.to_datetime(pd.Series(values)).to_numpy(dtype="datetime64[ns]")).view("int64")
+    if ceil:
+        return -((-ns) // _NS_PER_S)
+    return ns // _NS_PER_S
+
+
+@dataclass
+class EventIndex:
+    """Events of loans sorted by (loan_id, time); ``order`` maps sorted positions to input rows."""
+
+    loans: np.ndarray  # sorted unique loan ids
+    keys: np.ndarray  # sorted packed keys
+    order: np.ndarray
+    t_lo: int
+    span: int
+
+    @classmethod
+    def build(cls, loan_id: np.ndarray, t_sec: np.ndarray, t_min: int, t_max: int) -> EventIndex:
+        """Index events; times outside [t_min, t_max] are clamped just outside it (order preserved)."""
+        loan_id = np.asarray(loan_id, dtype=np.int64)
+        order = np.lexsort((t_sec, loan_id))
+        loans = np.unique(loan_id)
+        span = int(t_max - t_min) + 3
+        rank = np.searchsorted(loans, loan_id[order])
+        off = np.clip(np.asarray(t_sec)[order] - t_min + 1, 0, span - 1)
+        if loans.size and (loans.size + 1) * span >= np.iinfo(np.int64).max:
+            raise OverflowError("time span too long to index")
+        return cls(loans, rank.astype(np.int64) * span + off, order, int(t_min), span)
+
+    def _rank(self, loan_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rank = np.searchsorted(self.loans, loan_id)
+        found = np.zeros(len(loan_id), dtype=bool)
+        inside = rank < self.loans.size
+        found[inside] = self.loans[rank[inside]] == loan_id[inside]
+        return rank.astype(np.int64), found
+
+    def position(self, loan_id: np.ndarray, t_sec: np.ndarray, side: str) -> np.ndarray:
+        """Sorted position of (loan, t): events of the loan before it (``side="left"``: time < t;
+        ``"right"``: time <= t) sit at [block start, position)."""
+        loan_id = np.asarray(loan_id, dtype=np.int64)
+        rank, found = self._rank(loan_id)
+        off = np.clip(np.asarray(t_sec) - self.t_lo + 1, 0, self.span - 1)
+        off = np.where(found, off, 0)
+        return np.searchsorted(self.keys, rank * self.span + off, side=side)
+
+    def block_start(self, loan_id: np.ndarray) -> np.ndarray:
+        """Sorted position of the loan's first event (its block is empty when the loan has none)."""
+        rank, _ = self._rank(np.asarray(loan_id, dtype=np.int64))
+        return np.searchsorted(self.keys, rank * self.span, side="left")
+
+
+def window_count(mask_sorted: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Number of sorted events in [lo, hi) where the mask holds."""
+    cs = np.concatenate(([0], np.cumsum(mask_sorted, dtype=np.int64)))
+    return cs[hi] - cs[lo]
+
+
+def window_sum(values_sorted: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Sum of sorted event values in [lo, hi) (values must be finite)."""
+    cs = np.concatenate(([0.0], np.cumsum(values_sorted, dtype=np.float64)))
+    return cs[hi] - cs[lo]
+
+
+def last_where(mask_sorted: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Sorted position of the last event in [lo, hi) where the mask holds, or -1."""
+    idx = np.where(mask_sorted, np.arange(mask_sorted.size), -1)
+    last = np.maximum.accumulate(idx) if idx.size else idx
+    cand = np.where(hi > 0, last[np.maximum(hi - 1, 0)] if last.size else -1, -1)
+    return np.where(cand >= lo, cand, -1)
+
+
+def expand_windows(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All (case, sorted event position) pairs with the event in the case's window [lo, hi)."""
+    counts = np.maximum(hi - lo, 0)
+    case = np.repeat(np.arange(lo.size), counts)
+    starts = np.repeat(lo - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
+    return case, starts + np.arange(case.size)

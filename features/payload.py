@@ -1,0 +1,286 @@
+"""One case as a serving request, turned back into raw tables for the same `build_features`.
+
+Serving never computes a feature itself: it validates the request with these pydantic models,
+rebuilds the five raw tables with `payloads_to_tables`, and calls `features.build.build_features`,
+the same function training uses. `payloads_from_tables` goes the other way (clients, demo, tests).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from features.registry import ACTION_WINDOW_DAYS, CONTACT_WINDOW_DAYS, CYCLE_WINDOW
+from rollcure.domain import (
+    ACTIONS,
+    BUCKETS,
+    CHANNELS,
+    COLLATERAL_TYPES,
+    EMPLOYMENTS,
+    OUTCOMES,
+    PARTIES,
+    PRODUCTS,
+    REGIONS,
+    bucket_of,
+)
+from rollcure.errors import InputError
+
+MAX_PAYLOAD_CYCLES = 60
+_STRICT = ConfigDict(extra="forbid")
+
+
+class BorrowerRecord(BaseModel):
+    model_config = _STRICT
+    borrower_id: int
+    age: int = Field(ge=18, le=110)
+    monthly_income: float = Field(ge=0)
+    employment: Literal[EMPLOYMENTS]
+    region: Literal[REGIONS]
+    bureau_score: int = Field(ge=300, le=850)
+    other_debt: float = Field(ge=0)
+    dependants: int = Field(ge=0, le=20)
+    phone_verified: bool
+    address_verified: bool
+
+
+class LoanRecord(BaseModel):
+    model_config = _STRICT
+    loan_id: int
+    product: Literal[PRODUCTS]
+    origination_date: dt.datetime
+    principal: float = Field(gt=0)
+    annual_rate: float = Field(ge=0, le=1)
+    term_months: int = Field(ge=1, le=600)
+    instalment: float = Field(ge=0)
+    collateral_type: Literal[COLLATERAL_TYPES]
+    collateral_value: float = Field(ge=0)
+    has_guarantor: bool
+    disputed: bool = False
+    deceased: bool = False
+    bankrupt: bool = False
+    fraud_suspected: bool = False
+    flag_date: dt.datetime | None = None
+
+
+class CycleRecord(BaseModel):
+    model_config = _STRICT
+    cycle_date: dt.datetime
+    due_amount: float = Field(ge=0)
+    paid_amount: float = Field(ge=0)
+    balance: float = Field(ge=0)
+    arrears: float = Field(ge=0)
+    dpd: int = Field(ge=0)
+    bucket: Literal[BUCKETS] | None = None
+    missed_instalments: int = Field(ge=0)
+
+
+class ContactRecord(BaseModel):
+    model_config = _STRICT
+    ts: dt.datetime
+    channel: Literal[CHANNELS]
+    party: Literal[PARTIES]
+    outcome: Literal[OUTCOMES]
+    ptp_amount: float | None = Field(default=None, ge=0)
+    ptp_date: dt.datetime | None = None
+
+
+class ActionRecord(BaseModel):
+    model_config = _STRICT
+    decided_at: dt.datetime
+    action: Literal[ACTIONS]
+    cost: float = Field(ge=0)
+    propensity: float = Field(default=1.0, ge=0, le=1)
+
+
+class CasePayload(BaseModel):
+    """One case: the borrower, the loan, its last cycles (at least the 12 the windows read, the last
+    one at as_of), and its recent contacts and actions. ``None`` for contacts/actions means the
+    lender keeps no such history (features become NaN); ``[]`` means there were none."""
+
+    model_config = _STRICT
+    as_of: dt.datetime
+    borrower: BorrowerRecord
+    loan: LoanRecord
+    cycles: list[CycleRecord] = Field(min_length=1, max_length=MAX_PAYLOAD_CYCLES)
+    contacts: list[ContactRecord] | None = None
+    actions: list[ActionRecord] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CasePayload:
+        dates = [c.cycle_date for c in self.cycles]
+        if len(set(dates)) != len(dates):
+            raise ValueError("cycles: cycle_date repeats")
+        for c in self.cycles:
+            if c.bucket is not None and c.bucket != bucket_of([c.dpd])[0]:
+                raise ValueError(f"cycles: bucket {c.bucket} does not match dpd {c.dpd}")
+        return self
+
+
+def _frame(records: list[dict], columns: dict[str, str]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(records, columns=list(columns))
+    for col, dtype in columns.items():
+        if dtype == "str":
+            frame[col] = frame[col].astype("str")
+        elif dtype.startswith("datetime"):
+            frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ns]")
+        else:
+            frame[col] = frame[col].astype(dtype)
+    return frame
+
+
+_BORROWER = {
+    "borrower_id": "int64",
+    "age": "int64",
+    "monthly_income": "float64",
+    "employment": "str",
+    "region": "str",
+    "bureau_score": "int64",
+    "other_debt": "float64",
+    "dependants": "int64",
+    "phone_verified": "bool",
+    "address_verified": "bool",
+}
+_LOAN = {
+    "loan_id": "int64",
+    "borrower_id": "int64",
+    "product": "str",
+    "origination_date": "datetime64[ns]",
+    "principal": "float64",
+    "annual_rate": "float64",
+    "term_months": "int64",
+    "instalment": "float64",
+    "collateral_type": "str",
+    "collateral_value": "float64",
+    "has_guarantor": "bool",
+    "disputed": "bool",
+    "deceased": "bool",
+    "bankrupt": "bool",
+    "fraud_suspected": "bool",
+    "flag_date": "datetime64[ns]",
+}
+_CYCLE = {
+    "loan_id": "int64",
+    "cycle_date": "datetime64[ns]",
+    "due_amount": "float64",
+    "paid_amount": "float64",
+    "balance": "float64",
+    "arrears": "float64",
+    "dpd": "int64",
+    "bucket": "str",
+    "missed_instalments": "int64",
+}
+_CONTACT = {
+    "loan_id": "int64",
+    "ts": "datetime64[ns]",
+    "channel": "str",
+    "party": "str",
+    "outcome": "str",
+    "ptp_amount": "float64",
+    "ptp_date": "datetime64[ns]",
+}
+_ACTION = {
+    "loan_id": "int64",
+    "decided_at": "datetime64[ns]",
+    "action": "str",
+    "cost": "float64",
+    "propensity": "float64",
+}
+
+
+def payloads_to_tables(payloads: list[CasePayload]) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Raw tables (docs/interfaces.md dtypes) and cases for a batch of payloads.
+
+    Payloads of the same loan (several as_of dates) are merged: their rows are the same book rows,
+    and each case still sees only rows up to its own as_of.
+    """
+    if not payloads:
+        raise InputError("payload: at least one case is required")
+    has_contacts = {p.contacts is not None for p in payloads}
+    has_actions = {p.actions is not None for p in payloads}
+    for name, seen in (("contacts", has_contacts), ("actions", has_actions)):
+        if len(seen) > 1:
+            raise InputError(f"payload.{name}: give it for every case in a batch or for none")
+    borrowers, loans, cycles, contacts, actions = [], [], [], [], []
+    for p in payloads:
+        lid = p.loan.loan_id
+        borrowers.append(p.borrower.model_dump())
+        loans.append({**p.loan.model_dump(), "borrower_id": p.borrower.borrower_id})
+        for c in p.cycles:
+            row = c.model_dump()
+            row["bucket"] = row["bucket"] or bucket_of([c.dpd])[0]
+            cycles.append({"loan_id": lid, **row})
+        contacts += [{"loan_id": lid, **c.model_dump()} for c in p.contacts or []]
+        actions += [{"loan_id": lid, **a.model_dump()} for a in p.actions or []]
+    tables = {
+        "borrowers": _frame(borrowers, _BORROWER).drop_duplicates("borrower_id", keep="last"),
+        "loans": _frame(loans, _LOAN).drop_duplicates("loan_id", keep="last"),
+        "cycles": _frame(cycles, _CYCLE).drop_duplicates(["loan_id", "cycle_date"], keep="last"),
+    }
+    if True in has_contacts:
+        tables["contacts"] = _frame(contacts, _CONTACT).drop_duplicates()
+    if True in has_actions:
+        tables["actions"] = _frame(actions, _ACTION).drop_duplicates()
+    tables = {k: v.reset_index(drop=True) for k, v in tables.items()}
+    cases = pd.DataFrame(
+        {
+            "loan_id": [p.loan.loan_id for p in payloads],
+            "as_of": pd.to_datetime([p.as_of for p in payloads]).astype("datetime64[ns]"),
+        }
+    )
+    return tables, cases
+
+
+def _records(frame: pd.DataFrame, drop: tuple[str, ...] = ("loan_id",)) -> list[dict]:
+    frame = frame.drop(columns=list(drop)).astype(object)
+    return frame.where(frame.notna(), None).to_dict("records")
+
+
+def payloads_from_tables(
+    tables: dict[str, pd.DataFrame], cases: pd.DataFrame, payload_cycles: int = CYCLE_WINDOW
+) -> list[CasePayload]:
+    """The serving request of each case: the rows a case may see, trimmed to the payload windows.
+
+    This is request construction (one object per case), not a feature transform; the window
+    selection itself is vectorised.
+    """
+    loans = tables["loans"].set_index("loan_id", drop=False)
+    borrowers = tables["borrowers"].set_index("borrower_id", drop=False)
+    keyed = cases[["loan_id", "as_of"]].reset_index(drop=True).rename_axis("case").reset_index()
+
+    def window(table: str, tcol: str, lo_days: int | None, strict: bool) -> dict[int, pd.DataFrame]:
+        if table not in tables:
+            return {}
+        m = keyed.merge(tables[table], on="loan_id")
+        t, a = m[tcol], m["as_of"]
+        keep = (t < a) if strict else (t <= a)
+        if lo_days is not None:
+            keep &= t >= a - pd.Timedelta(days=lo_days) if strict else t > a - pd.Timedelta(days=lo_days)
+        m = m[keep].sort_values(["case", tcol], kind="stable")
+        if lo_days is None:
+            m = m.groupby("case", sort=False).tail(payload_cycles)
+        cols = list(tables[table].columns)
+        return {k: g[cols] for k, g in m.groupby("case", sort=False)}
+
+    cyc = window("cycles", "cycle_date", None, strict=False)
+    con = window("contacts", "ts", CONTACT_WINDOW_DAYS, strict=False)
+    act = window("actions", "decided_at", ACTION_WINDOW_DAYS, strict=True)
+    empty = pd.DataFrame()
+    out = []
+    for case, lid, as_of in keyed.itertuples(index=False):
+        loan = loans.loc[lid]
+        out.append(
+            CasePayload(
+                as_of=as_of,
+                borrower=_records(borrowers.loc[[loan["borrower_id"]]], drop=())[0],
+                loan=_records(loans.loc[[lid]], drop=("borrower_id",))[0],
+                cycles=_records(cyc.get(case, empty.reindex(columns=tables["cycles"].columns))),
+                contacts=_records(con.get(case, tables["contacts"].iloc[:0]))
+                if "contacts" in tables
+                else None,
+                actions=_records(act.get(case, tables["actions"].iloc[:0])) if "actions" in tables else None,
+            )
+        )
+    return out
