@@ -113,3 +113,14 @@ def compare_default_models(
         metrics=pd.DataFrame(rows).set_index("model"),
         scores=pd.DataFrame({"loan_id": loan_id[test], "y": yt, **scores}),
     )
+
+
+def run_default_comparison(data_dir, feature_cfg: FeatureConfig, model_cfg: ModelConfig, seed: int,
+                           with_side_tables: bool = True) -> DefaultComparison:
+    """Read an imported UCI folder and compare the three models on the October default label."""
+    from adapters.uci import read_default_labels, read_side_tables
+    from rollcure.io import read_tables
+
+    side = read_side_tables(data_dir) if with_side_tables else None
+    X, y, loan_id = default_features(read_tables(data_dir), side, read_default_labels(data_dir), feature_cfg)
+    return compare_default_models(X, y, loan_id, model_cfg, seed)

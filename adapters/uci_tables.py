@@ -12,8 +12,9 @@ end. How each column is derived:
   April's own statement stands in for it.
 * ``instalment`` = a nominal minimum payment (``min_payment_rate`` × limit) and ``arrears`` =
   k × instalment: the file has no minimum payment, so arrears only restate the DPD in money.
-* Fields the file lacks are missing (income, other debt, rate: NaN) or constant placeholders
-  (bureau score, dependants, verification flags), never varied values that pretend to be data.
+* Fields the file lacks are missing (income, other debt, rate, employment, region: NaN) or
+  constant placeholders (bureau score, dependants, verification flags), never varied values that
+  pretend to be data.
 
 The -2/-1/0 distinction and SEX/EDUCATION/MARRIAGE have no column in the raw tables; they are kept
 in side tables (``status``, ``attributes``) for features that want them, and the October default
@@ -46,8 +47,6 @@ PRODUCT = "card"
 #: Placeholders for borrower fields the file lacks. A constant carries no information to a model,
 #: so it cannot masquerade as a signal; NaN is used wherever the column's dtype allows it.
 BUREAU_SCORE_PLACEHOLDER = 575  # midpoint of the 300–850 range
-EMPLOYMENT_PLACEHOLDER = UNKNOWN
-REGION_PLACEHOLDER = UNKNOWN
 TERM_MONTHS_REVOLVING = 0  # a card line has no term
 
 
@@ -67,8 +66,8 @@ def _borrowers(acc: pd.DataFrame) -> pd.DataFrame:
         "borrower_id": acc[ID].to_numpy(dtype="int64"),
         "age": acc["AGE"].to_numpy(dtype="int64"),
         "monthly_income": np.full(n, np.nan),
-        "employment": pd.array([EMPLOYMENT_PLACEHOLDER] * n, dtype="str"),
-        "region": pd.array([REGION_PLACEHOLDER] * n, dtype="str"),
+        "employment": pd.array([None] * n, dtype="str"),  # not in the file: missing
+        "region": pd.array([None] * n, dtype="str"),
         "bureau_score": np.full(n, BUREAU_SCORE_PLACEHOLDER, dtype="int64"),
         "other_debt": np.full(n, np.nan),
         "dependants": np.zeros(n, dtype="int64"),
