@@ -1,1 +1,36 @@
-"""Fixtures of the simulation stage."""
+"""Fixtures of the simulation stage (session-scoped, visible to every test file).
+
+``sim_small``: a 2,000-account x 12-month portfolio (seed 11) for unit tests.
+``sim_default_dir``: the default demo portfolio (``SimulationConfig()`` sizes, seed 7) written once
+per session with ``simulation.write_portfolio``; other stages train on it in acceptance tests.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+SMALL_SEED = 11
+DEFAULT_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def sim_small():
+    from simulation import SimulationConfig, simulate
+
+    return simulate(SimulationConfig(accounts=2_000, months=12), seed=SMALL_SEED)
+
+
+@pytest.fixture(scope="session")
+def sim_default():
+    from simulation import SimulationConfig, simulate
+
+    return simulate(SimulationConfig(), seed=DEFAULT_SEED)
+
+
+@pytest.fixture(scope="session")
+def sim_default_dir(sim_default, tmp_path_factory):
+    from simulation import write_portfolio
+
+    out = tmp_path_factory.mktemp("sim_default")
+    write_portfolio(sim_default, out)
+    return out

@@ -1,0 +1,252 @@
+"""One monthly cycle of a loan, and the causal effect of every collection action.
+
+This is the only place where the synthetic world's behaviour is written down. The simulator calls
+:func:`month_step` on every active loan each month; the oracle calls the very same function on
+copies of a case's state, once per action, with common random numbers. So the oracle's "truth" is
+the simulator's own dynamics, not a second model of them.
+
+Latents per borrower: ``ability`` (capacity to pay, in [0, 1]; an income shock such as job loss or
+illness multiplies it by ``shock_ability_factor`` until the shock recovers, mean 1/recovery months)
+and ``willingness`` (in [0, 1]; pulled back towards the borrower's own base each month, pushed by
+actions). Each cycle the borrower pays everything due (full, the case cures), part of it, or nothing,
+by a multinomial logit in ability, willingness, burden (due / income), bucket and the action decided
+at the previous cycle end.
+
+Action effect table (A = ability, W = willingness after flags, b = bucket index 1..7):
+
+=============  ==================================================================================
+action         effect on the next cycle (and after)
+=============  ==================================================================================
+none           nothing; the baseline.
+reminder       +g·A·W on paying: works on the able and willing who forgot; nearly nothing else.
+restructuring  new instalment = annuity of the balance over a longer term (lower payment); the
+               borrower only has to pay the new instalment, and doing so re-ages the loan (arrears
+               capitalised, DPD 0). +g·W·(1−A) on paying: works on the willing but unable. Lowers
+               the instalment for good, so on able payers it only delays recovery.
+field_visit    +g·A·(1−W) on paying: works on the able but unwilling. Hurts the willing but unable:
+               willingness drops by h·W·(1−A) (pressure on someone who cannot pay).
+outsourcing    +g·(b−1)/6·(1−W/2) on paying: an agency gains with the age of the debt. Costly;
+               willingness drops by h.
+litigation     small notice effect +g·A·(1−W) now; after ``litigation_lag_cycles`` the court
+               enforces with probability e·A (able debtors): arrears are recovered, and with
+               collateral the sale recovers up to c·collateral of the balance (the loan closes).
+               Slow and costly, so it pays off on large balances and collateral. Willingness drops
+               by h·W (the relationship breaks).
+=============  ==================================================================================
+
+Flags (from their flag date): deceased and bankrupt cut ability to a tenth; disputed and
+fraud_suspected cut willingness to a fifth.
+
+DPD: ``missed`` counts unpaid instalments (grows by one per missed cycle, falls as arrears are
+paid, 0 only when arrears are cleared); DPD = (missed − 1)·30 + (30 − due_day), so the bucket equals
+min(missed, 7). The loan is charged off once missed reaches ``writeoff_after_missed`` and closes when
+its balance is repaid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from rollcure.domain import ACTIONS, DAYS_PER_CYCLE, EMPLOYMENTS, FLAGS
+from simulation.config import SimulationConfig
+
+A_NONE, A_REMINDER, A_RESTRUCTURING, A_FIELD_VISIT, A_OUTSOURCING, A_LITIGATION = range(len(ACTIONS))
+#: Uniform draws consumed per loan and month (shock, payment choice, partial share, enforcement).
+N_UNIFORMS = 4
+_EPS = 0.005
+#: Flag codes: 0 = none, i + 1 = FLAGS[i].
+FLAG_DISPUTED, FLAG_DECEASED, FLAG_BANKRUPT, FLAG_FRAUD = (FLAGS.index(f) + 1 for f in FLAGS)
+SECURED_PRODUCTS = ("mortgage", "housing_fund")
+
+
+@dataclass
+class LoanState:
+    """Struct of arrays: everything the next month depends on (the state is Markov)."""
+
+    balance: np.ndarray  # outstanding after the last payment
+    arrears: np.ndarray  # overdue amount after the last payment
+    instalment: np.ndarray  # current scheduled instalment (restructuring lowers it)
+    monthly_rate: np.ndarray
+    remaining: np.ndarray  # scheduled instalments still to come (int)
+    missed: np.ndarray  # unpaid instalments (int)
+    due_day: np.ndarray  # day of month the instalment falls due (1..28)
+    income: np.ndarray
+    ability_base: np.ndarray
+    willingness: np.ndarray
+    willingness_base: np.ndarray
+    shock: np.ndarray  # bool: income shock in progress
+    shock_onset: np.ndarray  # monthly probability of a new shock
+    legal: np.ndarray  # cycles until court enforcement (0 = no case pending)
+    collateral: np.ndarray
+    secured: np.ndarray  # bool: mortgage or housing-fund product
+    micro: np.ndarray  # bool: micro loan
+    flag: np.ndarray  # flag code (0 none)
+    flag_in: np.ndarray  # cycles until the flag takes effect (<= 0: in effect)
+
+    def take(self, idx: np.ndarray) -> LoanState:
+        return LoanState(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+
+    def put(self, idx: np.ndarray, other: LoanState) -> None:
+        for f in fields(self):
+            getattr(self, f.name)[idx] = getattr(other, f.name)
+
+    def repeat(self, n: int) -> LoanState:
+        """Each case repeated ``n`` times in a row (for one copy per action)."""
+        return LoanState(**{f.name: np.repeat(getattr(self, f.name), n) for f in fields(self)})
+
+    def __len__(self) -> int:
+        return len(self.balance)
+
+
+@dataclass
+class StepResult:
+    due: np.ndarray
+    paid: np.ndarray
+    closed: np.ndarray  # bool: balance repaid this cycle
+    written_off: np.ndarray  # bool: charged off after this cycle
+    ability: np.ndarray  # ability in effect this cycle
+
+
+def annuity(principal: np.ndarray, monthly_rate: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Level instalment repaying ``principal`` over ``n`` months."""
+    n = np.maximum(np.asarray(n, dtype=float), 1.0)
+    r = np.asarray(monthly_rate, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(r > 1e-9, r / (1.0 - (1.0 + r) ** (-n)), 1.0 / n)
+    return principal * factor
+
+
+def dpd_of(missed: np.ndarray, due_day: np.ndarray) -> np.ndarray:
+    """Days past due at cycle end from the count of unpaid instalments."""
+    missed = np.asarray(missed, dtype=np.int64)
+    return np.where(missed > 0, (missed - 1) * DAYS_PER_CYCLE + (DAYS_PER_CYCLE - due_day), 0).astype(
+        np.int64
+    )
+
+
+def flag_active(state: LoanState) -> np.ndarray:
+    return (state.flag > 0) & (state.flag_in <= 0)
+
+
+def effective_latents(state: LoanState, cfg: SimulationConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Ability and willingness in effect now (shock and flags applied)."""
+    active = flag_active(state)
+    ability = state.ability_base * np.where(state.shock, cfg.latent.shock_ability_factor, 1.0)
+    ability = np.where(active & np.isin(state.flag, (FLAG_DECEASED, FLAG_BANKRUPT)), ability * 0.1, ability)
+    will = np.where(
+        active & np.isin(state.flag, (FLAG_DISPUTED, FLAG_FRAUD)), state.willingness * 0.2, state.willingness
+    )
+    return ability, will
+
+
+def action_response(
+    action: np.ndarray, ability: np.ndarray, will: np.ndarray, bucket: np.ndarray, cfg: SimulationConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """The effect table: (logit shift on paying, drop in willingness) per case. Pure, vectorised."""
+    e = cfg.effects
+    gain = np.zeros(len(action))
+    hurt = np.zeros(len(action))
+    old = np.clip((bucket - 1) / 6.0, 0.0, 1.0)
+    gain = np.where(action == A_REMINDER, e.reminder_able_willing_gain * ability * will, gain)
+    gain = np.where(
+        action == A_RESTRUCTURING, e.restructuring_willing_unable_gain * will * (1 - ability), gain
+    )
+    gain = np.where(action == A_FIELD_VISIT, e.field_visit_able_unwilling_gain * ability * (1 - will), gain)
+    hurt = np.where(action == A_FIELD_VISIT, e.field_visit_willing_unable_hurt * will * (1 - ability), hurt)
+    gain = np.where(action == A_OUTSOURCING, e.outsourcing_gain_per_bucket * 6 * old * (1 - will / 2), gain)
+    hurt = np.where(action == A_OUTSOURCING, e.outsourcing_hurt, hurt)
+    gain = np.where(action == A_LITIGATION, e.litigation_notice_gain * ability * (1 - will), gain)
+    hurt = np.where(action == A_LITIGATION, e.litigation_hurt * will, hurt)
+    return gain, hurt
+
+
+def _shock_onset_by_employment(cfg: SimulationConfig) -> np.ndarray:
+    return np.array([cfg.latent.shock_onset.get(e, 0.0) for e in EMPLOYMENTS])
+
+
+def month_step(state: LoanState, action: np.ndarray, u: np.ndarray, cfg: SimulationConfig) -> StepResult:
+    """Advance every loan in ``state`` by one cycle, in place, under ``action`` (decided last cycle).
+
+    ``u`` holds ``N_UNIFORMS`` uniform draws per loan; passing the same draws for different actions
+    gives common random numbers. Returns what was due and paid this cycle.
+    """
+    s = state
+    lat, pay, eff = cfg.latent, cfg.payment, cfg.effects
+    action = np.asarray(action, dtype=np.int8)
+    # 1. latent shocks and flags
+    s.shock = np.where(s.shock, u[:, 0] >= lat.shock_recovery, u[:, 0] < s.shock_onset)
+    s.flag_in = s.flag_in - 1
+    bucket = np.minimum(s.missed, 7)
+    ability, will = effective_latents(s, cfg)
+    gain, hurt = action_response(action, ability, will, bucket, cfg)
+    s.willingness = np.clip(s.willingness - hurt, 0.0, 1.0)
+    s.willingness = s.willingness + lat.willingness_reversion * (s.willingness_base - s.willingness)
+    ability, will = effective_latents(s, cfg)
+    # 2. restructuring: longer term, lower instalment; paying it re-ages the loan
+    restr = action == A_RESTRUCTURING
+    if restr.any():
+        n_new = (
+            np.ceil(np.maximum(s.remaining, 1) * eff.restructuring_term_stretch)
+            + eff.restructuring_extra_months
+        )
+        s.remaining = np.where(restr, n_new, s.remaining).astype(np.int64)
+        s.instalment = np.where(restr, annuity(s.balance, s.monthly_rate, n_new), s.instalment)
+    # 3. what is due
+    bal_i = s.balance * (1.0 + s.monthly_rate)
+    room = np.maximum(bal_i - s.arrears, 0.0)
+    sched = np.where(s.remaining > 1, np.minimum(s.instalment, room), room)
+    due = sched + s.arrears
+    due_choice = np.where(restr, sched, due)  # restructured: only the new instalment is asked
+    # 4. payment choice
+    burden = due_choice / np.maximum(s.income, 1.0)
+    current = s.missed == 0
+    base = np.where(current, pay.current_intercept, pay.full_intercept - pay.bucket * (bucket - 1))
+    lf = (
+        base
+        + pay.ability * ability
+        + pay.willingness * will
+        - pay.burden * burden
+        + gain
+        + pay.secured_bonus * s.secured
+        - pay.micro_penalty * s.micro
+    )
+    lp = (
+        pay.partial_intercept
+        + pay.partial_ability * ability
+        + pay.partial_willingness * will
+        - pay.partial_bucket * bucket
+        + 0.5 * gain
+    )
+    ef, ep = np.exp(np.clip(lf, -30, 30)), np.exp(np.clip(lp, -30, 30))
+    tot = 1.0 + ef + ep
+    pf, pp = ef / tot, ep / tot
+    full = u[:, 1] < pf
+    part = ~full & (u[:, 1] < pf + pp)
+    share = pay.partial_share_low + (pay.partial_share_high - pay.partial_share_low) * u[:, 2]
+    paid = np.where(full, due_choice, np.where(part, share * np.where(current, sched, due), 0.0))
+    reaged = restr & (paid >= sched - _EPS) & (sched > 0)
+    # 5. court enforcement of a pending case
+    enforce = s.legal == 1
+    won = enforce & (u[:, 3] < eff.litigation_enforce_ability * ability)
+    sale = np.where(
+        s.collateral > 0, np.minimum(bal_i, eff.litigation_collateral_recovery * s.collateral), 0.0
+    )
+    paid = np.where(won, np.maximum(np.maximum(paid, due), sale), paid)
+    s.legal = np.where(s.legal > 0, s.legal - 1, 0)
+    s.legal = np.where((action == A_LITIGATION) & (s.legal == 0), eff.litigation_lag_cycles, s.legal)
+    paid = np.minimum(paid, bal_i)
+    # 6. balances, arrears, missed instalments
+    balance = bal_i - paid
+    arrears = np.where(reaged, 0.0, np.maximum(due - paid, 0.0))
+    arrears = np.where(arrears < _EPS, 0.0, np.minimum(arrears, balance))
+    balance = np.where(balance < _EPS, 0.0, balance)
+    by_count = np.ceil(arrears / np.maximum(s.instalment, 1.0) - 1e-9).astype(np.int64)
+    missed = np.where(paid <= 0, s.missed + 1, np.minimum(s.missed + 1, np.maximum(by_count, 1)))
+    s.missed = np.where(arrears > 0, missed, 0).astype(np.int64)
+    s.remaining = (s.remaining - 1).astype(np.int64)
+    s.balance, s.arrears = balance, arrears
+    closed = balance <= 0
+    written_off = ~closed & (s.missed >= cfg.writeoff_after_missed)
+    return StepResult(due=due, paid=paid, closed=closed, written_off=written_off, ability=ability)

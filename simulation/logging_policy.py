@@ -1,0 +1,73 @@
+"""The logging policy: the industry's escalation ladder by bucket, randomised.
+
+It decides what the lender did in the historical data, and its propensities are written to
+``actions.propensity`` so that downstream off-policy estimates can reweight. Every eligible action
+keeps probability >= epsilon / (number eligible), which makes every eligible action observable in
+every state. Eligibility: outsourcing from ``outsourcing_min_bucket``, litigation from
+``litigation_min_bucket``; a disputed, deceased or bankrupt case (flag in effect) gets no collection
+action at all ("none" with probability one). Large balances tilt the ladder towards litigation
+("break through the few large cases").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rollcure.domain import ACTIONS, BUCKETS
+from simulation.config import SimulationConfig
+from simulation.dynamics import (
+    A_LITIGATION,
+    A_NONE,
+    A_OUTSOURCING,
+    FLAG_BANKRUPT,
+    FLAG_DECEASED,
+    FLAG_DISPUTED,
+    LoanState,
+    flag_active,
+)
+
+
+def ladder_matrix(cfg: SimulationConfig) -> np.ndarray:
+    """Ladder weights as an array (8 buckets x actions); row 0 (M0) is unused."""
+    w = np.zeros((len(BUCKETS), len(ACTIONS)))
+    for b, weights in cfg.logging_policy.ladder.items():
+        for a, v in weights.items():
+            w[BUCKETS.index(b), ACTIONS.index(a)] = v
+    return w
+
+
+def eligibility(state: LoanState, cfg: SimulationConfig) -> np.ndarray:
+    """Boolean matrix cases x actions of what the logging policy may do."""
+    lp = cfg.logging_policy
+    bucket = np.minimum(state.missed, 7)
+    n = len(bucket)
+    elig = np.ones((n, len(ACTIONS)), dtype=bool)
+    elig[:, A_OUTSOURCING] = bucket >= lp.outsourcing_min_bucket
+    elig[:, A_LITIGATION] = bucket >= lp.litigation_min_bucket
+    blocked = flag_active(state) & np.isin(state.flag, (FLAG_DISPUTED, FLAG_DECEASED, FLAG_BANKRUPT))
+    elig[blocked] = False
+    elig[:, A_NONE] = True
+    return elig
+
+
+def propensities(state: LoanState, cfg: SimulationConfig) -> np.ndarray:
+    """Probability of each action per case (rows sum to one, zero exactly where ineligible)."""
+    lp = cfg.logging_policy
+    bucket = np.minimum(state.missed, 7)
+    elig = eligibility(state, cfg)
+    w = ladder_matrix(cfg)[bucket] * elig
+    large = state.balance >= lp.large_balance
+    w[:, A_LITIGATION] = np.where(
+        large, w[:, A_LITIGATION] * lp.large_balance_litigation_boost, w[:, A_LITIGATION]
+    )
+    total = w.sum(axis=1, keepdims=True)
+    n_elig = elig.sum(axis=1, keepdims=True)
+    ladder = np.where(total > 0, w / np.where(total > 0, total, 1.0), elig / n_elig)
+    return (1 - lp.epsilon) * ladder + lp.epsilon * elig / n_elig
+
+
+def choose(p: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Sample one action per row of ``p`` with one uniform per row (inverse CDF)."""
+    cdf = np.cumsum(p, axis=1)
+    target = u * cdf[:, -1]  # strictly below the last cumulative value, so zero-mass actions never win
+    return (target[:, None] >= cdf).sum(axis=1).astype(np.int8)
