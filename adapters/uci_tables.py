@@ -11,7 +11,8 @@ end. How each column is derived:
   (floored at 0), the amount that payment answers. April's previous statement is not in the file;
   April's own statement stands in for it.
 * ``instalment`` = a nominal minimum payment (``min_payment_rate`` × limit) and ``arrears`` =
-  k × instalment: the file has no minimum payment, so arrears only restate the DPD in money.
+  k × instalment, capped at the balance: the file has no minimum payment, so arrears only restate
+  the DPD in money (a late account whose statement is 0 owes nothing overdue: arrears 0).
 * Fields the file lacks are missing (income, other debt, rate, employment, region: NaN) or
   constant placeholders (bureau score, dependants, verification flags), never varied values that
   pretend to be data.
@@ -110,7 +111,7 @@ def _panel(acc: pd.DataFrame, cfg: UciImportConfig) -> tuple[pd.DataFrame, pd.Da
     due = np.concatenate([bills[:, :1], bills[:, :-1]], axis=1)  # previous statement; April: its own
     late = np.maximum(status, 0)
     instalment = cfg.min_payment_rate * acc[LIMIT].to_numpy(dtype="float64")
-    arrears = late * instalment[:, None]
+    arrears = np.minimum(late * instalment[:, None], bills)  # nothing overdue beyond what is owed
     dpd = (late * DAYS_PER_CYCLE).ravel()
     loan_id = np.repeat(acc[ID].to_numpy(dtype="int64"), m)
     dates = np.tile(pd.to_datetime([mo[0] for mo in MONTHS]).to_numpy(dtype="datetime64[ns]"), n)

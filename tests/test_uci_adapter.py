@@ -11,7 +11,7 @@ import pytest
 import adapters.uci_tables
 from adapters.config import UciImportConfig
 from adapters.uci import convert
-from adapters.uci_format import REQUIRED_COLUMNS, STATUS_COLUMNS, check_header, check_rows
+from adapters.uci_format import BILL_COLUMNS, REQUIRED_COLUMNS, STATUS_COLUMNS, check_header, check_rows
 from adapters.uci_tables import uci_to_tables
 from rollcure.domain import bucket_of
 from rollcure.errors import InputError
@@ -68,7 +68,8 @@ def test_tables_have_the_contract_columns_and_dtypes():
 
 def test_status_codes_become_dpd_bucket_and_missed_instalments():
     statuses = [-2, -1, 0, 1, 2, 9]  # April..September
-    row = uci_row(**dict(zip(STATUS_COLUMNS, statuses, strict=True)), LIMIT_BAL=20_000)
+    row = uci_row(**dict(zip(STATUS_COLUMNS, statuses, strict=True)), LIMIT_BAL=20_000,
+                  **dict.fromkeys(BILL_COLUMNS, 50_000))
     cfg = UciImportConfig(min_payment_rate=0.1)
     cycles = uci_to_tables(check_rows(raw_frame(row))[0], cfg).tables["cycles"]
     assert cycles["dpd"].tolist() == [0, 0, 0, 30, 60, 270]
@@ -76,6 +77,13 @@ def test_status_codes_become_dpd_bucket_and_missed_instalments():
     assert cycles["missed_instalments"].tolist() == [0, 0, 0, 1, 2, 9]
     assert cycles["arrears"].tolist() == [0.0, 0.0, 0.0, 2_000.0, 4_000.0, 18_000.0]
     assert ((cycles["arrears"] > 0) == (cycles["dpd"] > 0)).all()
+
+
+def test_arrears_never_exceed_the_balance():
+    row = uci_row(PAY_0=3, PAY_2=2, BILL_AMT1=1_000, BILL_AMT2=0, LIMIT_BAL=100_000)
+    cycles = uci_to_tables(check_rows(raw_frame(row))[0]).tables["cycles"]
+    assert cycles["arrears"].tolist()[-2:] == [0.0, 1_000.0]  # 3 × 5 % of the limit is above the bill
+    assert cycles["dpd"].tolist()[-2:] == [60, 90]
     assert cycles["cycle_date"].dt.is_month_end.all()
     assert cycles["cycle_date"].dt.month.tolist() == [4, 5, 6, 7, 8, 9]
 
