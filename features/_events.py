@@ -22,7 +22,10 @@ def to_seconds(values: pd.Series | np.ndarray, ceil: bool = True) -> np.ndarray:
     Event times round *up*, so an event a fraction of a second after as_of never lands at as_of;
     query bounds are whole-second dates already.
     """
-    ns = np.asarray(pd.to_datetime(pd.Series(values)).to_numpy(dtype="datetime64[ns]")).view("int64")
+    arr = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
+    if arr.dtype.kind != "M":
+        arr = pd.to_datetime(pd.Series(arr)).to_numpy()
+    ns = arr.astype("datetime64[ns]").view("int64")
     if ceil:
         return -((-ns) // _NS_PER_S)
     return ns // _NS_PER_S

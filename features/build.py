@@ -16,7 +16,7 @@ from features._contacts import contact_features, missing_contact_features
 from features._events import to_seconds
 from features._repayment import CycleBook, repayment_features
 from features.config import FeatureConfig
-from features.registry import ACTION_WINDOW_DAYS, CONTACT_WINDOW_DAYS, FEATURES
+from features.registry import ACTION_WINDOW_DAYS, CONTACT_WINDOW_DAYS, FEATURES, PANDAS_DTYPES
 from rollcure.domain import FLAGS
 from rollcure.errors import InputError
 
@@ -112,20 +112,24 @@ def _assemble(cases: pd.DataFrame, values: dict[str, np.ndarray]) -> pd.DataFram
     """Registry order and dtypes; categories fixed by the registry."""
     cols: dict[str, object] = {"loan_id": cases["loan_id"].to_numpy(), "as_of": cases["as_of"].to_numpy()}
     for f in FEATURES:
-        v = values[f.name]
+        v, dtype = values[f.name], PANDAS_DTYPES[f.name]
         if f.dtype == "category":
-            cols[f.name] = pd.Categorical(np.asarray(v, dtype=object), dtype=f.pandas_dtype())
+            cols[f.name] = pd.Categorical(np.asarray(v, dtype=object), dtype=dtype)
         else:
-            cols[f.name] = np.asarray(v).astype(f.pandas_dtype())
-    return pd.DataFrame(cols)
+            cols[f.name] = np.asarray(v).astype(dtype, copy=False)
+    return pd.DataFrame(cols, copy=False)
 
 
-def build_features(tables: dict[str, pd.DataFrame], cases: pd.DataFrame, cfg: FeatureConfig) -> pd.DataFrame:
+def build_features(
+    tables: dict[str, pd.DataFrame], cases: pd.DataFrame, cfg: FeatureConfig | object
+) -> pd.DataFrame:
     """Features of each case (loan_id, as_of) from the raw tables, row-aligned with ``cases``.
 
     ``contacts`` and ``actions`` may be absent from ``tables``: their features are then NaN.
     Every case needs a cycle row stamped exactly at its as_of (a case is a loan at a cycle end).
+    ``cfg`` is the `FeatureConfig` or the whole `RollcureConfig` (its ``features`` section is used).
     """
+    cfg = getattr(cfg, "features", cfg)  # the whole RollcureConfig or its features section
     cases = _check_cases(cases)
     n = len(cases)
     loan_id = cases["loan_id"].to_numpy()

@@ -208,6 +208,8 @@ FEATURES: list[Feature] = [
     _f("litigation_before", _A, "float", 0, "1 if litigation was decided in the action look-back window."),
 ]
 
+#: pandas dtype of every feature column, built once (CategoricalDtype construction is not free).
+PANDAS_DTYPES: dict[str, object] = {f.name: f.pandas_dtype() for f in FEATURES}
 FEATURE_NAMES: list[str] = [f.name for f in FEATURES]
 FEATURES_BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
 
