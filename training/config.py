@@ -1,7 +1,27 @@
-"""Training settings."""
+"""Training settings: the time split, MLflow location and names, report sampling."""
 
-from pydantic import BaseModel, ConfigDict
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class TrainingConfig(BaseModel):
+    """How cases are split in time and where runs and bundles are recorded."""
+
     model_config = ConfigDict(extra="forbid")
+
+    #: Latest case cycles held out as the out-of-time test (shrunk to 1 on short panels).
+    oot_cycles: int = Field(default=2, ge=1)
+    #: Cycles just before the OOT period used for early stopping and the calibrator choice.
+    valid_cycles: int = Field(default=1, ge=1)
+    #: Fewest training cycles accepted; fewer is an input error.
+    min_train_cycles: int = Field(default=1, ge=1)
+    #: Keep only the most recent N training cycles (None: all), to bound training time.
+    max_train_cycles: int | None = Field(default=None, ge=1)
+    #: MLflow tracking URI; None means a SQLite store under ``<data_dir>/mlflow``.
+    #: The ``MLFLOW_TRACKING_URI`` environment variable overrides both.
+    tracking_uri: str | None = None
+    experiment: str = "rollcure"
+    registered_model: str = "rollcure-bundle"
+    #: Cases sampled (per population) for SHAP plots and PSI in the validation report.
+    report_sample: int = Field(default=2000, ge=100)

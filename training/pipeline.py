@@ -1,0 +1,153 @@
+"""End-to-end training: data → models → MLflow run → registered bundle → validation report.
+
+``run_training`` is what ``rollcure train`` and ``rollcure demo`` call; ``write_report`` is what
+``rollcure report`` calls on a registered bundle. I/O happens here and in ``training.registry``;
+fitting and evaluation stay pure in ``training.fit``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rollcure.config import RollcureConfig
+from training.data import CaseData, frame_digest, load_case_data
+from training.fit import TrainResult, evaluate, flat_metrics, train_models
+from training.report import ReportContext, build_report
+from training.split import TimeSplit
+
+REPORT_NAME = "model_validation.html"
+
+
+@dataclass
+class TrainingOutcome:
+    """What one training run produced."""
+
+    result: TrainResult
+    data: CaseData
+    run_id: str
+    version: str
+    digest: str
+    report_path: Path | None
+
+    @property
+    def bundle(self):
+        return self.result.bundle
+
+    @property
+    def metrics(self) -> dict[str, dict[str, dict[str, float]]]:
+        return self.result.metrics
+
+
+def _flatten(prefix: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flatten(f"{prefix}.{k}" if prefix else str(k), v))
+        return out
+    return {prefix: value}
+
+
+def _say(console: Any, message: str) -> None:
+    if console is not None:
+        console.print(message)
+
+
+def default_report_path(cfg: RollcureConfig) -> Path:
+    return Path(cfg.data_dir) / "reports" / REPORT_NAME
+
+
+def run_training(
+    cfg: RollcureConfig,
+    data_dir: Path,
+    console: Any = None,
+    *,
+    promote: bool = False,
+    report_out: Path | None = None,
+    write_report_file: bool = True,
+) -> TrainingOutcome:
+    """Train both models, log and register the bundle as ``challenger``, optionally promote it to
+    ``champion``, and write the validation report (also logged to the run)."""
+    import mlflow
+
+    from rollcure.io import read_tables
+    from training import registry
+
+    tables = read_tables(Path(data_dir))
+    _say(console, f"building features from {data_dir} …")
+    data = load_case_data(tables, cfg)
+    _say(console, f"{len(data.cases):,} labelled cases × {len(data.spec)} features; training …")
+    result = train_models(data.cases, data.spec, cfg.model, cfg.training, cfg.seed)
+    result.bundle.policy_config = cfg.policy
+    digest = frame_digest(data.cases)
+    result.bundle.metadata["data_digest"] = digest
+    exp_id = registry.experiment_id(cfg)
+    with mlflow.start_run(experiment_id=exp_id) as run:
+        run_id = run.info.run_id
+        params = {
+            **_flatten("model", cfg.model.model_dump()),
+            **_flatten("training", cfg.training.model_dump(exclude={"tracking_uri"})),
+            "seed": cfg.seed,
+            "data_dir": str(Path(data_dir).resolve()),
+            "n_features": len(data.spec),
+            **{f"n_{p}": n for p, n in result.bundle.metadata["n_cases"].items()},
+            **{f"calibration.{t}": c.method for t, c in result.bundle.calibrators.items()},
+            **{f"best_iteration.{t}": m.best_iteration_ for t, m in result.bundle.models.items()},
+        }
+        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        mlflow.set_tags({"data_digest": digest, "split": json.dumps(result.split.describe())})
+        mlflow.log_metrics(flat_metrics(result.metrics))
+        mlflow.log_dict(result.metrics, "metrics/oot_metrics.json")
+        mlflow.log_dict([s.to_dict() for s in data.spec], "features.json")
+        mlflow.log_text(result.by_bucket.to_csv(index=False), "metrics/oot_by_bucket.csv")
+        version = registry.register_bundle(cfg, run_id, result.bundle)
+        report_path = None
+        if write_report_file:
+            _say(console, "writing the validation report …")
+            context = ReportContext(
+                facts={"run id": run_id, "registered version": version, "data digest": digest[:16]}
+            )
+            html = build_report(result, data.cases, context, cfg.training.report_sample, cfg.seed)
+            report_path = Path(report_out) if report_out else default_report_path(cfg)
+            report_path.parent.mkdir(parents=True, exist_ok=True)
+            report_path.write_text(html, encoding="utf-8")
+            mlflow.log_artifact(str(report_path), artifact_path="report")
+    if promote:
+        registry.promote(cfg, version)
+    return TrainingOutcome(result, data, run_id, version, digest, report_path)
+
+
+def write_report(cfg: RollcureConfig, ref: str, out: Path, data_dir: Path | None = None) -> Path:
+    """Re-evaluate a registered bundle on its data (by default the folder its run trained on) and
+    write the report; the report is also logged to that bundle's MLflow run."""
+    from rollcure.errors import InputError
+    from rollcure.io import read_tables
+    from training import registry
+
+    bundle = registry.load_bundle(cfg, ref)
+    run_id = bundle.metadata["run_id"]
+    c = registry.client(cfg)
+    if data_dir is None:
+        stored = c.get_run(run_id).data.params.get("data_dir")
+        if not stored:
+            raise InputError("--data: the run does not record its data folder; pass --data")
+        data_dir = Path(stored)
+    data = load_case_data(read_tables(Path(data_dir)), cfg)
+    split = TimeSplit.from_description(bundle.metadata["split"])
+    result = evaluate(bundle, data.cases, split, int(bundle.metadata.get("seed", cfg.seed)))
+    context = ReportContext(
+        facts={
+            "model": f"{cfg.training.registered_model} {ref}",
+            "registered version": str(bundle.metadata["registered_version"]),
+            "run id": run_id,
+            "data digest": frame_digest(data.cases)[:16],
+        }
+    )
+    html = build_report(result, data.cases, context, cfg.training.report_sample, cfg.seed)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    c.log_artifact(run_id, str(out), "report")
+    return out
