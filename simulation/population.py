@@ -21,9 +21,9 @@ from simulation.dynamics import SECURED_PRODUCTS, LoanState, annuity
 
 #: product -> (principal / monthly income multiple, annual rate range, term choices in months)
 _PRODUCT_TERMS: dict[str, tuple[float, tuple[float, float], tuple[int, ...]]] = {
-    "card": (0.8, (0.16, 0.24), (24,)),
-    "consumer": (2.5, (0.07, 0.15), (12, 24, 36)),
-    "micro": (0.5, (0.20, 0.36), (6, 12)),
+    "card": (0.8, (0.16, 0.24), (36, 48, 60)),
+    "consumer": (2.5, (0.07, 0.15), (24, 36, 48, 60)),
+    "micro": (0.5, (0.20, 0.36), (6, 12, 24)),
     "mortgage": (45.0, (0.035, 0.055), (240, 360)),
     "housing_fund": (35.0, (0.028, 0.035), (180, 240, 300)),
 }
