@@ -10,6 +10,8 @@ Layout written under ``out``:
 * ``uci/status.parquet``: the raw status code per cycle (keeps -2 / -1 / 0 apart);
   ``uci/attributes.parquet``: sex, education, marriage; ``uci/row_problems.parquet``: every
   rejected row and every undocumented code, by account ID; ``uci/summary.json``: counts.
+* ``uci/config.yaml``: the run config for this folder (see :data:`RUN_SETTINGS`), to pass as
+  ``--config`` to ``rollcure train / report / score``; MLflow then lives under ``out/mlflow``.
 
 Nothing is written unless the header is the UCI header and at least one row survives the checks.
 """
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from adapters.config import UciImportConfig
 from adapters.uci_format import KEPT, check_header, check_rows
@@ -31,6 +34,11 @@ from rollcure.io import write_tables
 LABELS_DIR = "labels"
 DEFAULT_LABEL_FILE = "default_next_month.parquet"
 SIDE_DIR = "uci"
+CONFIG_FILE = "config.yaml"
+#: Run settings the six-month panel needs: the outcome window is one cycle (a 90-day window would
+#: leave the last three transitions unlabelled) and the out-of-time test is the last transition
+#: (as_of August, outcome September), validation the one before, training the three before that.
+RUN_SETTINGS: dict = {"features": {"horizon_days": 30}, "training": {"oot_cycles": 1, "valid_cycles": 1}}
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,13 @@ def write_import(converted: UciTables, problems: pd.DataFrame, out: Path) -> Non
     converted.status.to_parquet(side / "status.parquet", index=False)
     converted.attributes.to_parquet(side / "attributes.parquet", index=False)
     problems.to_parquet(side / "row_problems.parquet", index=False)
+    settings = {"data_dir": str(out.resolve()), **RUN_SETTINGS}
+    (side / CONFIG_FILE).write_text(yaml.safe_dump(settings, sort_keys=False))
+
+
+def run_config_path(data_dir: Path) -> Path:
+    """The run config the import wrote next to the tables."""
+    return Path(data_dir) / SIDE_DIR / CONFIG_FILE
 
 
 def import_uci(csv: Path, out: Path, cfg: UciImportConfig | None = None) -> ImportResult:

@@ -25,7 +25,7 @@ def import_uci_command(
     from rich.console import Console
 
     from adapters.config import UciImportConfig
-    from adapters.uci import import_uci
+    from adapters.uci import import_uci, run_config_path
     from rollcure.config import format_validation_error
     from rollcure.errors import InputError
 
@@ -49,6 +49,7 @@ def import_uci_command(
         console.print(f"  {action}: {column}: {problem}: {len(ids)} row(s), ID {shown}", markup=False)
     if len(result.problems):
         console.print(f"  full list: {out / 'uci' / 'row_problems.parquet'}", markup=False)
+    console.print(f"next: rollcure train --data {out} --config {run_config_path(out)}", markup=False)
 
 
 def register(app: typer.Typer) -> None:
