@@ -93,7 +93,8 @@ def _static_features(loans: pd.DataFrame, borrowers: pd.DataFrame, as_of: np.nda
         }
     )
     out["months_on_book"] = mob
-    out["remaining_term"] = np.maximum(loans["term_months"].to_numpy(dtype=np.int64) - mob, 0)
+    term = loans["term_months"].to_numpy(dtype=np.int64)
+    out["remaining_term"] = np.where(term > 0, np.maximum(term - mob, 0), np.nan)
     out["instalment_to_income"] = _ratio(instalment, income)
     out["loan_to_value"] = _ratio(balance, loans["collateral_value"].to_numpy(dtype=np.float64))
     out["balance_to_principal"] = _ratio(balance, loans["principal"].to_numpy(dtype=np.float64))

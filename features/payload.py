@@ -36,11 +36,11 @@ class BorrowerRecord(BaseModel):
     model_config = _STRICT
     borrower_id: int
     age: int = Field(ge=18, le=110)
-    monthly_income: float = Field(ge=0)
-    employment: Literal[EMPLOYMENTS]
-    region: Literal[REGIONS]
+    monthly_income: float | None = Field(ge=0)
+    employment: Literal[EMPLOYMENTS] | None
+    region: Literal[REGIONS] | None
     bureau_score: int = Field(ge=300, le=850)
-    other_debt: float = Field(ge=0)
+    other_debt: float | None = Field(ge=0)
     dependants: int = Field(ge=0, le=20)
     phone_verified: bool
     address_verified: bool
@@ -52,8 +52,8 @@ class LoanRecord(BaseModel):
     product: Literal[PRODUCTS]
     origination_date: dt.datetime
     principal: float = Field(gt=0)
-    annual_rate: float = Field(ge=0, le=1)
-    term_months: int = Field(ge=1, le=600)
+    annual_rate: float | None = Field(ge=0, le=1)
+    term_months: int = Field(ge=0, le=600, description="0 for a revolving line with no term")
     instalment: float = Field(ge=0)
     collateral_type: Literal[COLLATERAL_TYPES]
     collateral_value: float = Field(ge=0)

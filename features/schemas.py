@@ -61,16 +61,17 @@ def _amount() -> pa.Column:
     return _col("float64", pa.Check.ge(0))
 
 
+#: Fields a real book may not record are nullable (docs/interfaces.md): missing, never invented.
 SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "borrowers": pa.DataFrameSchema(
         {
             "borrower_id": _col("int64"),
             "age": _col("int64", pa.Check.in_range(18, 110)),
-            "monthly_income": _amount(),
-            "employment": _col(str, _isin(EMPLOYMENTS)),
-            "region": _col(str, _isin(REGIONS)),
+            "monthly_income": _col("float64", pa.Check.ge(0), nullable=True),
+            "employment": _col(str, _isin(EMPLOYMENTS), nullable=True),
+            "region": _col(str, _isin(REGIONS), nullable=True),
             "bureau_score": _col("int64", pa.Check.in_range(300, 850)),
-            "other_debt": _amount(),
+            "other_debt": _col("float64", pa.Check.ge(0), nullable=True),
             "dependants": _col("int64", pa.Check.in_range(0, 20)),
             "phone_verified": _col("bool"),
             "address_verified": _col("bool"),
@@ -83,8 +84,8 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "product": _col(str, _isin(PRODUCTS)),
             "origination_date": _col(_DT),
             "principal": _col("float64", pa.Check.gt(0)),
-            "annual_rate": _col("float64", pa.Check.in_range(0, 1)),
-            "term_months": _col("int64", pa.Check.in_range(1, 600)),
+            "annual_rate": _col("float64", pa.Check.in_range(0, 1), nullable=True),
+            "term_months": _col("int64", pa.Check.in_range(0, 600)),  # 0: revolving, no term
             "instalment": _amount(),
             "collateral_type": _col(str, _isin(COLLATERAL_TYPES)),
             "collateral_value": _amount(),

@@ -125,3 +125,20 @@ def make_tiny_tables() -> dict[str, pd.DataFrame]:
 def tiny_tables() -> dict[str, pd.DataFrame]:
     """A fresh copy of the hand-built book for each test (tests may mutate it)."""
     return make_tiny_tables()
+
+
+@pytest.fixture(scope="session")
+def sim_small_cases(sim_small) -> pd.DataFrame:
+    """Every overdue case of the small simulated book."""
+    from features.cases import overdue_cases
+
+    return overdue_cases(sim_small.tables["cycles"])
+
+
+@pytest.fixture(scope="session")
+def sim_small_features(sim_small, sim_small_cases) -> pd.DataFrame:
+    """Features of every overdue case of the small simulated book, built once per session."""
+    from features.build import build_features
+    from features.config import FeatureConfig
+
+    return build_features(sim_small.tables, sim_small_cases, FeatureConfig())
