@@ -16,11 +16,11 @@ from rollcure.domain import ACTIONS, BUCKETS, PRODUCTS
 _DEFAULT_MIX = {"card": 0.35, "consumer": 0.30, "micro": 0.20, "mortgage": 0.10, "housing_fund": 0.05}
 _DEFAULT_COSTS = {
     "none": 0.0,
-    "reminder": 2.0,
-    "restructuring": 40.0,
-    "field_visit": 80.0,
-    "outsourcing": 150.0,
-    "litigation": 900.0,
+    "reminder": 1.0,
+    "restructuring": 10.0,
+    "field_visit": 25.0,
+    "outsourcing": 50.0,
+    "litigation": 300.0,
 }
 #: The industry ladder: by bucket, the logging policy's weight on each action before the
 #: randomisation floor is mixed in (weights need not sum to one; they are normalised).
@@ -83,20 +83,22 @@ class PaymentModel(_Section):
     first instalment is much rarer than a missed catch-up payment.
     """
 
-    current_intercept: float = 1.8
-    full_intercept: float = -1.8
-    partial_intercept: float = -1.3
+    current_intercept: float = 2.2
+    full_intercept: float = -1.4
+    partial_intercept: float = -0.6
     ability: float = 3.0
     willingness: float = 2.4
     partial_ability: float = 1.4
     partial_willingness: float = 1.6
-    burden: float = 2.0
+    burden: float = 1.2
     bucket: float = 0.5
     partial_bucket: float = 0.10
     secured_bonus: float = 0.6
     micro_penalty: float = 0.4
     partial_share_low: float = 0.25
     partial_share_high: float = 0.85
+    partial_ability_floor: float = Field(default=0.3, ge=0, le=1)
+    capacity_floor: float = Field(default=0.1, gt=0)
 
 
 class LatentDynamics(_Section):
@@ -132,7 +134,7 @@ class ActionEffects(_Section):
 
     reminder_able_willing_gain: float = 1.6
     restructuring_willing_unable_gain: float = 2.4
-    restructuring_term_stretch: float = 1.6
+    restructuring_term_stretch: float = 1.3
     restructuring_extra_months: int = Field(default=6, ge=0)
     field_visit_able_unwilling_gain: float = 2.6
     field_visit_willing_unable_hurt: float = 0.25
@@ -142,6 +144,7 @@ class ActionEffects(_Section):
     litigation_lag_cycles: int = Field(default=2, ge=1)
     litigation_enforce_ability: float = 0.85
     litigation_collateral_recovery: float = Field(default=0.7, ge=0, le=1)
+    litigation_collateral_sale: float = Field(default=0.4, ge=0, le=1)
     litigation_hurt: float = 0.30
 
 

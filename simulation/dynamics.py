@@ -28,10 +28,11 @@ field_visit    +g·A·(1−W) on paying: works on the able but unwilling. Hurts 
 outsourcing    +g·(b−1)/6·(1−W/2) on paying: an agency gains with the age of the debt. Costly;
                willingness drops by h.
 litigation     small notice effect +g·A·(1−W) now; after ``litigation_lag_cycles`` the court
-               enforces with probability e·A (able debtors): arrears are recovered, and with
-               collateral the sale recovers up to c·collateral of the balance (the loan closes).
-               Slow and costly, so it pays off on large balances and collateral. Willingness drops
-               by h·W (the relationship breaks).
+               rules: with probability e·A (able debtors) the debtor is made to pay everything
+               due (cure); otherwise, on a secured loan, the collateral is sold with probability
+               s, recovering up to c·collateral (the loan closes, a shortfall is charged off).
+               Slow and costly, so it pays off on large arrears and collateral. Willingness
+               drops by h·W (the relationship breaks).
 =============  ==================================================================================
 
 Flags (from their flag date): deceased and bankrupt cut ability to a tenth; disputed and
@@ -200,7 +201,8 @@ def month_step(state: LoanState, action: np.ndarray, u: np.ndarray, cfg: Simulat
     due = sched + s.arrears
     due_choice = np.where(restr, sched, due)  # restructured: only the new instalment is asked
     # 4. payment choice
-    burden = due_choice / np.maximum(s.income, 1.0)
+    # burden against capacity (income scaled by ability): asking less helps most where capacity binds
+    burden = due_choice / np.maximum(s.income * (pay.capacity_floor + ability), 1.0)
     current = s.missed == 0
     base = np.where(current, pay.current_intercept, pay.full_intercept - pay.bucket * (bucket - 1))
     lf = (
@@ -225,15 +227,19 @@ def month_step(state: LoanState, action: np.ndarray, u: np.ndarray, cfg: Simulat
     full = u[:, 1] < pf
     part = ~full & (u[:, 1] < pf + pp)
     share = pay.partial_share_low + (pay.partial_share_high - pay.partial_share_low) * u[:, 2]
+    share = share * (pay.partial_ability_floor + (1 - pay.partial_ability_floor) * ability)
     paid = np.where(full, due_choice, np.where(part, share * np.where(current, sched, due), 0.0))
     reaged = restr & (paid >= sched - _EPS) & (sched > 0)
-    # 5. court enforcement of a pending case
+    # 5. court enforcement of a pending case: an able debtor is made to pay what is due; otherwise
+    #    the collateral (if any) may be sold, and a shortfall is charged off
     enforce = s.legal == 1
-    won = enforce & (u[:, 3] < eff.litigation_enforce_ability * ability)
-    sale = np.where(
-        s.collateral > 0, np.minimum(bal_i, eff.litigation_collateral_recovery * s.collateral), 0.0
+    p_won = eff.litigation_enforce_ability * ability
+    won = enforce & (u[:, 3] < p_won)
+    sold = (
+        enforce & ~won & (s.collateral > 0) & (u[:, 3] < p_won + eff.litigation_collateral_sale * (1 - p_won))
     )
-    paid = np.where(won, np.maximum(np.maximum(paid, due), sale), paid)
+    sale = np.minimum(bal_i, eff.litigation_collateral_recovery * s.collateral)
+    paid = np.where(won, np.maximum(paid, due), np.where(sold, np.maximum(paid, sale), paid))
     s.legal = np.where(s.legal > 0, s.legal - 1, 0)
     s.legal = np.where((action == A_LITIGATION) & (s.legal == 0), eff.litigation_lag_cycles, s.legal)
     paid = np.minimum(paid, bal_i)
@@ -248,5 +254,5 @@ def month_step(state: LoanState, action: np.ndarray, u: np.ndarray, cfg: Simulat
     s.remaining = (s.remaining - 1).astype(np.int64)
     s.balance, s.arrears = balance, arrears
     closed = balance <= 0
-    written_off = ~closed & (s.missed >= cfg.writeoff_after_missed)
+    written_off = ~closed & ((s.missed >= cfg.writeoff_after_missed) | sold)
     return StepResult(due=due, paid=paid, closed=closed, written_off=written_off, ability=ability)
