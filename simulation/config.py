@@ -11,7 +11,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rollcure.domain import ACTIONS, BUCKETS, PRODUCTS
+from rollcure.domain import ACTIONS, BUCKETS, EMPLOYMENTS, FLAGS, PRODUCTS
 
 _DEFAULT_MIX = {"card": 0.35, "consumer": 0.30, "micro": 0.20, "mortgage": 0.10, "housing_fund": 0.05}
 _DEFAULT_COSTS = {
@@ -123,6 +123,26 @@ class LatentDynamics(_Section):
             "fraud_suspected": 0.002,
         }
     )
+
+    @field_validator("shock_onset")
+    @classmethod
+    def _check_onset(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(v) - set(EMPLOYMENTS))
+        if unknown:
+            raise ValueError(f"unknown employments {unknown} (allowed: {', '.join(EMPLOYMENTS)})")
+        if any(not 0 <= p <= 1 for p in v.values()):
+            raise ValueError("probabilities must be in [0, 1]")
+        return v
+
+    @field_validator("flag_rates")
+    @classmethod
+    def _check_flags(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(v) - set(FLAGS))
+        if unknown:
+            raise ValueError(f"unknown flags {unknown} (allowed: {', '.join(FLAGS)})")
+        if any(not 0 <= p <= 0.1 for p in v.values()):
+            raise ValueError("flag rates must be in [0, 0.1]")
+        return v
 
 
 class ActionEffects(_Section):

@@ -48,7 +48,8 @@ def horizon_cycles(as_of: pd.Series, horizon_days: int) -> np.ndarray:
     return count
 
 
-def _state(case_states: pd.DataFrame) -> LoanState:
+def state_of_cases(case_states: pd.DataFrame) -> LoanState:
+    """The dynamic state of each case (a row of truth/case_states) as struct of arrays."""
     missing = [c for c in ("loan_id", "as_of", *_STATE_COLUMNS) if c not in case_states.columns]
     if missing:
         raise InputError(f"case_states: missing columns {missing}")
@@ -94,10 +95,11 @@ def _outcomes(
     n, n_act = len(case_states), len(ACTIONS)
     steps_case = horizon_cycles(case_states["as_of"], horizon_days)
     max_steps = max(int(steps_case.max(initial=0)), 1)
-    base = _state(case_states)
-    rng = np.random.default_rng(seed)
-    u_all = rng.random((n, draws, max_steps, N_UNIFORMS))
-    pol_all = rng.random((n, draws, max_steps))
+    base = state_of_cases(case_states)
+    # one stream per month of the horizon, so a shorter horizon replays the same first months
+    streams = [np.random.default_rng([seed, t]) for t in range(max_steps)]
+    u_all = np.stack([s.random((n, draws, N_UNIFORMS)) for s in streams], axis=2)
+    pol_all = np.stack([s.random((n, draws)) for s in streams], axis=2)
     out = [np.zeros((n, draws, n_act)) for _ in range(3)]
     per_case = draws * n_act
     chunk = max(1, _CHUNK_ROWS // per_case)

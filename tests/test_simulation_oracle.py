@@ -1,0 +1,108 @@
+"""The oracle against the simulator's own outcomes, common random numbers, and the horizon."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rollcure.domain import ACTIONS
+from rollcure.errors import InputError
+from simulation import SimulationConfig
+from simulation.oracle import action_values, horizon_cycles, potential_outcomes
+
+Z_MAX = 4.0
+
+
+@pytest.fixture(scope="module")
+def scored(sim_default):
+    """Cases whose whole horizon lies in the data, with the realised and the oracle's outcome."""
+    cfg = sim_default.config
+    cs = sim_default.truth["case_states"]
+    cyc = sim_default.tables["cycles"]
+    end = cs["as_of"] + pd.Timedelta(days=cfg.horizon_days)
+    cs = cs[end <= cyc["cycle_date"].max()].sample(n=4000, random_state=1).reset_index(drop=True)
+    values = action_values(cs, cfg)
+    m = cs[["loan_id", "as_of"]].merge(cyc[["loan_id", "cycle_date", "paid_amount", "dpd"]], on="loan_id")
+    in_h = (m["cycle_date"] > m["as_of"]) & (
+        m["cycle_date"] <= m["as_of"] + pd.Timedelta(days=cfg.horizon_days)
+    )
+    real = m[in_h].groupby(["loan_id", "as_of"])["paid_amount"].sum().rename("real_recovered")
+    nxt = m[m["cycle_date"] > m["as_of"]].sort_values("cycle_date").groupby(["loan_id", "as_of"]).first()
+    out = cs[["loan_id", "as_of", "logged_action"]].join(real, on=["loan_id", "as_of"])
+    out = out.join((nxt["dpd"] == 0).rename("real_cure"), on=["loan_id", "as_of"])
+    out["real_recovered"] = out["real_recovered"].fillna(0.0)
+    pick = pd.Categorical(out["logged_action"], categories=list(ACTIONS)).codes
+    rows = np.arange(len(out))
+    out["oracle_recovered"] = values[[f"recovered_{a}" for a in ACTIONS]].to_numpy()[rows, pick]
+    out["oracle_cure"] = values[[f"p_cure_{a}" for a in ACTIONS]].to_numpy()[rows, pick]
+    return out
+
+
+def _z(diff: pd.Series) -> float:
+    return float(diff.mean() / (diff.std(ddof=1) / np.sqrt(len(diff))))
+
+
+def test_oracle_recovery_matches_the_simulated_outcomes_of_the_logged_actions(scored):
+    assert abs(_z(scored["real_recovered"] - scored["oracle_recovered"])) < Z_MAX
+    for action, grp in scored.groupby("logged_action"):
+        if len(grp) >= 200:
+            assert abs(_z(grp["real_recovered"] - grp["oracle_recovered"])) < Z_MAX, action
+
+
+def test_oracle_cure_probability_matches_the_simulated_next_cycle(scored):
+    has_next = scored["real_cure"].notna()
+    diff = scored.loc[has_next, "real_cure"].astype(float) - scored.loc[has_next, "oracle_cure"]
+    assert abs(_z(diff)) < Z_MAX
+    assert abs(diff.mean()) < 0.03
+
+
+@pytest.fixture(scope="module")
+def few_cases(sim_small):
+    return sim_small.truth["case_states"].head(300).reset_index(drop=True)
+
+
+def test_values_are_expected_recovery_minus_cost_and_best_is_their_argmax(few_cases, sim_small):
+    cfg = sim_small.config
+    v = action_values(few_cases, cfg)
+    for a in ACTIONS:
+        np.testing.assert_allclose(v[f"value_{a}"], v[f"recovered_{a}"] - cfg.action_costs[a])
+    best = np.asarray(ACTIONS)[v[[f"value_{a}" for a in ACTIONS]].to_numpy().argmax(axis=1)]
+    assert (v["best_action"].to_numpy() == best).all()
+    assert str(v["best_action"].dtype) == "str"
+    assert (v[["loan_id", "as_of"]].to_numpy() == few_cases[["loan_id", "as_of"]].to_numpy()).all()
+
+
+def test_potential_outcomes_use_common_random_numbers(few_cases, sim_small):
+    """With the reminder's effect switched off, reminder and none must realise identical futures."""
+    cfg = sim_small.config.model_copy(
+        update={"effects": sim_small.config.effects.model_copy(update={"reminder_able_willing_gain": 0.0})}
+    )
+    po = potential_outcomes(few_cases, cfg, seed=3)
+    assert (po["recovered_reminder"] == po["recovered_none"]).all()
+    assert (po["cure_reminder"] == po["cure_none"]).all()
+    again = potential_outcomes(few_cases, cfg, seed=3)
+    pd.testing.assert_frame_equal(po, again)
+    other = potential_outcomes(few_cases, cfg, seed=4)
+    assert not po["recovered_none"].equals(other["recovered_none"])
+    assert not (po["recovered_field_visit"] == po["recovered_none"]).all()
+
+
+def test_horizon_counts_the_cycle_dates_a_label_would_sum():
+    as_of = pd.Series(pd.to_datetime(["2024-01-31", "2024-02-29", "2024-11-30"]))
+    assert horizon_cycles(as_of, 90).tolist() == [3, 2, 3]
+    assert horizon_cycles(as_of, 30).tolist() == [1, 0, 0]  # 30 days after 29 Feb is 30 March
+    assert horizon_cycles(as_of, 31).tolist() == [1, 1, 1]
+
+
+def test_shorter_horizon_never_recovers_more(few_cases, sim_small):
+    long = action_values(few_cases, sim_small.config, horizon_days=90)
+    short = action_values(few_cases, sim_small.config, horizon_days=30)
+    assert (short["recovered_none"] <= long["recovered_none"] + 1e-6).all()
+
+
+def test_case_states_without_state_columns_are_rejected():
+    with pytest.raises(InputError, match="case_states: missing columns"):
+        action_values(
+            pd.DataFrame({"loan_id": [1], "as_of": [pd.Timestamp("2024-01-31")]}), SimulationConfig()
+        )
