@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -24,8 +25,16 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 class BearerAuthMiddleware:
     """Reject requests without the right bearer token (401), unless no token is configured."""
 
-    def __init__(self, app: Callable[..., Awaitable[None]], token: str | None = None) -> None:
+    def __init__(
+        self,
+        app: Callable[..., Awaitable[None]],
+        token: str | None = None,
+        token_resolver: Callable[[], str | None] | None = None,
+    ) -> None:
+        """``token_resolver`` is called once, when the server builds its app (not at import)."""
         self.app = app
+        if token is None and token_resolver is not None:
+            token = token_resolver()
         self._token = (token or "").encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -58,11 +67,12 @@ class BearerAuthMiddleware:
 
 
 class RedactRequestDataFilter(logging.Filter):
-    """Drop tracebacks from records that would print request values (pydantic shows ``input_value``).
+    """Drop exception messages from log records: they may quote request values.
 
-    BentoML logs every rejected request with its exception; a validation error's text quotes the
-    offending input, which may be a loan id or an amount. The record keeps the exception type and
-    the field paths, which is what an operator needs.
+    BentoML logs every rejected request with its exception; a pydantic error's text quotes the
+    offending input (``input_value=…``), and an internal error's message may hold a loan id. The
+    record keeps the exception type, the field paths of a validation error, and the stack frames
+    of any other error, which is what an operator needs.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -76,7 +86,10 @@ class RedactRequestDataFilter(logging.Filter):
                     where = f" at {sorted(locs)}"
                 except Exception:  # noqa: BLE001 - never let logging fail a request
                     where = ""
-            record.msg = f"{record.getMessage()} ({type(exc).__name__}{where})"
+            frames = ""
+            if not callable(errors):  # an internal error: keep where it happened, not what it said
+                frames = "\n" + "".join(traceback.format_tb(record.exc_info[2])).rstrip()
+            record.msg = f"{record.getMessage()} ({type(exc).__name__}{where}){frames}"
             record.args = ()
             record.exc_info = None
             record.exc_text = None

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-#: Default file name of the SQLite decision log under the data dir.
-DECISION_LOG_FILE = "decisions.sqlite"
+#: Environment variable naming the YAML config file the service process loads at start-up.
+CONFIG_ENV = "ROLLCURE_CONFIG"
 
 
 class ServingConfig(BaseModel):
@@ -19,14 +19,12 @@ class ServingConfig(BaseModel):
 
     port: int = Field(default=3000, ge=1, le=65535, description="HTTP port of `rollcure serve`.")
     host: str = Field(default="127.0.0.1", description="Interface to bind; 0.0.0.0 to expose it.")
-    workers: int = Field(default=1, ge=1, le=64, description="BentoML worker processes.")
     model_alias: str = Field(
         default="champion", min_length=1, description="Registry alias (or version) the service loads."
     )
     max_batch_size: int = Field(
         default=1000, ge=1, description="Most cases one request may carry; more is HTTP 413."
     )
-    explain_top_k: int = Field(default=3, ge=1, le=20, description="Reason codes returned per case.")
     decision_log_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL of the decision log; None means SQLite at <data_dir>/decisions.sqlite. "
@@ -42,7 +40,7 @@ class ServingConfig(BaseModel):
         default=0.0,
         ge=0.0,
         description="When > 0, the service checks the registry alias this often and swaps to a new "
-        "version by itself; POST /reload works either way.",
+        "version by itself; POST /reload (or `rollcure reload`) works either way.",
     )
     batch_chunk_size: int = Field(
         default=50_000, ge=1, description="Cases per chunk in `rollcure score` (bounds memory)."

@@ -48,7 +48,9 @@ decisions_table = sa.Table(
     sa.Column("action", sa.String(32), nullable=True),
     sa.Column("expected_value", sa.Float, nullable=True),
     sa.Column("reason_codes", sa.Text, nullable=False),
+    sa.Column("arm", sa.String(16), nullable=False),
     sa.Column("challenger", sa.Boolean, nullable=False),
+    sa.Column("propensity", sa.Float, nullable=True),
 )
 #: Column order of the Parquet export (the table's, less the internal sequence number).
 EXPORT_COLUMNS: tuple[str, ...] = tuple(c.name for c in decisions_table.columns if c.name != "seq")
@@ -71,7 +73,9 @@ class DecisionRecord:
     action: str | None
     expected_value: float | None
     reason_codes: tuple[str, ...]
+    arm: str
     challenger: bool
+    propensity: float | None
 
     def as_row(self) -> dict[str, Any]:
         row = self.__dict__.copy()
@@ -138,6 +142,14 @@ class DecisionLog:
         if parsed.get_backend_name() == "sqlite":
             sa.event.listen(engine, "connect", _sqlite_pragmas)
         _metadata.create_all(engine, checkfirst=True)
+        found = {c["name"] for c in sa.inspect(engine).get_columns(decisions_table.name)}
+        missing = [c.name for c in decisions_table.columns if c.name not in found]
+        if missing:
+            engine.dispose()
+            raise InputError(
+                f"serving.decision_log_url: the existing log has an older layout (missing {missing}); "
+                "export it and start a new file"
+            )
         return cls(engine)
 
     def append(self, records: Sequence[DecisionRecord]) -> None:

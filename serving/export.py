@@ -27,7 +27,9 @@ EXPORT_SCHEMA = pa.schema(
         ("action", pa.string()),
         ("expected_value", pa.float64()),
         ("reason_codes", pa.list_(pa.string())),
+        ("arm", pa.string()),
         ("challenger", pa.bool_()),
+        ("propensity", pa.float64()),
     ]
 )
 

@@ -39,7 +39,9 @@ def _record(i: int, **over) -> DecisionRecord:
         action="reminder",
         expected_value=12.5,
         reason_codes=("Days past due are high", "No promise to pay kept"),
+        arm="challenger" if i % 2 == 1 else "champion",
         challenger=i % 2 == 1,
+        propensity=0.8,
     )
     base.update(over)
     return DecisionRecord(**base)
@@ -114,10 +116,17 @@ def test_bad_url_is_an_input_error():
         DecisionLog.open("not a url at all")
 
 
+def test_log_with_an_older_layout_is_refused(tmp_path):
+    with sqlite3.connect(tmp_path / "decisions.sqlite") as con:
+        con.execute("create table decisions (seq integer primary key, decision_id text)")
+    with pytest.raises(InputError, match="older layout"):
+        DecisionLog.open(default_url(tmp_path))
+
+
 def test_export_round_trips_in_chunks(tmp_path):
     log = DecisionLog.open(default_url(tmp_path))
     log.append([_record(i) for i in range(7)])
-    log.append([_record(99, action=None, expected_value=None, reason_codes=())])
+    log.append([_record(99, action=None, expected_value=None, reason_codes=(), propensity=None)])
     out = tmp_path / "out" / "decisions.parquet"
     assert export_decisions(log, out, chunk_rows=3) == 8
     table = pq.read_table(out)
@@ -128,6 +137,8 @@ def test_export_round_trips_in_chunks(tmp_path):
     assert list(frame["reason_codes"].iloc[0]) == ["Days past due are high", "No promise to pay kept"]
     assert list(frame["reason_codes"].iloc[-1]) == []
     assert pd.isna(frame["action"].iloc[-1]) and pd.isna(frame["expected_value"].iloc[-1])
+    assert pd.isna(frame["propensity"].iloc[-1]) and frame["propensity"].iloc[0] == 0.8
+    assert list(frame["arm"].iloc[:2]) == ["champion", "challenger"]
     assert frame["challenger"].sum() == 4  # records 1, 3, 5 and 99
 
 

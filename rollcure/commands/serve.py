@@ -77,7 +77,9 @@ def serve(
     from serving.runner import serve_forever
 
     cfg = _config(config, data)
-    serve_forever(cfg, config_path=config, port=port)
+    code = serve_forever(cfg, config_path=config, port=port)
+    if code:
+        raise typer.Exit(code)
 
 
 def score(
@@ -88,9 +90,8 @@ def score(
     config: Path | None = _CONFIG,
 ) -> None:
     """Score, explain and recommend every case overdue at the as-of cycle, in bounded-memory chunks."""
-    from serving.batch import score_portfolio
-
     from rollcure.errors import InputError
+    from serving.batch import score_portfolio
 
     cfg = _config(config, data)
     when = None
@@ -100,7 +101,18 @@ def score(
         except ValueError as exc:
             raise InputError(f"--as-of: not a date YYYY-MM-DD: {as_of!r}") from exc
     chosen = model or cfg.serving.model_alias
-    summary = score_portfolio(cfg, data, out, as_of=when, model=chosen, progress=True)
+    from rich.progress import Progress
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task("scoring", total=None)
+        summary = score_portfolio(
+            cfg,
+            data,
+            out,
+            as_of=when,
+            model=chosen,
+            on_chunk=lambda done, total: progress.update(task, completed=done, total=total),
+        )
     typer.echo(
         f"scored {summary.n_cases} cases at {summary.as_of} with {summary.model_name} "
         f"v{summary.model_version} -> {out}"
@@ -113,7 +125,8 @@ def reload(
     """Ask a running service to load the current champion (uses $ROLLCURE_API_TOKEN if set)."""
     from serving.client import request_reload
 
-    typer.echo(request_reload(url))
+    result = request_reload(url)
+    typer.echo(f"model version {result['previous_version']} -> {result['model_version']}")
 
 
 def register(app: typer.Typer) -> None:
@@ -121,3 +134,6 @@ def register(app: typer.Typer) -> None:
     decisions = typer.Typer(help="The audit log of served decisions.", no_args_is_help=True)
     decisions.command("export")(_one_line_errors(export))
     app.add_typer(decisions, name="decisions")
+    app.command()(_one_line_errors(serve))
+    app.command()(_one_line_errors(score))
+    app.command()(_one_line_errors(reload))

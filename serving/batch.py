@@ -1,0 +1,193 @@
+"""`rollcure score`: every case overdue at one cycle, scored, explained and decided in chunks.
+
+Memory stays bounded by the chunk size: the raw tables are cut to data up to the as-of date, sorted
+by loan once, and each chunk of cases gets just its own loans' rows (a binary search per table, no
+per-case loop) before the same ``build_features`` → bundle → policy path as the HTTP service. The
+output is appended to one Parquet file chunk by chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from rollcure.errors import InputError
+from serving.pipeline import decide_cases
+
+#: Time column of each history table and whether rows stamped exactly at as_of are known then.
+_HISTORY = {"cycles": ("cycle_date", True), "contacts": ("ts", True), "actions": ("decided_at", False)}
+
+OUTPUT_SCHEMA = pa.schema(
+    [
+        ("loan_id", pa.int64()),
+        ("as_of", pa.timestamp("ns")),
+        ("p_roll_forward", pa.float64()),
+        ("p_cure", pa.float64()),
+        ("action", pa.string()),
+        ("expected_value", pa.float64()),
+        ("arm", pa.string()),
+        ("propensity", pa.float64()),
+        ("reason_codes", pa.list_(pa.string())),
+        ("reasons", pa.list_(pa.string())),
+        ("model_name", pa.string()),
+        ("model_version", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    n_cases: int
+    n_chunks: int
+    as_of: date
+    model_name: str
+    model_version: str
+
+
+def resolve_as_of(cycles: pd.DataFrame, as_of: date | None) -> pd.Timestamp:
+    """The requested cycle date, or the latest one; a date with no cycle rows is an input error."""
+    dates = pd.to_datetime(cycles["cycle_date"])
+    if dates.empty:
+        raise InputError("cycles: table is empty, nothing to score")
+    if as_of is None:
+        return pd.Timestamp(dates.max())
+    when = pd.Timestamp(as_of)
+    if not (dates == when).any():
+        raise InputError(
+            f"--as-of: {when.date()} is not a cycle date of the data "
+            f"(cycles run {dates.min().date()} .. {dates.max().date()})"
+        )
+    return when
+
+
+def tables_up_to(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> dict[str, pd.DataFrame]:
+    """History rows known at ``as_of`` only, each history table sorted by loan for slicing."""
+    out = dict(tables)
+    for name, (col, inclusive) in _HISTORY.items():
+        if name not in tables or tables[name] is None:
+            continue
+        t = tables[name]
+        known = t[col] <= as_of if inclusive else t[col] < as_of
+        out[name] = (
+            t.loc[known.to_numpy()].sort_values(["loan_id", col], kind="stable").reset_index(drop=True)
+        )
+    return out
+
+
+def _slice(sorted_table: pd.DataFrame, lo: int, hi: int) -> pd.DataFrame:
+    """Rows with lo <= loan_id <= hi of a table sorted by loan_id (two binary searches)."""
+    ids = sorted_table["loan_id"].to_numpy()
+    a, b = np.searchsorted(ids, lo, side="left"), np.searchsorted(ids, hi, side="right")
+    return sorted_table.iloc[a:b]
+
+
+def chunk_tables(tables: dict[str, pd.DataFrame], loan_ids: np.ndarray) -> dict[str, pd.DataFrame]:
+    """The rows of the loans in one chunk (``loan_ids`` sorted) from loan-sorted tables."""
+    lo, hi = int(loan_ids[0]), int(loan_ids[-1])
+    out = {
+        name: _slice(tables[name], lo, hi) for name in (*_HISTORY, "loans") if tables.get(name) is not None
+    }
+    borrowers = tables["borrowers"]
+    out["borrowers"] = borrowers.loc[borrowers["borrower_id"].isin(out["loans"]["borrower_id"]).to_numpy()]
+    return out
+
+
+def _arrow_lists(offsets: np.ndarray, values: np.ndarray) -> pa.Array:
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(values.astype(str), pa.string()))
+
+
+def decisions_to_arrow(frame: pd.DataFrame, reasons: Any, model_name: str, model_version: str) -> pa.Table:
+    """One chunk's output table in ``OUTPUT_SCHEMA``."""
+    n = len(frame)
+    columns = {
+        "loan_id": pa.array(frame["loan_id"].to_numpy(dtype=np.int64)),
+        "as_of": pa.array(frame["as_of"].to_numpy(dtype="datetime64[ns]")),
+        "p_roll_forward": pa.array(frame["p_roll_forward"].to_numpy(dtype=np.float64)),
+        "p_cure": pa.array(frame["p_cure"].to_numpy(dtype=np.float64)),
+        "action": pa.array(frame["action"].astype(object).where(frame["action"].notna(), None), pa.string()),
+        "expected_value": pa.array(frame["expected_value"].to_numpy(dtype=np.float64), from_pandas=True),
+        "arm": pa.array(frame["arm"].astype(object).to_numpy(), pa.string()),
+        "propensity": pa.array(frame["propensity"].to_numpy(dtype=np.float64), from_pandas=True),
+        "reason_codes": _arrow_lists(reasons.offsets, reasons.codes),
+        "reasons": _arrow_lists(reasons.offsets, reasons.texts),
+        "model_name": pa.array(np.full(n, model_name, dtype=object), pa.string()),
+        "model_version": pa.array(np.full(n, model_version, dtype=object), pa.string()),
+    }
+    return pa.table(columns, schema=OUTPUT_SCHEMA)
+
+
+def score_tables(
+    tables: dict[str, pd.DataFrame],
+    bundle: Any,
+    feature_cfg: Any,
+    out: Path,
+    as_of: date | None,
+    chunk_size: int,
+    model_name: str,
+    seed: int,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> BatchSummary:
+    """Score every case overdue at ``as_of`` (default: the latest cycle) into ``out`` (Parquet).
+
+    ``seed`` drives the policy's arm draw; chunk ``k`` uses ``seed + k`` so reruns are identical.
+    """
+    from features.build import build_features
+    from features.cases import overdue_cases
+
+    when = resolve_as_of(tables["cycles"], as_of)
+    known = tables_up_to(tables, when)
+    known["loans"] = known["loans"].sort_values("loan_id", kind="stable").reset_index(drop=True)
+    cases = overdue_cases(known["cycles"], when).sort_values("loan_id", kind="stable").reset_index(drop=True)
+    version = str(bundle.metadata.get("registered_version", "unregistered"))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    starts = range(0, len(cases), chunk_size)
+    with pq.ParquetWriter(out, OUTPUT_SCHEMA) as writer:
+        for k, start in enumerate(starts):
+            chunk = cases.iloc[start : start + chunk_size].reset_index(drop=True)
+            sub = chunk_tables(known, chunk["loan_id"].to_numpy())
+            X = build_features(sub, chunk, feature_cfg)
+            frame, reasons, _ = decide_cases(bundle, X, seed + k)
+            writer.write_table(decisions_to_arrow(frame, reasons, model_name, version))
+            if on_chunk is not None:
+                on_chunk(min(start + chunk_size, len(cases)), len(cases))
+        if len(cases) == 0:
+            writer.write_table(OUTPUT_SCHEMA.empty_table())
+    return BatchSummary(len(cases), len(starts), when.date(), model_name, version)
+
+
+def score_portfolio(
+    cfg: Any,
+    data_dir: Path,
+    out: Path,
+    as_of: date | None,
+    model: str,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> BatchSummary:
+    """Read the raw tables, load the registry bundle ``model`` and run :func:`score_tables`."""
+    from features.schemas import validate_tables
+    from rollcure.io import read_tables
+    from training.registry import load_bundle
+
+    tables = read_tables(Path(data_dir))
+    validate_tables(tables)
+    bundle = load_bundle(cfg, model)
+    return score_tables(
+        tables,
+        bundle,
+        cfg.features,
+        out,
+        as_of,
+        cfg.serving.batch_chunk_size,
+        cfg.training.registered_model,
+        cfg.seed,
+        on_chunk,
+    )

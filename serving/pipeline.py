@@ -1,0 +1,148 @@
+"""The one path from features to decisions, shared by the HTTP service and the batch scorer.
+
+No feature or model logic lives here: features come from ``features.build_features`` (via
+``features.payload`` for HTTP payloads), probabilities and reasons from the bundle, actions,
+arms and propensities from ``models.policy.decide``. This module only lines their outputs up per
+case, so that a case scored by ``rollcure score`` and the same case sent to ``POST /recommend``
+get the same answer for the same seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rollcure.domain import ACTIONS
+
+#: The reasons attached to a decision: what raised the roll-forward risk, strongest first.
+DECISION_REASON_TARGET = "roll_forward"
+DECISION_REASON_DIRECTION = "up"
+#: The arm a decision comes from when the bundle has no policy (scores only).
+NO_POLICY_ARM = "champion"
+#: Columns of the per-case decision frame returned by :func:`decide_cases`.
+DECISION_COLUMNS: tuple[str, ...] = (
+    "loan_id",
+    "as_of",
+    "p_roll_forward",
+    "p_cure",
+    "action",
+    "expected_value",
+    "arm",
+    "propensity",
+    "why",
+)
+
+
+@dataclass(frozen=True)
+class ReasonLists:
+    """Per-case lists as flat arrays plus offsets (Arrow's list layout): no per-case Python objects."""
+
+    offsets: np.ndarray
+    codes: np.ndarray
+    texts: np.ndarray
+
+    def codes_of(self, i: int) -> list[str]:
+        return [str(c) for c in self.codes[self.offsets[i] : self.offsets[i + 1]]]
+
+    def texts_of(self, i: int) -> list[str]:
+        return [str(t) for t in self.texts[self.offsets[i] : self.offsets[i + 1]]]
+
+
+def has_policy(bundle: Any) -> bool:
+    """True when the bundle carries the action-response models the policy needs."""
+    return getattr(bundle, "action_models", None) is not None
+
+
+def request_seed(digests: Sequence[str]) -> int:
+    """A seed derived from the inputs: the same request gets the same arm draw, so it can be replayed
+    from the decision log's input digests, while different requests draw independently."""
+    return int(hashlib.sha256("".join(digests).encode()).hexdigest()[:15], 16)
+
+
+def case_keys(X: pd.DataFrame) -> pd.DataFrame:
+    """loan_id and as_of of a feature frame, index reset to row positions."""
+    return X[["loan_id", "as_of"]].reset_index(drop=True)
+
+
+def score_cases(bundle: Any, X: pd.DataFrame) -> pd.DataFrame:
+    """loan_id, as_of, p_roll_forward, p_cure (row-aligned with X)."""
+    scores = bundle.score(X).reset_index(drop=True)
+    return pd.concat([case_keys(X), scores], axis=1)
+
+
+def explain_cases(bundle: Any, X: pd.DataFrame) -> pd.DataFrame:
+    """The bundle's long reasons frame (``case`` = row position in X), top-k as trained."""
+    return bundle.explain(X.reset_index(drop=True))
+
+
+def decision_reasons(reasons: pd.DataFrame, n_cases: int) -> ReasonLists:
+    """The roll-forward-raising reasons of each case, in rank order, as Arrow-style lists."""
+    keep = (reasons["target"] == DECISION_REASON_TARGET) & (reasons["direction"] == DECISION_REASON_DIRECTION)
+    chosen = reasons.loc[keep].sort_values(["case", "rank"], kind="stable")
+    counts = np.bincount(chosen["case"].to_numpy(dtype=np.int64), minlength=n_cases)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return ReasonLists(
+        offsets=offsets,
+        codes=chosen["code"].to_numpy(dtype=object),
+        texts=chosen["text"].to_numpy(dtype=object),
+    )
+
+
+def _scores_only(bundle: Any, X: pd.DataFrame) -> pd.DataFrame:
+    frame = score_cases(bundle, X)
+    n = len(frame)
+    return frame.assign(
+        action=pd.array([None] * n, dtype="str"),
+        expected_value=np.full(n, np.nan),
+        arm=NO_POLICY_ARM,
+        propensity=np.full(n, np.nan),
+        why=pd.array([None] * n, dtype="str"),
+    )
+
+
+def decide_cases(bundle: Any, X: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, ReasonLists, pd.DataFrame]:
+    """Decision, scores and reasons for every case of a feature frame.
+
+    Returns the decision frame (``DECISION_COLUMNS``), the reason lists, and the policy's full
+    frame (expected value of every action as ``ev_<action>``, why-not texts) — empty when the
+    bundle carries no policy, in which case serving answers with scores and reasons only rather
+    than inventing an action.
+    """
+    X = X.reset_index(drop=True)
+    if has_policy(bundle):
+        from models.policy import decide
+
+        policy = decide(bundle, X, seed=seed, explain=False).reset_index(drop=True)
+        frame = pd.concat([case_keys(X), policy[list(DECISION_COLUMNS[2:])]], axis=1)
+    else:
+        policy = pd.DataFrame(index=X.index)
+        frame = _scores_only(bundle, X)
+    return frame, decision_reasons(explain_cases(bundle, X), len(X)), policy
+
+
+def expected_values_of(policy: pd.DataFrame, i: int) -> dict[str, float] | None:
+    """Expected net recovery of every action for case ``i``; None without a policy."""
+    cols = [f"ev_{a}" for a in ACTIONS if f"ev_{a}" in policy.columns]
+    if not cols:
+        return None
+    row = policy.iloc[i]
+    return {c.removeprefix("ev_"): float(row[c]) for c in cols if np.isfinite(row[c])}
+
+
+def rule_notes_of(policy: pd.DataFrame, i: int) -> list[str]:
+    """Why the chosen action, then why not each other action (rules, capacity, lower value)."""
+    notes = []
+    if "why" in policy.columns and isinstance(policy["why"].iloc[i], str) and policy["why"].iloc[i]:
+        notes.append(policy["why"].iloc[i])
+    for a in ACTIONS:
+        col = f"why_not_{a}"
+        if col in policy.columns:
+            text = policy[col].iloc[i]
+            if isinstance(text, str) and text:
+                notes.append(f"not {a}: {text}")
+    return notes

@@ -1,0 +1,93 @@
+"""The model a running service answers with, and how it is (re)loaded from the registry.
+
+A ``ModelRuntime`` is immutable: a reload builds a new one and swaps one reference, so a request
+that started on the old model finishes on it and no request ever sees half of each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from rollcure.config import RollcureConfig
+
+
+@dataclass(frozen=True)
+class ModelRuntime:
+    """A loaded bundle with the registry facts the service reports and logs."""
+
+    bundle: Any
+    model_name: str
+    model_version: str
+    alias: str
+    run_id: str | None
+    config_hash: str
+
+    @property
+    def has_policy(self) -> bool:
+        from serving.pipeline import has_policy
+
+        return has_policy(self.bundle)
+
+
+def config_hash(cfg: RollcureConfig) -> str:
+    """Short digest of the running configuration (secrets are never in it)."""
+    return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:16]
+
+
+def registered_version(cfg: RollcureConfig, ref: str) -> str:
+    """The version an alias points at now (cheap: one registry query, no download)."""
+    from training.registry import resolve_version
+
+    return str(resolve_version(cfg, ref).version)
+
+
+def load_runtime(cfg: RollcureConfig, ref: str | None = None) -> ModelRuntime:
+    """Load the bundle of ``ref`` (default: the configured alias) from the registry."""
+    from training.registry import load_bundle
+
+    alias = ref or cfg.serving.model_alias
+    bundle = load_bundle(cfg, alias)
+    return ModelRuntime(
+        bundle=bundle,
+        model_name=cfg.training.registered_model,
+        model_version=str(bundle.metadata.get("registered_version", "unregistered")),
+        alias=alias,
+        run_id=bundle.metadata.get("run_id"),
+        config_hash=config_hash(cfg),
+    )
+
+
+class RuntimeHolder:
+    """The current runtime behind a lock that serialises reloads (reads need no lock)."""
+
+    def __init__(self, cfg: RollcureConfig, runtime: ModelRuntime) -> None:
+        self.cfg = cfg
+        self.current = runtime
+        self._reload_lock = threading.Lock()
+
+    def reload(self, force: bool = False) -> tuple[str, ModelRuntime]:
+        """Swap to the version the alias points at now, if it changed; returns (previous, now)."""
+        with self._reload_lock:
+            previous = self.current
+            if not force and registered_version(self.cfg, previous.alias) == previous.model_version:
+                return previous.model_version, previous
+            fresh = load_runtime(self.cfg, previous.alias)
+            self.current = fresh
+            return previous.model_version, fresh
+
+    def watch(self, interval: float, stop: threading.Event, on_error: Any) -> threading.Thread:
+        """Poll the registry every ``interval`` seconds in a daemon thread until ``stop`` is set."""
+
+        def loop() -> None:
+            while not stop.wait(interval):
+                try:
+                    self.reload()
+                except Exception as exc:  # noqa: BLE001 - keep serving the current model
+                    on_error(exc)
+
+        thread = threading.Thread(target=loop, name="rollcure-model-watch", daemon=True)
+        thread.start()
+        return thread

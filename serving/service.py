@@ -1,0 +1,177 @@
+"""The BentoML service: recommend, score, explain, metadata, reload; health from the loaded bundle.
+
+``RollcureService.__init__`` loads the configured registry alias once, opens the decision log and
+installs log redaction. Every API takes a list of ``features.payload.CasePayload``; pydantic
+rejects malformed or wrong-typed input with HTTP 400 and field paths before any code runs, and the
+handlers turn the feature code's ``InputError`` into HTTP 422 and oversized batches into 413.
+``/recommend`` appends every decision to the durable log before it returns; if the log cannot be
+written it answers 503 and gives no decision.
+
+Configuration comes from ``$ROLLCURE_CONFIG`` (a YAML file; defaults when unset) and
+``$ROLLCURE_DATA_DIR``, read when the service starts, never at import.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import bentoml
+from fastapi import FastAPI
+from pydantic import Field
+from starlette.responses import JSONResponse
+
+from features.payload import CasePayload
+from rollcure.errors import InputError
+from serving.answers import explanations, features_for, recommend, scores
+from serving.auth import BearerAuthMiddleware, install_log_redaction
+from serving.config import CONFIG_ENV
+from serving.examples import EXAMPLE_CASE
+from serving.schemas import CaseDecision, CaseExplanation, CaseScore, ModelMetadata, ReloadResult
+
+logger = logging.getLogger(__name__)
+
+#: Loggers that may print request data with an exception; their tracebacks are redacted.
+_REDACTED_LOGGERS = ("bentoml._internal.server.http_app", "bentoml", "uvicorn.error", __name__)
+
+Cases = Annotated[
+    list[CasePayload],
+    Field(
+        min_length=1, description="One or more overdue cases.", json_schema_extra={"example": [EXAMPLE_CASE]}
+    ),
+]
+
+info_app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+
+def _load_config() -> Any:
+    from rollcure.config import load_config
+
+    path = os.environ.get(CONFIG_ENV)
+    return load_config(path or None)
+
+
+def _error(status: int, loc: list[Any], msg: str) -> JSONResponse:
+    return JSONResponse({"error": msg, "detail": [{"loc": loc, "msg": msg}]}, status_code=status)
+
+
+def _token() -> str | None:
+    cfg = _load_config()
+    return os.environ.get(cfg.serving.token_env) or None
+
+
+@bentoml.service(name="rollcure", traffic={"timeout": 60})
+@bentoml.asgi_app(info_app, path="/")
+class RollcureService:
+    """Collections decisions over HTTP; see the module docstring."""
+
+    def __init__(self) -> None:
+        from serving.decision_log import open_configured_log, resolve_salt
+        from serving.runtime import RuntimeHolder, load_runtime
+
+        install_log_redaction(_REDACTED_LOGGERS)
+        self.cfg = _load_config()
+        self.salt = resolve_salt(dict(os.environ), self.cfg.serving.salt_env)
+        self.log = open_configured_log(self.cfg)
+        self.holder = RuntimeHolder(self.cfg, load_runtime(self.cfg))
+        self._stop = threading.Event()
+        if self.cfg.serving.reload_poll_seconds > 0:
+            self.holder.watch(self.cfg.serving.reload_poll_seconds, self._stop, self._watch_failed)
+        logger.info(
+            "serving %s version %s", self.holder.current.model_name, self.holder.current.model_version
+        )
+
+    def _watch_failed(self, exc: Exception) -> None:
+        logger.warning("model reload failed, still serving the current version (%s)", type(exc).__name__)
+
+    def __is_alive__(self) -> bool:
+        return getattr(self, "holder", None) is not None
+
+    def __is_ready__(self) -> bool:
+        return self.__is_alive__()
+
+    @bentoml.on_shutdown
+    def _close(self) -> None:
+        self._stop.set()
+        self.log.close()
+
+    def _too_many(self, cases: list[CasePayload]) -> JSONResponse | None:
+        limit = self.cfg.serving.max_batch_size
+        if len(cases) > limit:
+            return _error(413, ["cases"], f"cases: {len(cases)} cases in one request, the limit is {limit}")
+        return None
+
+    def _features(self, cases: list[CasePayload]) -> Any:
+        return features_for(cases, self.cfg.features)
+
+    @bentoml.api(route="/recommend")
+    def recommend(self, cases: Cases) -> list[CaseDecision]:
+        """The policy's decision per case (scores and reason codes until a policy is bundled)."""
+        if (too_many := self._too_many(cases)) is not None:
+            return too_many
+        runtime = self.holder.current
+        try:
+            X = self._features(cases)
+            decisions, records = recommend(runtime, cases, X, self.salt, datetime.now(UTC))
+        except InputError as exc:
+            return _error(422, ["cases"], str(exc))
+        try:
+            self.log.append(records)
+        except Exception as exc:  # noqa: BLE001 - no decision leaves unless it is logged
+            logger.error("decision log append failed (%s); no decision returned", type(exc).__name__)
+            return _error(503, [], "decision log unavailable; no decision was made")
+        return decisions
+
+    @bentoml.api(route="/score")
+    def score(self, cases: Cases) -> list[CaseScore]:
+        """Calibrated roll-forward and cure probabilities per case."""
+        if (too_many := self._too_many(cases)) is not None:
+            return too_many
+        runtime = self.holder.current
+        try:
+            return scores(runtime, self._features(cases))
+        except InputError as exc:
+            return _error(422, ["cases"], str(exc))
+
+    @bentoml.api(route="/explain")
+    def explain(self, cases: Cases) -> list[CaseExplanation]:
+        """SHAP reason codes (up and down, both targets) and every feature's contribution."""
+        if (too_many := self._too_many(cases)) is not None:
+            return too_many
+        runtime = self.holder.current
+        try:
+            return explanations(runtime, self._features(cases))
+        except InputError as exc:
+            return _error(422, ["cases"], str(exc))
+
+    @bentoml.api(route="/reload")
+    def reload(self, force: bool = False) -> ReloadResult:
+        """Load the version the alias points at now (after `rollcure promote`); in-flight requests
+        finish on the model they started with."""
+        try:
+            previous, now = self.holder.reload(force=force)
+        except InputError as exc:
+            return _error(409, ["alias"], str(exc))
+        logger.info("model reload: %s -> %s", previous, now.model_version)
+        swapped = force or previous != now.model_version
+        return ReloadResult(previous_version=previous, model_version=now.model_version, swapped=swapped)
+
+    @info_app.get("/metadata", response_model=ModelMetadata)
+    def metadata(self) -> ModelMetadata:
+        """Model name, version, alias, feature list and config hash of what is being served."""
+        rt = self.holder.current
+        return ModelMetadata(
+            model_name=rt.model_name,
+            model_version=rt.model_version,
+            alias=rt.alias,
+            run_id=rt.run_id,
+            features=list(rt.bundle.feature_names),
+            config_hash=rt.config_hash,
+            has_policy=rt.has_policy,
+        )
+
+
+RollcureService.add_asgi_middleware(BearerAuthMiddleware, token_resolver=_token)
