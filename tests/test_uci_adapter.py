@@ -13,6 +13,7 @@ from adapters.config import UciImportConfig
 from adapters.uci import convert
 from adapters.uci_format import BILL_COLUMNS, REQUIRED_COLUMNS, STATUS_COLUMNS, check_header, check_rows
 from adapters.uci_tables import uci_to_tables
+from features.schemas import validate_tables
 from rollcure.domain import bucket_of
 from rollcure.errors import InputError
 
@@ -64,6 +65,7 @@ def test_tables_have_the_contract_columns_and_dtypes():
         assert list(frame.columns) == list(spec), name
         assert {c: _dtype_name(frame[c]) for c in frame} == spec, name
     assert set(converted.tables) == {"borrowers", "loans", "cycles"}  # no invented contacts/actions
+    validate_tables(converted.tables)  # the feature pipeline's own contract check
 
 
 def test_status_codes_become_dpd_bucket_and_missed_instalments():
