@@ -2,7 +2,8 @@
 
 Serving never computes a feature itself: it validates the request with these pydantic models,
 rebuilds the five raw tables with `payloads_to_tables`, and calls `features.build.build_features`,
-the same function training uses. `payloads_from_tables` goes the other way (clients, demo, tests).
+the same function training uses. `features.payload_from_tables` goes the other way (clients, demo,
+tests).
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from features.registry import ACTION_WINDOW_DAYS, CONTACT_WINDOW_DAYS, CYCLE_WINDOW
+from features.registry import ACTION_WINDOW_DAYS, CONTACT_WINDOW_DAYS
 from rollcure.domain import (
     ACTIONS,
     BUCKETS,
@@ -120,15 +122,15 @@ class CasePayload(BaseModel):
 
 
 def _frame(records: list[dict], columns: dict[str, str]) -> pd.DataFrame:
-    frame = pd.DataFrame.from_records(records, columns=list(columns))
+    """Column-wise construction with the contract dtypes (None becomes NaN/NaT)."""
+    cols: dict[str, object] = {}
     for col, dtype in columns.items():
+        values = [r[col] for r in records]
         if dtype == "str":
-            frame[col] = frame[col].astype("str")
-        elif dtype.startswith("datetime"):
-            frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ns]")
+            cols[col] = pd.array(values, dtype="str")
         else:
-            frame[col] = frame[col].astype(dtype)
-    return frame
+            cols[col] = np.array(values, dtype=dtype)
+    return pd.DataFrame(cols, copy=False)
 
 
 _BORROWER = {
@@ -190,20 +192,55 @@ _ACTION = {
 }
 
 
+def _later_payload_window_start(payloads: list[CasePayload], days: int) -> np.ndarray:
+    """Per payload, the window start of the next later payload of the same loan (NaT if none)."""
+    loan_ids = [p.loan.loan_id for p in payloads]
+    if len(set(loan_ids)) == len(loan_ids):  # one case per loan: nothing overlaps
+        return np.full(len(payloads), np.datetime64("NaT"), dtype="datetime64[ns]")
+    frame = pd.DataFrame(
+        {
+            "loan_id": [p.loan.loan_id for p in payloads],
+            "as_of": pd.to_datetime([p.as_of for p in payloads]).astype("datetime64[ns]"),
+        }
+    )
+    order = frame.sort_values(["loan_id", "as_of"], kind="stable")
+    nxt = order.groupby("loan_id")["as_of"].shift(-1)
+    return (nxt - pd.Timedelta(days=days)).reindex(frame.index).to_numpy(dtype="datetime64[ns]")
+
+
+def _history(
+    payloads: list[CasePayload], field: str, tcol: str, columns: dict[str, str], days: int, strict: bool
+) -> pd.DataFrame:
+    """One table of a history field. Payloads of the same loan overlap: a row inside the window
+    of the loan's next later payload is taken from that payload only, so no event counts twice
+    while genuine repeats (two identical calls in one hour) survive."""
+    later_start = _later_payload_window_start(payloads, days)
+    rows, owner = [], []
+    for i, p in enumerate(payloads):
+        records = getattr(p, field) or []
+        rows += [{"loan_id": p.loan.loan_id, **r.model_dump()} for r in records]
+        owner += [i] * len(records)
+    frame = _frame(rows, columns)
+    if len(frame):
+        t = frame[tcol].to_numpy(dtype="datetime64[ns]")
+        start = later_start[np.asarray(owner, dtype=np.int64)]
+        covered = ~np.isnat(start) & ((t >= start) if strict else (t > start))
+        frame = frame[~covered]
+    return frame
+
+
 def payloads_to_tables(payloads: list[CasePayload]) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Raw tables (docs/interfaces.md dtypes) and cases for a batch of payloads.
 
-    Payloads of the same loan (several as_of dates) are merged: their rows are the same book rows,
-    and each case still sees only rows up to its own as_of.
+    Payloads of the same loan (several as_of dates) are merged into one history; each case still
+    sees only rows up to its own as_of.
     """
     if not payloads:
         raise InputError("payload: at least one case is required")
-    has_contacts = {p.contacts is not None for p in payloads}
-    has_actions = {p.actions is not None for p in payloads}
-    for name, seen in (("contacts", has_contacts), ("actions", has_actions)):
-        if len(seen) > 1:
+    for name in ("contacts", "actions"):
+        if len({getattr(p, name) is not None for p in payloads}) > 1:
             raise InputError(f"payload.{name}: give it for every case in a batch or for none")
-    borrowers, loans, cycles, contacts, actions = [], [], [], [], []
+    borrowers, loans, cycles = [], [], []
     for p in payloads:
         lid = p.loan.loan_id
         borrowers.append(p.borrower.model_dump())
@@ -212,75 +249,22 @@ def payloads_to_tables(payloads: list[CasePayload]) -> tuple[dict[str, pd.DataFr
             row = c.model_dump()
             row["bucket"] = row["bucket"] or bucket_of([c.dpd])[0]
             cycles.append({"loan_id": lid, **row})
-        contacts += [{"loan_id": lid, **c.model_dump()} for c in p.contacts or []]
-        actions += [{"loan_id": lid, **a.model_dump()} for a in p.actions or []]
     tables = {
         "borrowers": _frame(borrowers, _BORROWER).drop_duplicates("borrower_id", keep="last"),
         "loans": _frame(loans, _LOAN).drop_duplicates("loan_id", keep="last"),
         "cycles": _frame(cycles, _CYCLE).drop_duplicates(["loan_id", "cycle_date"], keep="last"),
     }
-    if True in has_contacts:
-        tables["contacts"] = _frame(contacts, _CONTACT).drop_duplicates()
-    if True in has_actions:
-        tables["actions"] = _frame(actions, _ACTION).drop_duplicates()
+    if payloads[0].contacts is not None:
+        tables["contacts"] = _history(payloads, "contacts", "ts", _CONTACT, CONTACT_WINDOW_DAYS, strict=False)
+    if payloads[0].actions is not None:
+        tables["actions"] = _history(
+            payloads, "actions", "decided_at", _ACTION, ACTION_WINDOW_DAYS, strict=True
+        )
     tables = {k: v.reset_index(drop=True) for k, v in tables.items()}
     cases = pd.DataFrame(
         {
-            "loan_id": [p.loan.loan_id for p in payloads],
+            "loan_id": np.array([p.loan.loan_id for p in payloads], dtype=np.int64),
             "as_of": pd.to_datetime([p.as_of for p in payloads]).astype("datetime64[ns]"),
         }
     )
     return tables, cases
-
-
-def _records(frame: pd.DataFrame, drop: tuple[str, ...] = ("loan_id",)) -> list[dict]:
-    frame = frame.drop(columns=list(drop)).astype(object)
-    return frame.where(frame.notna(), None).to_dict("records")
-
-
-def payloads_from_tables(
-    tables: dict[str, pd.DataFrame], cases: pd.DataFrame, payload_cycles: int = CYCLE_WINDOW
-) -> list[CasePayload]:
-    """The serving request of each case: the rows a case may see, trimmed to the payload windows.
-
-    This is request construction (one object per case), not a feature transform; the window
-    selection itself is vectorised.
-    """
-    loans = tables["loans"].set_index("loan_id", drop=False)
-    borrowers = tables["borrowers"].set_index("borrower_id", drop=False)
-    keyed = cases[["loan_id", "as_of"]].reset_index(drop=True).rename_axis("case").reset_index()
-
-    def window(table: str, tcol: str, lo_days: int | None, strict: bool) -> dict[int, pd.DataFrame]:
-        if table not in tables:
-            return {}
-        m = keyed.merge(tables[table], on="loan_id")
-        t, a = m[tcol], m["as_of"]
-        keep = (t < a) if strict else (t <= a)
-        if lo_days is not None:
-            keep &= t >= a - pd.Timedelta(days=lo_days) if strict else t > a - pd.Timedelta(days=lo_days)
-        m = m[keep].sort_values(["case", tcol], kind="stable")
-        if lo_days is None:
-            m = m.groupby("case", sort=False).tail(payload_cycles)
-        cols = list(tables[table].columns)
-        return {k: g[cols] for k, g in m.groupby("case", sort=False)}
-
-    cyc = window("cycles", "cycle_date", None, strict=False)
-    con = window("contacts", "ts", CONTACT_WINDOW_DAYS, strict=False)
-    act = window("actions", "decided_at", ACTION_WINDOW_DAYS, strict=True)
-    empty = pd.DataFrame()
-    out = []
-    for case, lid, as_of in keyed.itertuples(index=False):
-        loan = loans.loc[lid]
-        out.append(
-            CasePayload(
-                as_of=as_of,
-                borrower=_records(borrowers.loc[[loan["borrower_id"]]], drop=())[0],
-                loan=_records(loans.loc[[lid]], drop=("borrower_id",))[0],
-                cycles=_records(cyc.get(case, empty.reindex(columns=tables["cycles"].columns))),
-                contacts=_records(con.get(case, tables["contacts"].iloc[:0]))
-                if "contacts" in tables
-                else None,
-                actions=_records(act.get(case, tables["actions"].iloc[:0])) if "actions" in tables else None,
-            )
-        )
-    return out
