@@ -126,3 +126,34 @@ def test_dpd_grows_at_most_one_cycle_per_month_and_resets_only_when_arrears_clea
     assert missed_step.max() == 1
     zero_paid = has_prev & (cyc["paid_amount"] == 0) & (prev["dpd"] > 0)
     assert ((cyc["dpd"] - prev["dpd"])[zero_paid] == 30).all()
+
+
+def test_flags_are_rare_single_and_dated_inside_the_window(sim_default):
+    loans, cyc = sim_default.tables["loans"], sim_default.tables["cycles"]
+    flags = loans[["disputed", "deceased", "bankrupt", "fraud_suspected"]]
+    flagged = flags.any(axis=1)
+    assert (flags.sum(axis=1) <= 1).all()
+    assert 0 < flagged.mean() < 0.03
+    assert loans.loc[flagged, "flag_date"].notna().all() and loans.loc[~flagged, "flag_date"].isna().all()
+    assert loans.loc[flagged, "flag_date"].between(cyc["cycle_date"].min(), cyc["cycle_date"].max()).all()
+
+
+def test_every_loan_starts_after_its_origination_and_leaves_only_when_repaid_or_charged_off(sim_default):
+    cyc = sim_default.tables["cycles"].merge(sim_default.tables["loans"], on="loan_id")
+    assert (cyc["cycle_date"] > cyc["origination_date"]).all()
+    last = cyc.sort_values("cycle_date").groupby("loan_id").tail(1)
+    gone = last[last["cycle_date"] < cyc["cycle_date"].max()]
+    repaid = gone["balance"] == 0
+    charged_off = gone["missed_instalments"] >= sim_default.config.writeoff_after_missed
+    sold = gone["collateral_type"] != "none"  # collateral sold after a court ruling, shortfall charged off
+    assert (repaid | charged_off | sold).all()
+    assert repaid.mean() > 0.8
+
+
+def test_truth_tables_cover_every_cycle_and_case(sim_small):
+    bm, cs = sim_small.truth["borrower_months"], sim_small.truth["case_states"]
+    assert len(bm) == len(sim_small.tables["cycles"])
+    assert bm[["ability", "willingness"]].stack().between(0, 1).all()
+    overdue = sim_small.tables["cycles"].query("dpd > 0")
+    assert len(cs) == len(overdue)  # a case is every overdue loan-cycle
+    assert (cs["missed"] > 0).all()
