@@ -6,33 +6,36 @@ copies of a case's state, once per action, with common random numbers. So the or
 the simulator's own dynamics, not a second model of them.
 
 Latents per borrower: ``ability`` (capacity to pay, in [0, 1]; an income shock such as job loss or
-illness multiplies it by ``shock_ability_factor`` until the shock recovers, mean 1/recovery months)
-and ``willingness`` (in [0, 1]; pulled back towards the borrower's own base each month, pushed by
-actions). Each cycle the borrower pays everything due (full, the case cures), part of it, or nothing,
-by a multinomial logit in ability, willingness, burden (due / income), bucket and the action decided
-at the previous cycle end.
+illness multiplies it by ``shock_ability_factor`` (0.25) until the shock recovers, mean 5 months)
+and ``willingness`` (in [0, 1]; pulled back towards the borrower's own base by 15% a month, pushed
+down by some actions). Each cycle the borrower pays everything due (full: the case cures), part of
+it (a share that shrinks with ability), or nothing, by a multinomial logit in ability, willingness,
+burden (amount asked / (income × (0.1 + ability)): asking less helps most where capacity binds),
+bucket, product, and the action decided at the previous cycle end.
 
-Action effect table (A = ability, W = willingness after flags, b = bucket index 1..7):
+Action effect table (A = ability, W = willingness, both in effect this month; b = bucket 1..7; the
+gain is a logit shift on paying in full, half of it on paying in part; default parameters from
+``simulation.config.ActionEffects``; default costs 0 / 1 / 10 / 25 / 50 / 300):
 
 =============  ==================================================================================
 action         effect on the next cycle (and after)
 =============  ==================================================================================
-none           nothing; the baseline.
-reminder       +g·A·W on paying: works on the able and willing who forgot; nearly nothing else.
-restructuring  new instalment = annuity of the balance over a longer term (lower payment); the
-               borrower only has to pay the new instalment, and doing so re-ages the loan (arrears
-               capitalised, DPD 0). +g·W·(1−A) on paying: works on the willing but unable. Lowers
-               the instalment for good, so on able payers it only delays recovery.
-field_visit    +g·A·(1−W) on paying: works on the able but unwilling. Hurts the willing but unable:
-               willingness drops by h·W·(1−A) (pressure on someone who cannot pay).
-outsourcing    +g·(b−1)/6·(1−W/2) on paying: an agency gains with the age of the debt. Costly;
-               willingness drops by h.
-litigation     small notice effect +g·A·(1−W) now; after ``litigation_lag_cycles`` the court
-               rules: with probability e·A (able debtors) the debtor is made to pay everything
-               due (cure); otherwise, on a secured loan, the collateral is sold with probability
-               s, recovering up to c·collateral (the loan closes, a shortfall is charged off).
-               Slow and costly, so it pays off on large arrears and collateral. Willingness
-               drops by h·W (the relationship breaks).
+none           nothing; the baseline (many able, willing cases cure on their own).
+reminder       gain 1.6·A·W: works on the able and willing who forgot; next to nothing on others.
+restructuring  new instalment = annuity of the balance over 1.3 × the remaining term + 6 months;
+               only that instalment is asked, and paying it re-ages the loan (arrears capitalised,
+               DPD 0). Gain 2.4·W·(1−A): works on the willing but unable, whose burden also falls
+               most. On able payers it mostly lowers what is collected within the horizon.
+field_visit    gain 2.6·A·(1−W): works on the able but unwilling. Hurts the willing but unable:
+               willingness drops by 0.25·W·(1−A) (pressure on someone who cannot pay).
+outsourcing    gain 0.35·(b−1)·(1−W/2): an agency's edge grows with the age of the debt; nothing
+               in M1. Willingness drops by 0.10.
+litigation     notice effect 0.5·A·(1−W) now; two cycles later the court rules: with probability
+               0.85·A the debtor is made to pay everything due (cure); otherwise, on a secured
+               loan, the collateral is sold with probability 0.4, recovering up to 0.7 ×
+               collateral value (the loan closes; a shortfall is charged off). Slow and costly:
+               it pays off on large arrears and on collateral. Willingness drops by 0.3·W (the
+               relationship breaks).
 =============  ==================================================================================
 
 Flags (from their flag date): deceased and bankrupt cut ability to a tenth; disputed and
@@ -40,8 +43,8 @@ fraud_suspected cut willingness to a fifth.
 
 DPD: ``missed`` counts unpaid instalments (grows by one per missed cycle, falls as arrears are
 paid, 0 only when arrears are cleared); DPD = (missed − 1)·30 + (30 − due_day), so the bucket equals
-min(missed, 7). The loan is charged off once missed reaches ``writeoff_after_missed`` and closes when
-its balance is repaid.
+min(missed, 7). The loan is charged off once missed reaches ``writeoff_after_missed`` (18) and
+closes when its balance is repaid.
 """
 
 from __future__ import annotations

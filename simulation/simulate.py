@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from rollcure.domain import ACTIONS, BUCKETS, bucket_index
-from rollcure.io import write_tables, write_truth
+from rollcure.errors import InputError
+from rollcure.io import TRUTH_DIR, write_tables, write_truth
 from simulation.config import SimulationConfig
 from simulation.contacts import contacts_after_decisions, empty_contacts
 from simulation.dynamics import N_UNIFORMS, LoanState, dpd_of, effective_latents, month_step
@@ -25,6 +26,7 @@ from simulation.logging_policy import choose, propensities
 from simulation.population import build_population
 
 Progress = Callable[[int, int], None]
+CONFIG_FILE = "simulation_config.json"
 
 
 @dataclass
@@ -197,7 +199,20 @@ def _assemble(
 
 
 def write_portfolio(portfolio: Portfolio, out_dir: Path | str) -> None:
-    """Write the five tables as Parquet and the truth under ``out_dir/truth/``."""
+    """Write the five tables as Parquet and the truth under ``out_dir/truth/``.
+
+    The simulation config goes next to the truth (``truth/simulation_config.json``) so the oracle
+    and backtests can replay the same world from the folder alone.
+    """
     out = Path(out_dir)
     write_tables(portfolio.tables, out)
     write_truth(portfolio.truth, out)
+    (out / TRUTH_DIR / CONFIG_FILE).write_text(portfolio.config.model_dump_json(indent=2))
+
+
+def read_simulation_config(data_dir: Path | str) -> SimulationConfig:
+    """The config a written portfolio was simulated with (for the oracle on data read from disk)."""
+    path = Path(data_dir) / TRUTH_DIR / CONFIG_FILE
+    if not path.is_file():
+        raise InputError(f"--data: no simulation config in {path.parent} (expected {CONFIG_FILE})")
+    return SimulationConfig.model_validate_json(path.read_text())

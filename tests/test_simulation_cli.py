@@ -7,6 +7,7 @@ import pytest
 
 from rollcure.cli import run
 from rollcure.io import TABLES, read_tables, read_truth
+from simulation import read_simulation_config
 
 
 def test_simulate_writes_five_parquet_tables_and_truth(tmp_path, sim_small):
@@ -17,6 +18,8 @@ def test_simulate_writes_five_parquet_tables_and_truth(tmp_path, sim_small):
     tables = read_tables(out)
     truth = read_truth(out)
     assert set(truth) == {"borrower_months", "case_states"}
+    cfg = read_simulation_config(out)
+    assert (cfg.accounts, cfg.months) == (400, 4)
     assert tables["cycles"]["cycle_date"].nunique() == 4
     assert tables["loans"]["loan_id"].nunique() <= 400
     for name in TABLES:  # the Parquet round trip keeps the documented dtypes

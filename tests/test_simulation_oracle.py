@@ -106,3 +106,14 @@ def test_case_states_without_state_columns_are_rejected():
         action_values(
             pd.DataFrame({"loan_id": [1], "as_of": [pd.Timestamp("2024-01-31")]}), SimulationConfig()
         )
+
+
+def test_oracle_on_a_written_portfolio_equals_the_oracle_in_memory(sim_default, sim_default_dir):
+    from rollcure.io import read_truth
+    from simulation import read_simulation_config
+
+    on_disk = read_truth(sim_default_dir)["case_states"].head(200)
+    cfg = read_simulation_config(sim_default_dir)
+    assert cfg == sim_default.config
+    in_memory = sim_default.truth["case_states"].head(200)
+    pd.testing.assert_frame_equal(action_values(on_disk, cfg), action_values(in_memory, sim_default.config))
