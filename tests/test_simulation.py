@@ -154,6 +154,18 @@ def test_truth_tables_cover_every_cycle_and_case(sim_small):
     bm, cs = sim_small.truth["borrower_months"], sim_small.truth["case_states"]
     assert len(bm) == len(sim_small.tables["cycles"])
     assert bm[["ability", "willingness"]].stack().between(0, 1).all()
-    overdue = sim_small.tables["cycles"].query("dpd > 0")
-    assert len(cs) == len(overdue)  # a case is every overdue loan-cycle
     assert (cs["missed"] > 0).all()
+
+
+def test_every_overdue_cycle_is_a_case_unless_it_is_charged_off(sim_default):
+    cs, cyc = sim_default.truth["case_states"], sim_default.tables["cycles"]
+    overdue = cyc[cyc["dpd"] > 0].merge(
+        cs[["loan_id", "as_of"]],
+        left_on=["loan_id", "cycle_date"],
+        right_on=["loan_id", "as_of"],
+        how="left",
+        indicator=True,
+    )
+    assert len(cs) == (overdue["_merge"] == "both").sum()
+    no_case = overdue[overdue["_merge"] == "left_only"]
+    assert (no_case["missed_instalments"] >= sim_default.config.writeoff_after_missed).all()
