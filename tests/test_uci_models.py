@@ -87,3 +87,21 @@ def test_default_comparison_scores_held_out_accounts_only(default_comparison):
     assert scores["loan_id"].is_unique
     assert len(scores) == default_comparison.metrics.loc["lightgbm", "n"] == 6000
     assert scores[["lightgbm", "bucket_rate", "logistic"]].apply(lambda s: s.between(0, 1).all()).all()
+
+
+def test_score_august_delinquent_accounts_matches_the_file(trained, uci_dir):
+    """`rollcure score` at August scores exactly the accounts late in August; checked against the
+    September status in the raw file, its AUC is the training run's out-of-time AUC."""
+    import pandas as pd
+
+    from models.metrics import auc
+
+    out = uci_dir.parent / "scores.parquet"
+    args = ["score", "--data", str(uci_dir), "--out", str(out), "--as-of", "2005-08-31",
+            "--config", str(run_config_path(uci_dir))]
+    assert run(args) == 0
+    scores = pd.read_parquet(out)
+    raw = pd.read_csv(UCI_CSV, usecols=["ID", "PAY_2", "PAY_0"]).set_index("ID")
+    assert sorted(scores["loan_id"]) == sorted(raw.index[raw["PAY_2"] >= 1])
+    cured = (raw.loc[scores["loan_id"], "PAY_0"] <= 0).to_numpy()
+    assert abs(auc(cured, scores["p_cure"].to_numpy()) - trained["cure"]["lightgbm"]["auc"]) < 1e-4
