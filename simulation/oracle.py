@@ -3,8 +3,8 @@
 A case state (a row of ``truth/case_states``) holds every variable the next months depend on. To
 value action *a* the oracle replays the case with :func:`simulation.dynamics.month_step` (the
 simulator's own step, not a copy): the first cycle under *a*, later cycles under the logging
-policy, exactly as the simulator would have continued. The horizon counts the cycle dates in
-(as_of, as_of + horizon_days], the same cycles a recovered-amount label over that horizon sums.
+policy, exactly as the simulator would have continued. The horizon is ``round(horizon_days / 30)``
+whole cycles, the same cycles ``features.labels`` sums for the recovered-amount label.
 
 * :func:`potential_outcomes` draws ONE future per case and applies it to every action (common
   random numbers: the same shocks, payment draws and later policy draws), so two policies are
@@ -25,7 +25,7 @@ from dataclasses import fields
 import numpy as np
 import pandas as pd
 
-from rollcure.domain import ACTIONS
+from rollcure.domain import ACTIONS, DAYS_PER_CYCLE
 from rollcure.errors import InputError
 from simulation.config import SimulationConfig
 from simulation.dynamics import N_UNIFORMS, LoanState, month_step
@@ -38,14 +38,13 @@ _DEFAULT_ORACLE_SEED = 20_240_131
 
 
 def horizon_cycles(as_of: pd.Series, horizon_days: int) -> np.ndarray:
-    """Number of month-end cycle dates in (as_of, as_of + horizon_days] per case."""
-    as_of = pd.to_datetime(as_of)
-    end = as_of + pd.Timedelta(days=horizon_days)
-    count = np.zeros(len(as_of), dtype=np.int64)
-    for k in range(1, horizon_days // 28 + 2):  # loop over months of the horizon, not cases
-        month_end = (as_of + pd.offsets.MonthEnd(k)).to_numpy()
-        count += month_end <= end.to_numpy()
-    return count
+    """Cycles in the horizon per case: ``round(horizon_days / 30)`` (at least one) whole cycles.
+
+    Payments are stamped at month-end cycles, so the horizon is counted in whole cycles, the same
+    window ``features.labels`` sums for the recovered-amount label (90 days = the next 3 cycles).
+    """
+    n = max(1, round(horizon_days / DAYS_PER_CYCLE))
+    return np.full(len(as_of), n, dtype=np.int64)
 
 
 def state_of_cases(case_states: pd.DataFrame) -> LoanState:

@@ -20,13 +20,12 @@ def scored(sim_default):
     cfg = sim_default.config
     cs = sim_default.truth["case_states"]
     cyc = sim_default.tables["cycles"]
-    end = cs["as_of"] + pd.Timedelta(days=cfg.horizon_days)
+    n_cycles = round(cfg.horizon_days / 30)
+    end = cs["as_of"] + pd.offsets.MonthEnd(n_cycles)
     cs = cs[end <= cyc["cycle_date"].max()].sample(n=4000, random_state=1).reset_index(drop=True)
     values = action_values(cs, cfg)
     m = cs[["loan_id", "as_of"]].merge(cyc[["loan_id", "cycle_date", "paid_amount", "dpd"]], on="loan_id")
-    in_h = (m["cycle_date"] > m["as_of"]) & (
-        m["cycle_date"] <= m["as_of"] + pd.Timedelta(days=cfg.horizon_days)
-    )
+    in_h = (m["cycle_date"] > m["as_of"]) & (m["cycle_date"] <= m["as_of"] + pd.offsets.MonthEnd(n_cycles))
     real = m[in_h].groupby(["loan_id", "as_of"])["paid_amount"].sum().rename("real_recovered")
     nxt = m[m["cycle_date"] > m["as_of"]].sort_values("cycle_date").groupby(["loan_id", "as_of"]).first()
     out = cs[["loan_id", "as_of", "logged_action"]].join(real, on=["loan_id", "as_of"])
@@ -88,11 +87,12 @@ def test_potential_outcomes_use_common_random_numbers(few_cases, sim_small):
     assert not (po["recovered_field_visit"] == po["recovered_none"]).all()
 
 
-def test_horizon_counts_the_cycle_dates_a_label_would_sum():
+def test_horizon_is_whole_cycles_as_the_labels_count_them():
     as_of = pd.Series(pd.to_datetime(["2024-01-31", "2024-02-29", "2024-11-30"]))
-    assert horizon_cycles(as_of, 90).tolist() == [3, 2, 3]
-    assert horizon_cycles(as_of, 30).tolist() == [1, 0, 0]  # 30 days after 29 Feb is 30 March
-    assert horizon_cycles(as_of, 31).tolist() == [1, 1, 1]
+    assert horizon_cycles(as_of, 90).tolist() == [3, 3, 3]
+    assert horizon_cycles(as_of, 30).tolist() == [1, 1, 1]
+    assert horizon_cycles(as_of, 10).tolist() == [1, 1, 1]
+    assert horizon_cycles(as_of, 180).tolist() == [6, 6, 6]
 
 
 def test_shorter_horizon_never_recovers_more(few_cases, sim_small):
