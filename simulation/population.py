@@ -130,7 +130,10 @@ def build_population(cfg: SimulationConfig, rng: np.random.Generator) -> Populat
         p = cfg.latent.flag_rates.get(f, 0.0) * tilt
         flag = np.where((flag == 0) & (u >= lo_edge) & (u < lo_edge + p), i + 1, flag)
         lo_edge = lo_edge + p
-    flag_step = window0 + rng.integers(0, cfg.months, n)
+    flag_step = np.maximum(
+        window0 + rng.integers(0, cfg.months, n), origination + 1
+    )  # not before its 1st cycle
+    flag = np.where(flag_step < window0 + cfg.months, flag, 0)
     flag_dates = np.where(flag > 0, _month_ends(first_cycle, flag_step - window0), np.datetime64("NaT"))
 
     loans = pd.DataFrame(

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rollcure.domain import ACTIONS, BUCKETS, bucket_index
+from rollcure.domain import ACTIONS, BUCKETS, FLAGS, bucket_index
 from rollcure.errors import InputError
 from rollcure.io import TRUTH_DIR, write_tables, write_truth
 from simulation.config import SimulationConfig
@@ -190,6 +190,11 @@ def _assemble(
     con = con.sort_values(["loan_id", "ts"], ignore_index=True)
     seen = np.isin(pop.loans["loan_id"].to_numpy(), cyc["loan_id"].unique())
     loans = pop.loans[seen].reset_index(drop=True)
+    # a flag dated after the loan left the book (repaid or charged off) never happened
+    last_cycle = loans["loan_id"].map(cyc.groupby("loan_id")["cycle_date"].max())
+    void = (loans["flag_date"] > last_cycle).to_numpy()
+    loans.loc[void, list(FLAGS)] = False
+    loans.loc[void, "flag_date"] = pd.NaT
     borrowers = pop.borrowers[pop.borrowers["borrower_id"].isin(loans["borrower_id"])].reset_index(drop=True)
     case_states = cases.frame()
     case_states["logged_action"] = _str(case_states["logged_action"].to_numpy(), ACTIONS)

@@ -136,6 +136,9 @@ def test_flags_are_rare_single_and_dated_inside_the_window(sim_default):
     assert 0 < flagged.mean() < 0.03
     assert loans.loc[flagged, "flag_date"].notna().all() and loans.loc[~flagged, "flag_date"].isna().all()
     assert loans.loc[flagged, "flag_date"].between(cyc["cycle_date"].min(), cyc["cycle_date"].max()).all()
+    span = cyc.groupby("loan_id")["cycle_date"].agg(["min", "max"])
+    dated = loans.loc[flagged].join(span, on="loan_id")
+    assert dated["flag_date"].between(dated["min"], dated["max"]).all()  # flagged while in the book
 
 
 def test_every_loan_starts_after_its_origination_and_leaves_only_when_repaid_or_charged_off(sim_default):
