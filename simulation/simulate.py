@@ -62,7 +62,12 @@ def _month_end(first: pd.Timestamp, k: int) -> np.datetime64:
 
 
 def simulate(cfg: SimulationConfig, seed: int, progress: Progress | None = None) -> Portfolio:
-    """Simulate ``cfg.accounts`` loans over ``cfg.months`` cycles, deterministically for ``seed``."""
+    """Simulate ``cfg.accounts`` loans over ``cfg.months`` cycles, deterministically for ``seed``.
+
+    ``progress(done, total)`` is called after every simulated month (burn-in included).
+    """
+    if not isinstance(seed, int | np.integer) or seed < 0:
+        raise InputError(f"seed: must be an integer >= 0, got {seed!r}")
     ss = np.random.SeedSequence(seed)
     rng_pop, rng_dyn, rng_pol, rng_con = (np.random.default_rng(s) for s in ss.spawn(4))
     pop = build_population(cfg, rng_pop)

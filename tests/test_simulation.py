@@ -172,3 +172,18 @@ def test_every_overdue_cycle_is_a_case_unless_it_is_charged_off(sim_default):
     assert len(cs) == (overdue["_merge"] == "both").sum()
     no_case = overdue[overdue["_merge"] == "left_only"]
     assert (no_case["missed_instalments"] >= sim_default.config.writeoff_after_missed).all()
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "7"])
+def test_a_bad_seed_is_an_input_error(seed):
+    from rollcure.errors import InputError
+
+    with pytest.raises(InputError, match="seed"):
+        simulate(SimulationConfig(accounts=10, months=3), seed=seed)
+
+
+def test_progress_is_reported_once_per_month_including_burn_in():
+    calls = []
+    cfg = SimulationConfig(accounts=50, months=3, burn_in_months=2)
+    simulate(cfg, seed=1, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(k, 5) for k in range(1, 6)]
