@@ -63,14 +63,15 @@ class ImportResult:
 
 
 def read_uci_csv(path: Path) -> pd.DataFrame:
-    """Read the file as text (checks parse numbers later, per cell); refuse any other format."""
+    """Read the file (a column with any non-number stays text: the checks coerce it per cell);
+    refuse any other format before reading the rows."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"--csv: file not found: {path}")
     try:
         header = pd.read_csv(path, nrows=0)
         check_header(header.columns)
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        return pd.read_csv(path, keep_default_na=False, na_values=[""])
     except InputError:
         raise
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:

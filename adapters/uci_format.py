@@ -74,10 +74,24 @@ def check_header(columns: pd.Index | list[str], source: str = "--csv") -> None:
         )
 
 
+def _as_number(col: pd.Series) -> pd.Series:
+    """Numbers as parsed by the CSV reader; a column holding any text is coerced (text → NaN)."""
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        return col
+    return pd.to_numeric(col, errors="coerce")
+
+
+def _id_text(raw_ids: pd.Series, ids: pd.Series) -> pd.Series:
+    """Account IDs as the user wrote them (whole numbers without a trailing '.0')."""
+    whole = ids.notna() & (ids == np.floor(ids))
+    text = raw_ids.astype("string").fillna("<missing>").astype(str)
+    return text.where(~whole, ids.where(whole, 0).astype("int64").astype(str))
+
+
 def _problems(ids: pd.Series, mask: np.ndarray, column: str, values: pd.Series,
               problem: str, action: str) -> pd.DataFrame:
     return pd.DataFrame({
-        "ID": ids[mask].astype("string").astype(str).to_numpy(),
+        "ID": ids[mask].to_numpy(),
         "column": column,
         "value": values[mask].astype("string").fillna("<missing>").astype(str).to_numpy(),
         "problem": problem,
@@ -88,12 +102,13 @@ def _problems(ids: pd.Series, mask: np.ndarray, column: str, values: pd.Series,
 def check_rows(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split the file into rows fit to import and a table of problems (ID, column, value, problem, action).
 
-    Numbers are parsed leniently (text → NaN) so that one bad cell rejects its row, not the file.
+    Numbers are parsed leniently (text → NaN) so that one bad cell rejects its row, not the file;
+    columns the CSV reader already parsed as numbers are used as they are (parsing is the cost).
     The clean frame has int64 codes and float64 amounts; ``ID`` is int64 and unique.
     """
     raw = raw.rename(columns=lambda c: str(c).strip())
-    num = {c: pd.to_numeric(raw[c], errors="coerce") for c in REQUIRED_COLUMNS}
-    ids = raw[ID]
+    num = {c: _as_number(raw[c]) for c in REQUIRED_COLUMNS}
+    ids = _id_text(raw[ID], num[ID])
     found: list[pd.DataFrame] = []
     bad = np.zeros(len(raw), dtype=bool)
 

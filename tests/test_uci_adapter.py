@@ -171,3 +171,12 @@ def test_accounts_come_out_sorted_and_aligned():
     assert t["loans"]["loan_id"].tolist() == [3, 9] == t["borrowers"]["borrower_id"].tolist()
     assert t["cycles"]["loan_id"].tolist() == [3] * 6 + [9] * 6
     assert converted.labels["as_of"].eq(pd.Timestamp("2005-09-30")).all()
+
+
+def test_numbers_parsed_by_the_reader_convert_like_text():
+    rows = [uci_row(ID=1, PAY_0=2, BILL_AMT1=900), uci_row(ID=2, LIMIT_BAL=-1), uci_row(ID=3, AGE="")]
+    typed = pd.DataFrame(rows, columns=list(REQUIRED_COLUMNS)).replace("", np.nan)
+    typed_out, typed_problems = convert(typed)
+    text_out, text_problems = convert(raw_frame(*rows))
+    pd.testing.assert_frame_equal(typed_out.tables["cycles"], text_out.tables["cycles"])
+    assert typed_problems["ID"].tolist() == text_problems["ID"].tolist() == ["2", "3"]
