@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import os
 import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -29,19 +30,26 @@ class BearerAuthMiddleware:
         self,
         app: Callable[..., Awaitable[None]],
         token: str | None = None,
-        token_resolver: Callable[[], str | None] | None = None,
+        token_env: str | Callable[[], str] | None = None,
     ) -> None:
-        """``token_resolver`` is called once, when the server builds its app (not at import)."""
+        """A fixed ``token``, or the name of the environment variable holding it (a callable giving the
+        name is called once, when the server builds its app). The variable is read per request, so a
+        rotated token takes effect without a restart."""
         self.app = app
-        if token is None and token_resolver is not None:
-            token = token_resolver()
-        self._token = (token or "").encode()
+        self._fixed = token
+        self._env = token_env() if callable(token_env) else token_env
+
+    def _current_token(self) -> bytes:
+        if self._fixed is not None:
+            return self._fixed.encode()
+        return os.environ.get(self._env, "").encode() if self._env else b""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self._token or scope.get("path") in OPEN_PATHS:
+        token = self._current_token()
+        if scope["type"] != "http" or not token or scope.get("path") in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
-        if self._authorised(scope):
+        if self._authorised(scope, token):
             await self.app(scope, receive, send)
             return
         body = json.dumps({"error": "unauthorised: missing or wrong bearer token"}).encode()
@@ -58,11 +66,11 @@ class BearerAuthMiddleware:
         )
         await send({"type": "http.response.body", "body": body})
 
-    def _authorised(self, scope: Scope) -> bool:
+    def _authorised(self, scope: Scope, token: bytes) -> bool:
         for name, value in scope.get("headers", []):
             if name.lower() == b"authorization":
                 scheme, _, given = value.partition(b" ")
-                return scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), self._token)
+                return scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), token)
         return False
 
 

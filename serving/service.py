@@ -58,9 +58,8 @@ def _error(status: int, loc: list[Any], msg: str) -> JSONResponse:
     return JSONResponse({"error": msg, "detail": [{"loc": loc, "msg": msg}]}, status_code=status)
 
 
-def _token() -> str | None:
-    cfg = _load_config()
-    return os.environ.get(cfg.serving.token_env) or None
+def _token_env() -> str:
+    return _load_config().serving.token_env
 
 
 @bentoml.service(name="rollcure", traffic={"timeout": 60})
@@ -174,4 +173,4 @@ class RollcureService:
         )
 
 
-RollcureService.add_asgi_middleware(BearerAuthMiddleware, token_resolver=_token)
+RollcureService.add_asgi_middleware(BearerAuthMiddleware, token_env=_token_env)

@@ -1,10 +1,140 @@
-"""Fixtures of the serving stage (loaded by tests/conftest.py, visible to every test file)."""
+"""Fixtures of the serving stage (loaded by tests/conftest.py, visible to every test file).
+
+``serving_setup``: a private copy of the ``trained_run`` registry with the trained version promoted
+to champion, a config file for the service and a salt, so serving tests can promote and reload
+without touching the registry other stages read. ``sample_payloads``: real serving payloads of
+cases overdue at the last cycle of the default portfolio. ``service_client``: one in-process
+client of the service for the session (the bundle loads once).
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
 import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
 
 with warnings.catch_warnings():
     # starlette's TestClient warns on import that it prefers httpx2; the client works as documented.
-    warnings.simplefilter("ignore", DeprecationWarning)
-    from starlette.testclient import TestClient  # noqa: F401 - re-exported for the serving tests
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from starlette.testclient import TestClient
+
+TEST_SALT = "serving-test-salt"
+N_SAMPLE_CASES = 40
+
+
+@dataclass
+class ServingSetup:
+    cfg: object
+    config_path: Path
+    data_dir: Path
+    version: str
+    env: dict[str, str]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def service_env_for(setup: ServingSetup, config_path: Path | None = None) -> dict[str, str]:
+    from serving.config import CONFIG_ENV
+
+    env = dict(setup.env)
+    env[CONFIG_ENV] = str(config_path or setup.config_path)
+    return env
+
+
+def write_serving_config(setup: ServingSetup, path: Path, **serving: object) -> Path:
+    """A variant of the setup's config with some ``serving`` fields changed."""
+    from serving.runner import write_config
+
+    cfg = setup.cfg.model_copy(update={"serving": setup.cfg.serving.model_copy(update=serving)})
+    return write_config(cfg, path)
+
+
+@pytest.fixture(scope="session")
+def serving_setup(trained_run, tmp_path_factory) -> ServingSetup:
+    from rollcure.config import RollcureConfig
+    from serving.runner import write_config
+    from training.registry import TRACKING_ENV, promote
+
+    root = tmp_path_factory.mktemp("serving")
+    shutil.copytree(Path(trained_run.cfg.data_dir) / "mlflow", root / "mlflow")
+    cfg = RollcureConfig(data_dir=root, seed=7)
+    promote(cfg, trained_run.version)
+    config_path = write_config(cfg, root / "serving-config.yaml")
+    env = {
+        "ROLLCURE_DATA_DIR": str(root),
+        "ROLLCURE_ID_SALT": TEST_SALT,
+        "BENTOML_DO_NOT_TRACK": "True",
+    }
+    env = {k: v for k, v in {**os.environ, **env}.items() if k not in (TRACKING_ENV, "ROLLCURE_API_TOKEN")}
+    return ServingSetup(cfg, config_path, root, str(trained_run.version), env)
+
+
+@pytest.fixture(scope="session")
+def sample_cases(sim_default_dir):
+    """(tables, cases) of the first cases overdue at the latest cycle of the default portfolio."""
+    from features.cases import overdue_cases
+    from rollcure.io import read_tables
+
+    tables = read_tables(sim_default_dir)
+    latest = tables["cycles"]["cycle_date"].max()
+    cases = overdue_cases(tables["cycles"], latest).head(N_SAMPLE_CASES).reset_index(drop=True)
+    return tables, cases
+
+
+@pytest.fixture(scope="session")
+def sample_payloads(sample_cases) -> list[dict]:
+    from features.payload_from_tables import payloads_from_tables
+
+    tables, cases = sample_cases
+    return [p.model_dump(mode="json") for p in payloads_from_tables(tables, cases)]
+
+
+def _client(setup: ServingSetup, config_path: Path | None = None, token: str | None = None) -> TestClient:
+    """An in-process client whose service reads ``setup``'s environment (set for its lifetime)."""
+    from serving.service import RollcureService
+
+    patch = pytest.MonkeyPatch()
+    for k, v in service_env_for(setup, config_path).items():
+        patch.setenv(k, v)
+    if token is not None:
+        patch.setenv("ROLLCURE_API_TOKEN", token)
+    else:
+        patch.delenv("ROLLCURE_API_TOKEN", raising=False)
+    client = TestClient(RollcureService.to_asgi(), raise_server_exceptions=False)
+    client.__enter__()
+    client._rollcure_patch = patch  # undone by close_client
+    return client
+
+
+def close_client(client: TestClient) -> None:
+    client.__exit__(None, None, None)
+    client._rollcure_patch.undo()
+
+
+@pytest.fixture(scope="session")
+def service_client(serving_setup, tmp_path_factory):
+    """The service in-process with a small batch limit (10) and its own decision log.
+
+    One per session: BentoML registers process-wide Prometheus metrics when it builds its app, so
+    a second in-process app would collide; tests that need another setting use a real process.
+    """
+    log_dir = tmp_path_factory.mktemp("service_log")
+    config = write_serving_config(
+        serving_setup,
+        log_dir / "config.yaml",
+        max_batch_size=10,
+        decision_log_url=f"sqlite:///{log_dir / 'decisions.sqlite'}",
+    )
+    client = _client(serving_setup, config)
+    client.log_path = log_dir / "decisions.sqlite"
+    yield client
+    close_client(client)

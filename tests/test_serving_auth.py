@@ -14,14 +14,14 @@ from starlette.routing import Route
 from serving.auth import BearerAuthMiddleware, RedactRequestDataFilter, install_log_redaction
 
 
-def _app(token: str | None) -> Starlette:
+def _app(token: str | None = None, token_env: str | None = None) -> Starlette:
     async def ok(_request):
         return PlainTextResponse("ok")
 
     paths = ("/healthz", "/readyz", "/metadata", "/recommend")
     routes = [Route(p, ok, methods=["GET", "POST"]) for p in paths]
     app = Starlette(routes=routes)
-    app.add_middleware(BearerAuthMiddleware, token=token)
+    app.add_middleware(BearerAuthMiddleware, token=token, token_env=token_env)
     return app
 
 
@@ -44,6 +44,18 @@ def test_right_token_passes_and_probes_are_open():
         assert c.get("/metadata", headers={"authorization": "bearer s3cret"}).status_code == 200
         assert c.get("/healthz").status_code == 200
         assert c.get("/readyz").status_code == 200
+
+
+def test_token_from_the_environment_is_read_per_request(monkeypatch):
+    monkeypatch.delenv("TEST_TOKEN", raising=False)
+    with TestClient(_app(token_env=lambda: "TEST_TOKEN")) as c:
+        assert c.get("/metadata").status_code == 200  # unset: open
+        monkeypatch.setenv("TEST_TOKEN", "first")
+        assert c.get("/metadata").status_code == 401
+        assert c.get("/metadata", headers={"Authorization": "Bearer first"}).status_code == 200
+        monkeypatch.setenv("TEST_TOKEN", "rotated")
+        assert c.get("/metadata", headers={"Authorization": "Bearer first"}).status_code == 401
+        assert c.get("/metadata", headers={"Authorization": "Bearer rotated"}).status_code == 200
 
 
 def test_no_token_configured_means_open():
