@@ -39,6 +39,42 @@ def reason_code(target: str, group: str, direction: str) -> str:
     return f"{_TARGET_CODE[target]}-{group.upper()}-{direction.upper()}"
 
 
+#: Hand-written sentence starts for the features a collector reads most; ``{}`` is the value.
+#: Any other feature reads "<description>: <value>" (or "<value> <description>" for counts).
+PHRASES: dict[str, str] = {
+    "dpd": "{} days past due",
+    "bucket": "delinquency bucket {}",
+    "missed_instalments": "{} missed instalments",
+    "consecutive_missed": "{} consecutive cycles with nothing paid",
+    "max_dpd_3": "a worst DPD of {} over the last 3 cycles",
+    "max_dpd_6": "a worst DPD of {} over the last 6 cycles",
+    "max_dpd_12": "a worst DPD of {} over the last 12 cycles",
+    "delinquent_cycles_6": "{} delinquent cycles in the last 6",
+    "delinquent_cycles_12": "{} delinquent cycles in the last 12",
+    "paid_cycles_6": "{} cycles with a payment in the last 6",
+    "times_cured_12": "{} cures in the last 12 cycles",
+    "paid_to_due_1": "paying {} of the amount due this cycle",
+    "paid_to_due_3": "paying {} of the amount due over 3 cycles",
+    "paid_to_due_6": "paying {} of the amount due over 6 cycles",
+    "ptp_broken_90d": "{} broken promises to pay in the last 90 days",
+    "ptp_kept_90d": "{} kept promises to pay in the last 90 days",
+    "ptp_made_90d": "{} promises to pay in the last 90 days",
+    "rpc_30d": "{} right-party contacts in the last 30 days",
+    "refusals_90d": "{} refusals to pay in the last 90 days",
+    "no_answers_30d": "{} unanswered contact attempts in the last 30 days",
+    "wrong_numbers_90d": "{} wrong numbers in the last 90 days",
+    "bureau_score": "a bureau score of {}",
+    "monthly_income": "a monthly income of {}",
+    "debt_to_income": "a debt-to-income ratio of {}",
+    "instalment_to_income": "an instalment-to-income ratio of {}",
+    "arrears": "arrears of {}",
+    "arrears_to_instalment": "arrears of {} instalments",
+    "months_on_book": "{} months on book",
+    "loan_to_value": "a loan-to-value of {}",
+}
+_RATIO_FEATURES = frozenset({"paid_to_due_1", "paid_to_due_3", "paid_to_due_6"})
+
+
 def _phrase(description: str) -> str:
     d = description.strip().rstrip(".")
     return d[:1].lower() + d[1:] if d[:2] != d[:2].upper() else d
@@ -49,6 +85,19 @@ def format_values(values: pd.Series, spec: FeatureSpec) -> np.ndarray:
     phrase = _phrase(spec.description)
     s = pd.Series(values).reset_index(drop=True)
     missing = s.isna().to_numpy()
+    template = PHRASES.get(spec.name)
+    if template is not None:
+        prefix, suffix = template.split("{}")
+        if spec.name in _RATIO_FEATURES:
+            shown = (s.astype(float) * 100).round(0).map("{:.0f}%".format)
+        elif spec.dtype in ("int", "float") and s.dropna().astype(float).mod(1).eq(0).all():
+            shown = s.astype("Float64").round().astype("Int64").map(lambda v: f"{v:,}")
+        elif spec.dtype in ("int", "float"):
+            shown = s.astype(float).map("{:,.2f}".format)
+        else:
+            shown = s.astype(object).astype(str)
+        text = prefix + shown.to_numpy(dtype=object) + suffix
+        return np.where(missing, f"{phrase}: missing", text).astype(object)
     if spec.dtype == "bool":
         text = np.where(s.fillna(False).astype(bool).to_numpy(), f"{phrase}: yes", f"{phrase}: no")
     elif spec.dtype == "int":

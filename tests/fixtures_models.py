@@ -8,6 +8,8 @@ trained bundle (serving and policy tests included) so that the suite trains only
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -80,3 +82,34 @@ def make_toy(n: int, seed: int) -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def toy_frame() -> pd.DataFrame:
     return make_toy(6000, TOY_SEED)
+
+
+@dataclass
+class TrainedRun:
+    """One registered training run: use ``bundle`` to score, ``cfg`` to reach the same MLflow store."""
+
+    cfg: object
+    bundle: object
+    run_id: str
+    version: str
+    metrics: dict
+    outcome: object
+
+
+@pytest.fixture(scope="session")
+def trained_run(sim_default_dir, tmp_path_factory):
+    """Train once on the default portfolio into a temporary SQLite MLflow store (alias challenger).
+
+    ``MLFLOW_TRACKING_URI`` is unset for the session so that tests never write to a shared server.
+    The report is not written here (the report tests render it from ``outcome.result``).
+    """
+    from rollcure.config import RollcureConfig
+    from training.pipeline import run_training
+    from training.registry import TRACKING_ENV
+
+    patch = pytest.MonkeyPatch()
+    patch.delenv(TRACKING_ENV, raising=False)
+    cfg = RollcureConfig(data_dir=tmp_path_factory.mktemp("trained_run"), seed=7)
+    outcome = run_training(cfg, sim_default_dir, None, write_report_file=False)
+    yield TrainedRun(cfg, outcome.bundle, outcome.run_id, outcome.version, outcome.metrics, outcome)
+    patch.undo()

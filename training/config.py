@@ -14,8 +14,8 @@ class TrainingConfig(BaseModel):
     oot_cycles: int = Field(default=2, ge=1)
     #: Cycles just before the OOT period used for early stopping and the calibrator choice.
     valid_cycles: int = Field(default=1, ge=1)
-    #: Fewest training cycles accepted; fewer is an input error.
-    min_train_cycles: int = Field(default=1, ge=1)
+    #: Training cycles kept before the OOT part may grow past one cycle (short panels: one OOT cycle).
+    min_train_cycles: int = Field(default=3, ge=1)
     #: Keep only the most recent N training cycles (None: all), to bound training time.
     max_train_cycles: int | None = Field(default=None, ge=1)
     #: MLflow tracking URI; None means a SQLite store under ``<data_dir>/mlflow``.

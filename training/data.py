@@ -47,9 +47,9 @@ def join_cases(
     label_cols = [*KEYS, *LABEL_COLUMNS]
     frame = X.merge(labels[label_cols], on=list(KEYS), how="inner", validate="one_to_one")
     if "bucket" not in frame.columns:
-        dpd = cycles.rename(columns={"cycle_date": "as_of"})[[*KEYS, "dpd"]]
+        dpd = cycles.rename(columns={"cycle_date": "as_of", "dpd": "_cycle_dpd"})[[*KEYS, "_cycle_dpd"]]
         frame = frame.merge(dpd, on=list(KEYS), how="left", validate="one_to_one")
-        frame["bucket"] = bucket_of(frame.pop("dpd").to_numpy())
+        frame["bucket"] = bucket_of(frame.pop("_cycle_dpd").to_numpy())
     frame["roll_forward"] = frame["roll_forward"].astype(bool)
     frame["cure"] = frame["cure"].astype(bool)
     frame["next_bucket"] = frame["next_bucket"].astype(str)
@@ -66,7 +66,7 @@ def load_case_data(tables: dict[str, pd.DataFrame], cfg: RollcureConfig) -> Case
     if frame.empty:
         raise InputError("--data: no overdue case has an observed next cycle, nothing to train on")
     spec = [s for s in spec_from_registry(FEATURES) if s.name in frame.columns]
-    return CaseData(cases=frame, spec=spec, n_unlabelled=len(ds.cases) - len(frame))
+    return CaseData(cases=frame, spec=spec, n_unlabelled=int(ds.excluded))
 
 
 def frame_digest(frame: pd.DataFrame) -> str:

@@ -119,35 +119,43 @@ def run_training(
     return TrainingOutcome(result, data, run_id, version, digest, report_path)
 
 
-def write_report(cfg: RollcureConfig, ref: str, out: Path, data_dir: Path | None = None) -> Path:
-    """Re-evaluate a registered bundle on its data (by default the folder its run trained on) and
-    write the report; the report is also logged to that bundle's MLflow run."""
+def evaluate_registered(cfg: RollcureConfig, ref: str, data_dir: Path | None = None) -> TrainingOutcome:
+    """Reload a registered bundle and re-run its OOT evaluation on its data (by default the folder
+    its run trained on): the same split dates, the baselines refitted on the same training cycles."""
     from rollcure.errors import InputError
     from rollcure.io import read_tables
     from training import registry
 
     bundle = registry.load_bundle(cfg, ref)
     run_id = bundle.metadata["run_id"]
-    c = registry.client(cfg)
     if data_dir is None:
-        stored = c.get_run(run_id).data.params.get("data_dir")
+        stored = registry.client(cfg).get_run(run_id).data.params.get("data_dir")
         if not stored:
             raise InputError("--data: the run does not record its data folder; pass --data")
         data_dir = Path(stored)
     data = load_case_data(read_tables(Path(data_dir)), cfg)
     split = TimeSplit.from_description(bundle.metadata["split"])
     result = evaluate(bundle, data.cases, split, int(bundle.metadata.get("seed", cfg.seed)))
+    version = str(bundle.metadata["registered_version"])
+    return TrainingOutcome(result, data, run_id, version, frame_digest(data.cases), None)
+
+
+def write_report(cfg: RollcureConfig, ref: str, out: Path, data_dir: Path | None = None) -> Path:
+    """Write the validation report of a registered bundle and log it to the bundle's MLflow run."""
+    from training import registry
+
+    outcome = evaluate_registered(cfg, ref, data_dir)
     context = ReportContext(
         facts={
             "model": f"{cfg.training.registered_model} {ref}",
-            "registered version": str(bundle.metadata["registered_version"]),
-            "run id": run_id,
-            "data digest": frame_digest(data.cases)[:16],
+            "registered version": outcome.version,
+            "run id": outcome.run_id,
+            "data digest": outcome.digest[:16],
         }
     )
-    html = build_report(result, data.cases, context, cfg.training.report_sample, cfg.seed)
+    html = build_report(outcome.result, outcome.data.cases, context, cfg.training.report_sample, cfg.seed)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
-    c.log_artifact(run_id, str(out), "report")
+    registry.client(cfg).log_artifact(outcome.run_id, str(out), "report")
     return out

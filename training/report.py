@@ -137,7 +137,10 @@ def build_report(
     out.append("<h2>6. Performance per bucket (OOT)</h2>")
     out.append(_table(result.by_bucket))
     out.append("<h2>7. Five-tier classification</h2>")
-    out.append(_table(tier_counts(cases, parts)))
+    if "dpd" in cases.columns:
+        out.append(_table(tier_counts(cases, parts)))
+    else:
+        out.append("<p class='note'>No days-past-due column in this data set.</p>")
     out.append("<h2>8. Markov baseline: training-period transition matrix</h2>")
     out.append(_table(result.markov.transition_.rename_axis("from").reset_index(), digits=3))
     out.append("</body></html>")

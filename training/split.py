@@ -47,13 +47,14 @@ def time_split(as_of: pd.Series, cfg: TrainingConfig) -> TimeSplit:
     """Assign whole cycles to train / valid / OOT by date."""
     cycles = sorted(pd.to_datetime(pd.Series(as_of)).dropna().unique())
     n = len(cycles)
-    need = cfg.min_train_cycles + cfg.valid_cycles + 1
+    need = 1 + cfg.valid_cycles + 1
     if n < need:
         raise InputError(
             f"cases: {n} labelled case cycle(s); the time split needs at least {need} "
-            f"({cfg.min_train_cycles} train + {cfg.valid_cycles} validation + 1 out-of-time)"
+            f"(1 train + {cfg.valid_cycles} validation + 1 out-of-time)"
         )
-    n_oot = min(cfg.oot_cycles, n - cfg.min_train_cycles - cfg.valid_cycles)
+    # the OOT part gives way first (down to one cycle), so training keeps min_train_cycles if it can
+    n_oot = max(1, min(cfg.oot_cycles, n - cfg.valid_cycles - cfg.min_train_cycles))
     oot = cycles[n - n_oot :]
     valid = cycles[n - n_oot - cfg.valid_cycles : n - n_oot]
     train = cycles[: n - n_oot - cfg.valid_cycles]

@@ -1,7 +1,84 @@
-"""CLI commands of this stage."""
+"""`rollcure train`, `rollcure promote`, `rollcure report`: fit, register and validate the models."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
 
+def train(
+    data: Path = typer.Option(..., "--data", help="Folder with the raw tables (Parquet)."),
+    metrics_out: Path = typer.Option(None, "--metrics-out", help="Also write the OOT metric table as JSON."),
+    report: Path = typer.Option(
+        None, "--report", help="Validation report path (default <data_dir>/reports/)."
+    ),
+    no_report: bool = typer.Option(False, "--no-report", help="Skip the validation report."),
+    promote_: bool = typer.Option(
+        False, "--promote", help="Also move the 'champion' alias to the new version."
+    ),
+    config: Path = typer.Option(None, "--config", help="YAML run config."),
+) -> None:
+    """Train roll-forward and cure models out of time, log them to MLflow and register the bundle."""
+    from rich.console import Console
+
+    from rollcure.config import load_config
+    from training.pipeline import run_training
+    from training.summary import rich_metrics_table, write_metrics_json
+
+    cfg = load_config(config)
+    console = Console(stderr=True, highlight=False)
+    outcome = run_training(
+        cfg, data, console, promote=promote_, report_out=report, write_report_file=not no_report
+    )
+    out = Console(highlight=False)
+    out.print(rich_metrics_table(outcome.metrics))
+    out.print(
+        f"run {outcome.run_id}: registered {cfg.training.registered_model} version {outcome.version} "
+        f"as 'challenger'{' and champion' if promote_ else ''}"
+    )
+    if outcome.report_path is not None:
+        out.print(f"report: {outcome.report_path}")
+    if metrics_out is not None:
+        write_metrics_json(outcome.metrics, metrics_out)
+        out.print(f"metrics: {metrics_out}")
+
+
+def promote(
+    version: str = typer.Option(
+        None, "--version", help="Version to promote (default: the current challenger)."
+    ),
+    config: Path = typer.Option(None, "--config", help="YAML run config."),
+) -> None:
+    """Move the 'champion' alias of the registered bundle."""
+    from rollcure.config import load_config
+    from rollcure.errors import InputError
+    from training.registry import promote as do_promote
+
+    if version is not None and not version.isdigit():
+        raise InputError(f"--version: must be a version number, got {version!r}")
+    cfg = load_config(config)
+    promoted = do_promote(cfg, version)
+    typer.echo(f"{cfg.training.registered_model} version {promoted} is now 'champion'")
+
+
+def report(
+    out: Path = typer.Option(None, "--out", help="HTML file to write (default <data_dir>/reports/)."),
+    model: str = typer.Option("champion", "--model", help="Alias or version of the registered bundle."),
+    data: Path = typer.Option(None, "--data", help="Data folder (default: the one the run trained on)."),
+    config: Path = typer.Option(None, "--config", help="YAML run config."),
+) -> None:
+    """Write the model validation report (one self-contained HTML file) for a registered bundle."""
+    from rollcure.config import load_config
+    from training.pipeline import default_report_path, write_report
+
+    cfg = load_config(config)
+    path = write_report(cfg, model, out or default_report_path(cfg), data)
+    typer.echo(f"report: {path}")
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the `rollcure` app."""
+    app.command()(train)
+    app.command()(promote)
+    app.command()(report)
