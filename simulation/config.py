@@ -156,6 +156,7 @@ class ActionEffects(_Section):
     restructuring_willing_unable_gain: float = 2.4
     restructuring_term_stretch: float = 1.3
     restructuring_extra_months: int = Field(default=6, ge=0)
+    restructuring_max_instalment_share: float = Field(default=0.7, gt=0, le=1)
     field_visit_able_unwilling_gain: float = 2.6
     field_visit_willing_unable_hurt: float = 0.25
     outsourcing_gain_per_bucket: float = 0.35
@@ -165,6 +166,7 @@ class ActionEffects(_Section):
     litigation_enforce_ability: float = 0.85
     litigation_collateral_recovery: float = Field(default=0.7, ge=0, le=1)
     litigation_collateral_sale: float = Field(default=0.4, ge=0, le=1)
+    litigation_sale_lag_cycles: int = Field(default=6, ge=1)
     litigation_hurt: float = 0.30
 
 

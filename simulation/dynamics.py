@@ -22,7 +22,8 @@ action         effect on the next cycle (and after)
 =============  ==================================================================================
 none           nothing; the baseline (many able, willing cases cure on their own).
 reminder       gain 1.6·A·W: works on the able and willing who forgot; next to nothing on others.
-restructuring  new instalment = annuity of the balance over 1.3 × the remaining term + 6 months;
+restructuring  new instalment = annuity of the balance over 1.3 × the remaining term + 6 months,
+               stretched further if needed so it is at most 0.7 × the old instalment;
                only that instalment is asked, and paying it re-ages the loan (arrears capitalised,
                DPD 0). Gain 2.4·W·(1−A): works on the willing but unable, whose burden also falls
                most. On able payers it mostly lowers what is collected within the horizon.
@@ -32,10 +33,11 @@ outsourcing    gain 0.35·(b−1)·(1−W/2): an agency's edge grows with the ag
                in M1. Willingness drops by 0.10.
 litigation     notice effect 0.5·A·(1−W) now; two cycles later the court rules: with probability
                0.85·A the debtor is made to pay everything due (cure); otherwise, on a secured
-               loan, the collateral is sold with probability 0.4, recovering up to 0.7 ×
-               collateral value (the loan closes; a shortfall is charged off). Slow and costly:
-               it pays off on large arrears and on collateral. Willingness drops by 0.3·W (the
-               relationship breaks).
+               loan, a collateral sale is ordered with probability 0.4 and happens six cycles
+               later, recovering up to 0.7 × collateral value (the loan closes; a shortfall is
+               charged off). Slow and costly: within a 90-day horizon it pays off on large
+               arrears of able debtors; the sale lies beyond it. Willingness drops by 0.3·W
+               (the relationship breaks).
 =============  ==================================================================================
 
 Flags (from their flag date): deceased and bankrupt cut ability to a tenth; disputed and
@@ -60,6 +62,8 @@ A_NONE, A_REMINDER, A_RESTRUCTURING, A_FIELD_VISIT, A_OUTSOURCING, A_LITIGATION 
 #: Uniform draws consumed per loan and month (shock, payment choice, partial share, enforcement).
 N_UNIFORMS = 4
 _EPS = 0.005
+#: Longest term a restructuring may stretch a loan to (months).
+_MAX_TERM = 480
 #: Flag codes: 0 = none, i + 1 = FLAGS[i].
 FLAG_DISPUTED, FLAG_DECEASED, FLAG_BANKRUPT, FLAG_FRAUD = (FLAGS.index(f) + 1 for f in FLAGS)
 SECURED_PRODUCTS = ("mortgage", "housing_fund")
@@ -82,7 +86,7 @@ class LoanState:
     willingness_base: np.ndarray
     shock: np.ndarray  # bool: income shock in progress
     shock_onset: np.ndarray  # monthly probability of a new shock
-    legal: np.ndarray  # cycles until court enforcement (0 = no case pending)
+    legal: np.ndarray  # >0: cycles until the court rules; <0: cycles until a collateral sale; 0: none
     collateral: np.ndarray
     secured: np.ndarray  # bool: mortgage or housing-fund product
     micro: np.ndarray  # bool: micro loan
@@ -166,6 +170,34 @@ def action_response(
     return gain, hurt
 
 
+def restructured_terms(
+    balance: np.ndarray,
+    monthly_rate: np.ndarray,
+    remaining: np.ndarray,
+    instalment: np.ndarray,
+    cfg: SimulationConfig,
+) -> tuple[np.ndarray, np.ndarray]:
+    """New (instalment, term) after a restructuring: the balance (arrears capitalised) over a longer
+    term, and never more than ``restructuring_max_instalment_share`` of the old instalment, the
+    term stretched as far as needed (up to ``_MAX_TERM``) to get there."""
+    e = cfg.effects
+    n_min = np.ceil(np.maximum(remaining, 1) * e.restructuring_term_stretch) + e.restructuring_extra_months
+    target = np.minimum(
+        annuity(balance, monthly_rate, n_min), e.restructuring_max_instalment_share * instalment
+    )
+    target = np.maximum(target, 1e-6)
+    ratio = monthly_rate * balance / target
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_needed = np.where(
+            monthly_rate > 1e-9,
+            np.where(ratio < 1, -np.log1p(-np.minimum(ratio, 1 - 1e-12)) / np.log1p(monthly_rate), _MAX_TERM),
+            balance / target,
+        )
+    n = np.clip(np.ceil(n_needed), n_min, _MAX_TERM)
+    # where even the longest term cannot get there, interest is partly deferred to the final instalment
+    return np.minimum(annuity(balance, monthly_rate, n), target), n
+
+
 def _shock_onset_by_employment(cfg: SimulationConfig) -> np.ndarray:
     return np.array([cfg.latent.shock_onset.get(e, 0.0) for e in EMPLOYMENTS])
 
@@ -191,12 +223,9 @@ def month_step(state: LoanState, action: np.ndarray, u: np.ndarray, cfg: Simulat
     # 2. restructuring: longer term, lower instalment; paying it re-ages the loan
     restr = action == A_RESTRUCTURING
     if restr.any():
-        n_new = (
-            np.ceil(np.maximum(s.remaining, 1) * eff.restructuring_term_stretch)
-            + eff.restructuring_extra_months
-        )
-        s.remaining = np.where(restr, n_new, s.remaining).astype(np.int64)
-        s.instalment = np.where(restr, annuity(s.balance, s.monthly_rate, n_new), s.instalment)
+        inst, n = restructured_terms(s.balance, s.monthly_rate, s.remaining, s.instalment, cfg)
+        s.remaining = np.where(restr, n, s.remaining).astype(np.int64)
+        s.instalment = np.where(restr, inst, s.instalment)
     # 3. what is due
     bal_i = s.balance * (1.0 + s.monthly_rate)
     room = np.maximum(bal_i - s.arrears, 0.0)
@@ -233,18 +262,21 @@ def month_step(state: LoanState, action: np.ndarray, u: np.ndarray, cfg: Simulat
     share = share * (pay.partial_ability_floor + (1 - pay.partial_ability_floor) * ability)
     paid = np.where(full, due_choice, np.where(part, share * np.where(current, sched, due), 0.0))
     reaged = restr & (paid >= sched - _EPS) & (sched > 0)
-    # 5. court enforcement of a pending case: an able debtor is made to pay what is due; otherwise
-    #    the collateral (if any) may be sold, and a shortfall is charged off
-    enforce = s.legal == 1
+    # 5. the court: a ruling ``litigation_lag_cycles`` after filing makes an able debtor pay what is
+    #    due; otherwise it may order the collateral sold, which happens ``litigation_sale_lag_cycles``
+    #    later (legal < 0 counts that down); a shortfall after the sale is charged off
+    ruling = s.legal == 1
     p_won = eff.litigation_enforce_ability * ability
-    won = enforce & (u[:, 3] < p_won)
-    sold = (
-        enforce & ~won & (s.collateral > 0) & (u[:, 3] < p_won + eff.litigation_collateral_sale * (1 - p_won))
-    )
+    won = ruling & (u[:, 3] < p_won)
+    p_order = p_won + eff.litigation_collateral_sale * (1 - p_won)
+    order_sale = ruling & ~won & (s.collateral > 0) & (u[:, 3] < p_order)
+    sold = s.legal == -1
     sale = np.minimum(bal_i, eff.litigation_collateral_recovery * s.collateral)
     paid = np.where(won, np.maximum(paid, due), np.where(sold, np.maximum(paid, sale), paid))
-    s.legal = np.where(s.legal > 0, s.legal - 1, 0)
-    s.legal = np.where((action == A_LITIGATION) & (s.legal == 0), eff.litigation_lag_cycles, s.legal)
+    pending = s.legal != 0
+    s.legal = np.where(s.legal > 0, s.legal - 1, np.where(s.legal < 0, s.legal + 1, 0))
+    s.legal = np.where(order_sale, -eff.litigation_sale_lag_cycles, s.legal)
+    s.legal = np.where((action == A_LITIGATION) & ~pending, eff.litigation_lag_cycles, s.legal)
     paid = np.minimum(paid, bal_i)
     # 6. balances, arrears, missed instalments
     balance = bal_i - paid

@@ -1,0 +1,119 @@
+"""Unit tests of the month step on arbitrary states: the bookkeeping holds whatever the action."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulation import SimulationConfig
+from simulation.dynamics import (
+    A_LITIGATION,
+    A_NONE,
+    A_RESTRUCTURING,
+    N_UNIFORMS,
+    LoanState,
+    annuity,
+    dpd_of,
+    month_step,
+)
+
+CFG = SimulationConfig()
+
+
+def random_state(rng: np.random.Generator, n: int) -> LoanState:
+    instalment = rng.uniform(20, 3000, n)
+    missed = rng.integers(0, 12, n)
+    arrears = np.where(missed > 0, instalment * (missed - rng.uniform(0, 0.9, n)), 0.0)
+    return LoanState(
+        balance=arrears + rng.uniform(0, 50 * instalment),
+        arrears=arrears,
+        instalment=instalment,
+        monthly_rate=rng.uniform(0, 0.03, n),
+        remaining=rng.integers(-3, 60, n),
+        missed=missed,
+        due_day=rng.integers(1, 29, n),
+        income=rng.uniform(500, 20000, n),
+        ability_base=rng.random(n),
+        willingness=rng.random(n),
+        willingness_base=rng.random(n),
+        shock=rng.random(n) < 0.2,
+        shock_onset=rng.uniform(0, 0.05, n),
+        legal=rng.integers(0, 3, n),
+        collateral=np.where(rng.random(n) < 0.3, rng.uniform(0, 1e6, n), 0.0),
+        secured=rng.random(n) < 0.3,
+        micro=rng.random(n) < 0.2,
+        flag=rng.integers(0, 5, n),
+        flag_in=rng.integers(-2, 5, n),
+    )
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), action=st.integers(0, 5))
+def test_bookkeeping_invariants_hold_for_any_state_and_action(seed, action):
+    rng = np.random.default_rng(seed)
+    s = random_state(rng, 400)
+    before_missed, before_balance = s.missed.copy(), s.balance.copy()
+    res = month_step(s, np.full(400, action), rng.random((400, N_UNIFORMS)), CFG)
+    assert (res.paid >= 0).all() and (res.paid <= before_balance * (1 + 0.03) + 1e-6).all()
+    assert (s.balance >= 0).all() and (s.arrears >= 0).all() and (s.arrears <= s.balance + 1e-9).all()
+    assert ((s.missed > 0) == (s.arrears > 0)).all()
+    assert (s.missed <= before_missed + 1).all()
+    assert ((res.paid == 0) & (before_missed > 0) <= (s.missed == before_missed + 1)).all()
+    dpd = dpd_of(s.missed, s.due_day)
+    assert ((dpd > 0) == (s.missed > 0)).all()
+    assert (res.closed == (s.balance == 0)).all()
+    assert not (res.closed & res.written_off).any()
+    assert ((0 <= s.willingness) & (s.willingness <= 1)).all()
+
+
+def test_restructuring_lowers_the_instalment_and_paying_it_re_ages_the_loan():
+    rng = np.random.default_rng(0)
+    s = random_state(rng, 2000)
+    s.remaining[:] = 24
+    s.legal[:] = 0
+    s.balance = s.instalment / annuity(np.ones(2000), s.monthly_rate, 24) + s.arrears  # on schedule
+    old = s.instalment.copy()
+    res = month_step(s, np.full(2000, A_RESTRUCTURING), rng.random((2000, N_UNIFORMS)), CFG)
+    assert (s.instalment <= CFG.effects.restructuring_max_instalment_share * old + 1e-6).all()
+    assert (s.remaining > 24).all()
+    paid_in_full = res.paid >= s.instalment - 0.01
+    assert (s.arrears[paid_in_full & ~res.closed] == 0).all()
+
+
+def test_litigation_is_slow_the_court_rules_after_the_lag():
+    rng = np.random.default_rng(1)
+    s = random_state(rng, 1000)
+    s.legal[:] = 0
+    month_step(s, np.full(1000, A_LITIGATION), rng.random((1000, N_UNIFORMS)), CFG)
+    assert (s.legal == CFG.effects.litigation_lag_cycles).all()
+    month_step(s, np.full(1000, A_NONE), rng.random((1000, N_UNIFORMS)), CFG)
+    assert (s.legal == CFG.effects.litigation_lag_cycles - 1).all()
+
+
+def test_annuity_repays_the_principal():
+    principal, rate, n = np.array([1000.0, 5000.0]), np.array([0.01, 0.0]), np.array([12, 10])
+    inst = annuity(principal, rate, n)
+    balance = principal.copy()
+    for _ in range(12):  # loop over months
+        balance = np.maximum(balance * (1 + rate) - inst, 0)
+    np.testing.assert_allclose(balance, 0, atol=1e-6)
+
+
+def test_a_collateral_sale_comes_long_after_the_ruling_and_closes_or_charges_off():
+    rng = np.random.default_rng(2)
+    n = 2000
+    s = random_state(rng, n)
+    s.legal[:] = 1  # the court rules this cycle
+    s.collateral[:] = 1e9
+    s.ability_base[:] = 0.0  # nobody can be made to pay: a sale is ordered with probability s
+    s.flag[:] = 0
+    month_step(s, np.full(n, A_NONE), rng.random((n, N_UNIFORMS)), CFG)
+    ordered = s.legal == -CFG.effects.litigation_sale_lag_cycles
+    assert abs(ordered.mean() - CFG.effects.litigation_collateral_sale) < 0.05
+    for _ in range(CFG.effects.litigation_sale_lag_cycles - 1):  # loop over months
+        month_step(s, np.full(n, A_NONE), rng.random((n, N_UNIFORMS)), CFG)
+    assert (s.legal[ordered] == -1).all()
+    res = month_step(s, np.full(n, A_NONE), rng.random((n, N_UNIFORMS)), CFG)
+    assert res.closed[ordered].all()  # collateral worth more than the balance repays it
+    assert (s.legal == 0).all()
