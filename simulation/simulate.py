@@ -21,12 +21,23 @@ from rollcure.errors import InputError
 from rollcure.io import TRUTH_DIR, write_tables, write_truth
 from simulation.config import SimulationConfig
 from simulation.contacts import contacts_after_decisions, empty_contacts
-from simulation.dynamics import N_UNIFORMS, LoanState, dpd_of, effective_latents, month_step
+from simulation.dynamics import N_UNIFORMS, LoanState, StepResult, dpd_of, effective_latents, month_step
 from simulation.logging_policy import choose, propensities
-from simulation.population import build_population
+from simulation.population import Population, build_population
 
 Progress = Callable[[int, int], None]
 CONFIG_FILE = "simulation_config.json"
+_CYCLE_COLUMNS = (
+    "loan_id",
+    "cycle_date",
+    "due_amount",
+    "paid_amount",
+    "balance",
+    "arrears",
+    "dpd",
+    "bucket",
+    "missed_instalments",
+)
 
 
 @dataclass
@@ -71,141 +82,151 @@ def simulate(cfg: SimulationConfig, seed: int, progress: Progress | None = None)
     ss = np.random.SeedSequence(seed)
     rng_pop, rng_dyn, rng_pol, rng_con = (np.random.default_rng(s) for s in ss.spawn(4))
     pop = build_population(cfg, rng_pop)
-    state, n = pop.state, cfg.accounts
-    loan_ids = pop.loans["loan_id"].to_numpy()
-    borrower_ids = pop.loans["borrower_id"].to_numpy()
-    phone_ok = pop.borrowers["phone_verified"].to_numpy()
-    address_ok = pop.borrowers["address_verified"].to_numpy()
-    open_ = np.ones(n, dtype=bool)
-    pending = np.zeros(n, dtype=np.int8)
-    costs = np.asarray(cfg.cost_vector())
+    state = pop.state
+    rec = _Recorder(pop, cfg, rng_con)
+    open_ = np.ones(cfg.accounts, dtype=bool)
+    pending = np.zeros(cfg.accounts, dtype=np.int8)  # action decided at the last cycle end
     window0, total = cfg.burn_in_months, cfg.burn_in_months + cfg.months
-    first = pd.Timestamp(cfg.start_date)
-    cycles, actions, cases, bmonths, contacts = _Columns(), _Columns(), _Columns(), _Columns(), []
-    prev_decision: tuple[np.ndarray, np.ndarray] | None = None  # (loan idx, action) decided last cycle
 
-    for k in range(total):
+    for k in range(total):  # the only loop: over months
         live = open_ & (pop.origination_step < k)
         idx = np.flatnonzero(live)
         sub = state.take(idx)
-        act = pending[idx]
-        res = month_step(sub, act, rng_dyn.random((len(idx), N_UNIFORMS)), cfg)
+        res = month_step(sub, pending[idx], rng_dyn.random((len(idx), N_UNIFORMS)), cfg)
         state.put(idx, sub)
-        state.flag_in[~live] -= 1
+        state.flag_in[~live] -= 1  # flags keep their calendar date for loans not yet in the book
         in_window = k >= window0
-        date = _month_end(first, k - window0)
         if in_window:
-            ability, will = effective_latents(sub, cfg)
-            cycles.add(
-                loan_id=loan_ids[idx],
-                cycle_date=np.full(len(idx), date),
-                due_amount=res.due.round(2),
-                paid_amount=res.paid.round(2),
-                balance=sub.balance.round(2),
-                arrears=sub.arrears.round(2),
-                dpd=dpd_of(sub.missed, sub.due_day),
-                missed_instalments=sub.missed,
-            )
-            bmonths.add(
-                borrower_id=borrower_ids[idx],
-                cycle_date=np.full(len(idx), date),
-                ability=ability,
-                willingness=will,
-                shock=sub.shock,
-            )
-            if prev_decision is not None:
-                d_idx, d_act = prev_decision
-                pos = np.searchsorted(idx, d_idx)  # every decided loan was live this cycle
-                contacts.append(
-                    contacts_after_decisions(
-                        loan_ids[d_idx],
-                        _month_end(first, k - window0 - 1),
-                        date,
-                        d_act,
-                        ability[pos],
-                        will[pos],
-                        phone_ok[d_idx],
-                        address_ok[d_idx],
-                        res.paid[pos],
-                        res.due[pos],
-                        state.flag[d_idx] * (state.flag_in[d_idx] <= 0),
-                        rng_con,
-                    )
-                )
+            rec.cycle(k - window0, idx, sub, res)
         open_[idx[res.closed | res.written_off]] = False
-        pending[:] = 0
         overdue = (sub.missed > 0) & ~res.closed & ~res.written_off
-        o_idx = idx[overdue]
-        o_state = sub.take(np.flatnonzero(overdue))
+        o_idx, o_state = idx[overdue], sub.take(np.flatnonzero(overdue))
         p = propensities(o_state, cfg)
         chosen = choose(p, rng_pol.random(len(o_idx)))
+        pending[:] = 0
         pending[o_idx] = chosen
-        prev_decision = (o_idx, chosen) if in_window and k < total - 1 else None
         if in_window:
-            prop = p[np.arange(len(o_idx)), chosen]
-            actions.add(
-                loan_id=loan_ids[o_idx],
-                decided_at=np.full(len(o_idx), date),
-                action=chosen,
-                cost=costs[chosen],
-                propensity=prop,
-            )
-            snap = {f.name: getattr(o_state, f.name) for f in fields(LoanState)}
-            cases.add(
-                loan_id=loan_ids[o_idx],
-                as_of=np.full(len(o_idx), date),
-                logged_action=chosen,
-                logged_propensity=prop,
-                **snap,
+            rec.decisions(
+                k - window0, o_idx, o_state, chosen, p[np.arange(len(o_idx)), chosen], last=k == total - 1
             )
         if progress is not None:
             progress(k + 1, total)
+    return rec.portfolio()
 
-    return _assemble(pop, cycles, actions, cases, bmonths, contacts, cfg)
 
+class _Recorder:
+    """Collects the window's rows month by month and assembles the tables once at the end."""
 
-def _assemble(
-    pop,
-    cycles: _Columns,
-    actions: _Columns,
-    cases: _Columns,
-    bmonths: _Columns,
-    contacts: list[pd.DataFrame],
-    cfg: SimulationConfig,
-) -> Portfolio:
-    cyc = cycles.frame()
-    cyc["bucket"] = _str(bucket_index(cyc["dpd"].to_numpy()), BUCKETS)
-    cyc = cyc[
-        [
-            "loan_id",
-            "cycle_date",
-            "due_amount",
-            "paid_amount",
-            "balance",
-            "arrears",
-            "dpd",
-            "bucket",
-            "missed_instalments",
-        ]
-    ].sort_values(["loan_id", "cycle_date"], ignore_index=True)
-    act = actions.frame()
-    act["action"] = _str(act["action"].to_numpy(), ACTIONS)
-    act = act.sort_values(["loan_id", "decided_at"], ignore_index=True)
-    con = pd.concat(contacts, ignore_index=True) if contacts else empty_contacts()
-    con = con.sort_values(["loan_id", "ts"], ignore_index=True)
-    seen = np.isin(pop.loans["loan_id"].to_numpy(), cyc["loan_id"].unique())
-    loans = pop.loans[seen].reset_index(drop=True)
-    # a flag dated after the loan left the book (repaid or charged off) never happened
-    last_cycle = loans["loan_id"].map(cyc.groupby("loan_id")["cycle_date"].max())
-    void = (loans["flag_date"] > last_cycle).to_numpy()
-    loans.loc[void, list(FLAGS)] = False
-    loans.loc[void, "flag_date"] = pd.NaT
-    borrowers = pop.borrowers[pop.borrowers["borrower_id"].isin(loans["borrower_id"])].reset_index(drop=True)
-    case_states = cases.frame()
-    case_states["logged_action"] = _str(case_states["logged_action"].to_numpy(), ACTIONS)
-    tables = {"borrowers": borrowers, "loans": loans, "cycles": cyc, "contacts": con, "actions": act}
-    truth = {"borrower_months": bmonths.frame(), "case_states": case_states}
-    return Portfolio(tables=tables, truth=truth, config=cfg)
+    def __init__(self, pop: Population, cfg: SimulationConfig, rng_contacts: np.random.Generator) -> None:
+        self.pop, self.cfg, self.rng = pop, cfg, rng_contacts
+        self.loan_ids = pop.loans["loan_id"].to_numpy()
+        self.borrower_ids = pop.loans["borrower_id"].to_numpy()
+        self.phone_ok = pop.borrowers["phone_verified"].to_numpy()
+        self.address_ok = pop.borrowers["address_verified"].to_numpy()
+        self.costs = np.asarray(cfg.cost_vector())
+        self.first = pd.Timestamp(cfg.start_date)
+        self.cycles, self.actions, self.cases, self.bmonths = _Columns(), _Columns(), _Columns(), _Columns()
+        self.contacts: list[pd.DataFrame] = []
+        self.last_decision: tuple[np.ndarray, np.ndarray] | None = None  # (loan index, action)
+
+    def cycle(self, month: int, idx: np.ndarray, sub: LoanState, res: StepResult) -> None:
+        """Cycle rows and latents of this month, and the contacts that followed last month's decisions."""
+        date = _month_end(self.first, month)
+        n = len(idx)
+        ability, will = effective_latents(sub, self.cfg)
+        self.cycles.add(
+            loan_id=self.loan_ids[idx],
+            cycle_date=np.full(n, date),
+            due_amount=res.due.round(2),
+            paid_amount=res.paid.round(2),
+            balance=sub.balance.round(2),
+            arrears=sub.arrears.round(2),
+            dpd=dpd_of(sub.missed, sub.due_day),
+            missed_instalments=sub.missed,
+        )
+        self.bmonths.add(
+            borrower_id=self.borrower_ids[idx],
+            cycle_date=np.full(n, date),
+            ability=ability,
+            willingness=will,
+            shock=sub.shock,
+        )
+        if self.last_decision is None:
+            return
+        d_idx, d_act = self.last_decision
+        pos = np.searchsorted(idx, d_idx)  # every loan decided on last cycle is live this cycle
+        flag_now = np.where(sub.flag_in[pos] <= 0, sub.flag[pos], 0)
+        self.contacts.append(
+            contacts_after_decisions(
+                self.loan_ids[d_idx],
+                _month_end(self.first, month - 1),
+                date,
+                d_act,
+                ability[pos],
+                will[pos],
+                self.phone_ok[d_idx],
+                self.address_ok[d_idx],
+                res.paid[pos],
+                res.due[pos],
+                flag_now,
+                self.rng,
+            )
+        )
+
+    def decisions(
+        self,
+        month: int,
+        o_idx: np.ndarray,
+        o_state: LoanState,
+        chosen: np.ndarray,
+        propensity: np.ndarray,
+        last: bool,
+    ) -> None:
+        """The logging policy's actions and the case states they were taken in."""
+        date = _month_end(self.first, month)
+        n = len(o_idx)
+        self.actions.add(
+            loan_id=self.loan_ids[o_idx],
+            decided_at=np.full(n, date),
+            action=chosen,
+            cost=self.costs[chosen],
+            propensity=propensity,
+        )
+        snap = {f.name: getattr(o_state, f.name) for f in fields(LoanState)}
+        self.cases.add(
+            loan_id=self.loan_ids[o_idx],
+            as_of=np.full(n, date),
+            logged_action=chosen,
+            logged_propensity=propensity,
+            **snap,
+        )
+        self.last_decision = None if last else (o_idx, chosen)
+
+    def portfolio(self) -> Portfolio:
+        pop = self.pop
+        cyc = self.cycles.frame()
+        cyc["bucket"] = _str(bucket_index(cyc["dpd"].to_numpy()), BUCKETS)
+        cyc = cyc[list(_CYCLE_COLUMNS)].sort_values(["loan_id", "cycle_date"], ignore_index=True)
+        act = self.actions.frame()
+        act["action"] = _str(act["action"].to_numpy(), ACTIONS)
+        act = act.sort_values(["loan_id", "decided_at"], ignore_index=True)
+        con = pd.concat(self.contacts, ignore_index=True) if self.contacts else empty_contacts()
+        con = con.sort_values(["loan_id", "ts"], ignore_index=True)
+        seen = np.isin(pop.loans["loan_id"].to_numpy(), cyc["loan_id"].unique())
+        loans = pop.loans[seen].reset_index(drop=True)
+        # a flag dated after the loan left the book (repaid or charged off) never happened
+        last_cycle = loans["loan_id"].map(cyc.groupby("loan_id")["cycle_date"].max())
+        void = (loans["flag_date"] > last_cycle).to_numpy()
+        loans.loc[void, list(FLAGS)] = False
+        loans.loc[void, "flag_date"] = pd.NaT
+        borrowers = pop.borrowers[pop.borrowers["borrower_id"].isin(loans["borrower_id"])].reset_index(
+            drop=True
+        )
+        case_states = self.cases.frame()
+        case_states["logged_action"] = _str(case_states["logged_action"].to_numpy(), ACTIONS)
+        tables = {"borrowers": borrowers, "loans": loans, "cycles": cyc, "contacts": con, "actions": act}
+        truth = {"borrower_months": self.bmonths.frame(), "case_states": case_states}
+        return Portfolio(tables=tables, truth=truth, config=self.cfg)
 
 
 def write_portfolio(portfolio: Portfolio, out_dir: Path | str) -> None:
