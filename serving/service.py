@@ -1,9 +1,10 @@
 """The BentoML service: recommend, score, explain, metadata, reload; health from the loaded bundle.
 
 ``RollcureService.__init__`` loads the configured registry alias once, opens the decision log and
-installs log redaction. Every API takes a list of ``features.payload.CasePayload``; pydantic
-rejects malformed or wrong-typed input with HTTP 400 and field paths before any code runs, and the
-handlers turn the feature code's ``InputError`` into HTTP 422 and oversized batches into 413.
+installs log redaction. Every API takes a list of ``serving.request.ServedCase`` (the feature
+stage's ``CasePayload``); pydantic rejects malformed or wrong-typed input with HTTP 400 and field
+paths before any code runs, and the handlers turn the feature code's ``InputError`` into HTTP 422
+and oversized batches into 413.
 ``/recommend`` appends every decision to the durable log before it returns; if the log cannot be
 written it answers 503 and gives no decision.
 
@@ -24,12 +25,12 @@ from fastapi import FastAPI
 from pydantic import Field
 from starlette.responses import JSONResponse
 
-from features.payload import CasePayload
 from rollcure.errors import InputError
 from serving.answers import explanations, features_for, recommend, scores
 from serving.auth import BearerAuthMiddleware, install_log_redaction
 from serving.config import CONFIG_ENV
 from serving.examples import EXAMPLE_CASE
+from serving.request import ServedCase
 from serving.schemas import CaseDecision, CaseExplanation, CaseScore, ModelMetadata, ReloadResult
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ logger = logging.getLogger(__name__)
 _REDACTED_LOGGERS = ("bentoml._internal.server.http_app", "bentoml", "uvicorn.error", __name__)
 
 Cases = Annotated[
-    list[CasePayload],
+    list[ServedCase],
     Field(
         min_length=1, description="One or more overdue cases.", json_schema_extra={"example": [EXAMPLE_CASE]}
     ),
@@ -97,13 +98,13 @@ class RollcureService:
         self._stop.set()
         self.log.close()
 
-    def _too_many(self, cases: list[CasePayload]) -> JSONResponse | None:
+    def _too_many(self, cases: list[ServedCase]) -> JSONResponse | None:
         limit = self.cfg.serving.max_batch_size
         if len(cases) > limit:
             return _error(413, ["cases"], f"cases: {len(cases)} cases in one request, the limit is {limit}")
         return None
 
-    def _features(self, cases: list[CasePayload]) -> Any:
+    def _features(self, cases: list[ServedCase]) -> Any:
         return features_for(cases, self.cfg.features)
 
     @bentoml.api(route="/recommend")
