@@ -83,9 +83,13 @@ def window_count(mask_sorted: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.
 
 
 def window_sum(values_sorted: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Sum of sorted event values in [lo, hi) (values must be finite)."""
-    cs = np.concatenate(([0.0], np.cumsum(values_sorted, dtype=np.float64)))
-    return cs[hi] - cs[lo]
+    """Sum of sorted event values in [lo, hi), added in time order within each window only.
+
+    A running-total difference would be cheaper but its rounding would depend on every row sorted
+    before the window (other loans, later rows), breaking exact train = serve and leakage checks.
+    """
+    case, event = expand_windows(lo, hi)
+    return np.bincount(case, weights=values_sorted[event], minlength=lo.size)
 
 
 def last_where(mask_sorted: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features._events import EventIndex, to_seconds
+from features._events import EventIndex, to_seconds, window_sum
 from rollcure.domain import BUCKETS, DAYS_PER_CYCLE, bucket_of, is_cure, is_roll_forward
 
 _DAY = 86_400
@@ -57,8 +57,7 @@ def build_labels(cycles: pd.DataFrame, cases: pd.DataFrame, horizon_days: int) -
     observed = has_now & has_next & window_seen
 
     hi = idx.position(loan_id, end_s, "right")
-    cs = np.concatenate(([0.0], np.cumsum(paid)))
-    recovered = cs[np.maximum(hi, nxt)] - cs[np.minimum(nxt, len(paid))]
+    recovered = window_sum(paid, np.minimum(nxt, len(paid)), np.maximum(hi, nxt))
 
     keep = np.flatnonzero(observed)
     dpd_now, dpd_next = dpd[now[keep]], dpd[nxt[keep]]
