@@ -110,6 +110,8 @@ def run_config_path(data_dir: Path) -> Path:
 
 def import_uci(csv: Path, out: Path, cfg: UciImportConfig | None = None) -> ImportResult:
     """Read, check, convert and write; returns the counts and the problems found."""
+    if Path(out).exists() and not Path(out).is_dir():
+        raise InputError(f"--out: {out} exists and is not a folder")
     raw = read_uci_csv(csv)
     converted, problems = convert(raw, cfg)
     write_import(converted, problems, out)

@@ -70,6 +70,13 @@ def test_missing_or_unreadable_file_exits_two(tmp_path, capsys, content):
     assert not (tmp_path / "d").exists()
 
 
+def test_out_that_is_a_file_exits_two(tmp_path, capsys):
+    csv = write_csv(tmp_path / "in.csv", [{"ID": 1}])
+    (tmp_path / "taken").write_text("not a folder")
+    assert run(["import", "uci", "--csv", str(csv), "--out", str(tmp_path / "taken")]) == 2
+    assert "--out:" in capsys.readouterr().err
+
+
 def test_bad_min_payment_rate_exits_two(tmp_path, capsys):
     csv = write_csv(tmp_path / "in.csv", [{"ID": 1}])
     args = ["--csv", str(csv), "--out", str(tmp_path / "d"), "--min-payment-rate", "0"]
