@@ -93,7 +93,7 @@ def score(
     from rollcure.errors import InputError
     from serving.batch import score_portfolio
 
-    cfg = _config(config, data)
+    cfg = _config(config, None)  # --data here is the tables folder; the registry stays at data_dir
     when = None
     if as_of is not None:
         try:
