@@ -46,7 +46,7 @@ def run(argv: list[str] | None = None) -> int:
     except _cx.UsageError as exc:
         _err.print(f"error: {exc.format_message()}", markup=False)
         return 2
-    except _cx.Abort:
+    except typer.Abort:
         _err.print("aborted", markup=False)
         return 1
     except typer.Exit as exc:
