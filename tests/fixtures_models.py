@@ -98,7 +98,9 @@ class TrainedRun:
 
 @pytest.fixture(scope="session")
 def trained_run(sim_default_dir, tmp_path_factory):
-    """Train once on the default portfolio into a temporary SQLite MLflow store (alias challenger).
+    """Train once on the default portfolio into a temporary SQLite MLflow store.
+
+    The version is registered as ``challenger`` and promoted to ``champion`` (as the demo does).
 
     ``MLFLOW_TRACKING_URI`` is unset for the session so that tests never write to a shared server.
     The report is not written here (the report tests render it from ``outcome.result``).
@@ -109,7 +111,10 @@ def trained_run(sim_default_dir, tmp_path_factory):
 
     patch = pytest.MonkeyPatch()
     patch.delenv(TRACKING_ENV, raising=False)
-    cfg = RollcureConfig(data_dir=tmp_path_factory.mktemp("trained_run"), seed=7)
-    outcome = run_training(cfg, sim_default_dir, None, write_report_file=False)
+    # one LightGBM thread: on a shared 2-core machine OpenMP spin-waits make 2 threads slower
+    cfg = RollcureConfig(
+        data_dir=tmp_path_factory.mktemp("trained_run"), seed=7, model={"lightgbm": {"num_threads": 1}}
+    )
+    outcome = run_training(cfg, sim_default_dir, None, promote=True, write_report_file=False)
     yield TrainedRun(cfg, outcome.bundle, outcome.run_id, outcome.version, outcome.metrics, outcome)
     patch.undo()

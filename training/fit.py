@@ -57,6 +57,14 @@ def train_models(
     cases: pd.DataFrame, spec: list[FeatureSpec], model_cfg: ModelConfig, train_cfg: TrainingConfig, seed: int
 ) -> TrainResult:
     """Train LightGBM per target, fit the calibrator on validation, then evaluate OOT vs the baselines."""
+    bundle, split, cal_scores = fit_bundle(cases, spec, model_cfg, train_cfg, seed)
+    return evaluate(bundle, cases, split, seed, cal_scores)
+
+
+def fit_bundle(
+    cases: pd.DataFrame, spec: list[FeatureSpec], model_cfg: ModelConfig, train_cfg: TrainingConfig, seed: int
+) -> tuple[Bundle, TimeSplit, dict[str, dict[str, float]]]:
+    """The fitting half of :func:`train_models`: both classifiers and their calibrators."""
     _check_frame(cases, spec)
     names = [s.name for s in spec]
     split = time_split(cases["as_of"], train_cfg)
@@ -82,7 +90,7 @@ def train_models(
         "seed": seed,
         "n_cases": {p: int((parts == p).sum()) for p in PARTS},
     }
-    return evaluate(bundle, cases, split, seed, cal_scores)
+    return bundle, split, cal_scores
 
 
 def evaluate(

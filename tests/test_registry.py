@@ -1,0 +1,59 @@
+"""MLflow registry: the registered bundle reproduces the run, aliases move, bad references fail clearly."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from rollcure.config import RollcureConfig
+from rollcure.errors import InputError
+from training import registry
+
+
+def test_loading_by_alias_reproduces_the_runs_predictions_exactly(trained_run):
+    result = trained_run.outcome.result
+    cases = trained_run.outcome.data.cases
+    oot_x = cases.loc[result.parts == "oot", trained_run.bundle.feature_names]
+    for ref in ("challenger", "champion", trained_run.version):
+        loaded = registry.load_bundle(trained_run.cfg, ref)
+        scores = loaded.score(oot_x)
+        for t in ("roll_forward", "cure"):
+            assert (scores[f"p_{t}"].to_numpy() == result.oot[f"p_{t}_lightgbm"].to_numpy()).all()
+        assert loaded.metadata["registered_version"] == trained_run.version
+        assert loaded.metadata["run_id"] == trained_run.run_id
+    pd.testing.assert_frame_equal(
+        loaded.explain(oot_x.iloc[:10]), trained_run.bundle.explain(oot_x.iloc[:10])
+    )
+
+
+def test_run_records_params_metrics_features_and_digest(trained_run):
+    run = registry.client(trained_run.cfg).get_run(trained_run.run_id)
+    assert run.data.tags["data_digest"] == trained_run.outcome.digest
+    assert float(run.data.params["n_features"]) == len(trained_run.bundle.features)
+    assert run.data.metrics["oot_roll_forward_lightgbm_auc"] == pytest.approx(
+        trained_run.metrics["roll_forward"]["lightgbm"]["auc"]
+    )
+    artifacts = {a.path for a in registry.client(trained_run.cfg).list_artifacts(trained_run.run_id)}
+    assert {"bundle", "features.json", "metrics"} <= artifacts
+
+
+def test_promote_moves_champion_and_unknown_versions_fail(trained_run):
+    cfg = trained_run.cfg
+    assert registry.promote(cfg, trained_run.version) == trained_run.version
+    assert str(registry.resolve_version(cfg, "champion").version) == trained_run.version
+    with pytest.raises(InputError, match="'999'"):
+        registry.promote(cfg, "999")
+    with pytest.raises(InputError, match="no version or alias 'nonsense'"):
+        registry.load_bundle(cfg, "nonsense")
+
+
+def test_tracking_uri_defaults_to_local_sqlite_and_env_overrides(tmp_path, monkeypatch):
+    monkeypatch.delenv(registry.TRACKING_ENV, raising=False)
+    cfg = RollcureConfig(data_dir=tmp_path)
+    assert registry.tracking_uri(cfg) == f"sqlite:///{tmp_path.resolve()}/mlflow/mlflow.db"
+    assert registry.artifact_root(cfg).endswith("/mlflow/artifacts")
+    cfg_uri = RollcureConfig(data_dir=tmp_path, training={"tracking_uri": "sqlite:///x.db"})
+    assert registry.tracking_uri(cfg_uri) == "sqlite:///x.db"
+    monkeypatch.setenv(registry.TRACKING_ENV, "http://127.0.0.1:5000")
+    assert registry.tracking_uri(cfg_uri) == "http://127.0.0.1:5000"
+    assert registry.artifact_root(cfg) is None

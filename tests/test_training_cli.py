@@ -1,0 +1,92 @@
+"""End to end through the CLI on a small simulated book: train, metrics JSON, promote, report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from models.config import TARGETS
+from models.metrics import METRICS
+from rollcure.cli import run
+
+pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning:shap.*")
+
+
+@pytest.fixture(scope="module")
+def small_book(sim_small, tmp_path_factory):
+    from simulation import write_portfolio
+
+    out = tmp_path_factory.mktemp("models_small_book")
+    write_portfolio(sim_small, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def cli_config(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models_cli")
+    path = root / "config.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "data_dir": str(root),
+                "model": {"lightgbm": {"num_threads": 1}},
+                "training": {"report_sample": 300, "oot_cycles": 1},
+            }
+        )
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained_cli(small_book, cli_config, tmp_path_factory):
+    patch = pytest.MonkeyPatch()
+    patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    out = tmp_path_factory.mktemp("models_cli_out")
+    code = run(
+        [
+            "train",
+            "--data",
+            str(small_book),
+            "--config",
+            str(cli_config),
+            "--metrics-out",
+            str(out / "m.json"),
+            "--no-report",
+        ]
+    )
+    yield code, out
+    patch.undo()
+
+
+def test_train_writes_the_metric_table_json(trained_cli):
+    code, out = trained_cli
+    assert code == 0
+    metrics = json.loads((out / "m.json").read_text())
+    assert set(metrics) == set(TARGETS)
+    for t in TARGETS:
+        assert set(metrics[t]) == {"lightgbm", "markov", "logistic"}
+        for values in metrics[t].values():
+            assert set(values) == set(METRICS)
+            assert values["gini"] == pytest.approx(2 * values["auc"] - 1, abs=1e-5)
+    assert not (out / "train_report.html").exists()
+
+
+def test_promote_then_report_on_the_champion(trained_cli, cli_config, tmp_path, capsys):
+    assert trained_cli[0] == 0
+    assert run(["promote", "--config", str(cli_config)]) == 0
+    assert "version 1 is now 'champion'" in capsys.readouterr().out
+    out = tmp_path / "report.html"
+    assert run(["report", "--config", str(cli_config), "--out", str(out)]) == 0
+    html = out.read_text()
+    assert "Out-of-time performance" in html and "Population stability" in html
+    assert html.count("data:image/png;base64,") == 9
+
+
+def test_bad_input_exits_two_with_one_line(trained_cli, cli_config, tmp_path, capsys):
+    assert run(["promote", "--config", str(cli_config), "--version", "abc"]) == 2
+    assert run(["promote", "--config", str(cli_config), "--version", "42"]) == 2
+    assert run(["train", "--data", str(tmp_path / "missing"), "--config", str(cli_config)]) == 2
+    err = capsys.readouterr().err
+    assert "--version" in err and "'42'" in err and "--data" in err and "Traceback" not in err
