@@ -21,23 +21,12 @@ def import_uci_command(
     ),
 ) -> None:
     """One card loan per account, monthly cycles April–September 2005, DPD from the status codes."""
-    from pydantic import ValidationError
     from rich.console import Console
 
     from adapters.config import UciImportConfig
     from adapters.uci import import_uci, run_config_path
-    from rollcure.config import format_validation_error
-    from rollcure.errors import InputError
 
-    # Bad input ends here in one line and exit 2, without relying on the shell's handler
-    # (rollcure.cli's `except _cx.Abort` raises AttributeError under typer 0.29).
-    try:
-        cfg = UciImportConfig(min_payment_rate=min_payment_rate)
-        result = import_uci(csv, out, cfg)
-    except (InputError, ValidationError) as exc:
-        msg = format_validation_error(exc) if isinstance(exc, ValidationError) else str(exc)
-        Console(stderr=True, highlight=False, soft_wrap=True).print(f"error: {msg}", markup=False)
-        raise typer.Exit(2) from None
+    result = import_uci(csv, out, UciImportConfig(min_payment_rate=min_payment_rate))
     console = Console(highlight=False, soft_wrap=True)
     console.print(
         f"imported {result.n_imported} of {result.n_rows} accounts into {out} "
