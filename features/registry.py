@@ -5,6 +5,13 @@ all read this list, so a feature's name and dtype cannot drift between them. Cat
 carry their fixed categories from `rollcure.domain`, so a single-case payload encodes exactly like a
 training batch.
 
+``monotone`` is declared only where the direction holds for every case. Delinquency depth (DPD,
+bucket, arrears, max DPD, delinquent cycles) is left at 0 on purpose: roll-forward means "a worse
+bucket next cycle", and a case already in M7+ cannot get worse, so roll-forward risk rises with
+depth from M1 to M6 and then drops to zero; a global monotone constraint would force the model
+to predict roll-forward where it is impossible. (Cure falls with depth throughout; a model may set
+its own override for that target.)
+
 Dtypes: ``int`` and ``bool`` are used only where the value is always known; anything that can be
 missing (every contact and action feature, since real books often keep no such history) is
 ``float`` with NaN for "unknown", never an invented zero.
@@ -70,7 +77,7 @@ FEATURES: list[Feature] = [
     _f("employment", _B, "category", 0, "Employment status.", EMPLOYMENTS),
     _f("region", _B, "category", 0, "Region of residence.", REGIONS),
     _f("bureau_score", _B, "int", -1, "Credit bureau score (300-850)."),
-    _f("other_debt", _B, "float", 1, "Monthly debt service on other credit."),
+    _f("other_debt", _B, "float", 0, "Monthly debt service on other credit."),
     _f("debt_to_income", _B, "float", 1, "Other monthly debt service / monthly income (NaN if no income)."),
     _f("dependants", _B, "int", 0, "Number of dependants."),
     _f("phone_verified", _B, "bool", 0, "Phone number verified."),
@@ -91,9 +98,9 @@ FEATURES: list[Feature] = [
     ),
     _f("instalment_to_income", _L, "float", 1, "Instalment / monthly income (NaN if no income)."),
     _f("collateral_type", _L, "category", 0, "Collateral pledged.", COLLATERAL_TYPES),
-    _f("collateral_value", _L, "float", -1, "Appraised collateral value (0 when none)."),
+    _f("collateral_value", _L, "float", 0, "Appraised collateral value (0 when none)."),
     _f("loan_to_value", _L, "float", 1, "Balance at as_of / collateral value (NaN without collateral)."),
-    _f("has_guarantor", _L, "bool", -1, "A guarantor is on the loan."),
+    _f("has_guarantor", _L, "bool", 0, "A guarantor is on the loan."),
     _f("disputed_now", _L, "bool", 0, "Dispute flag active at as_of (flag_date <= as_of)."),
     _f("deceased_now", _L, "bool", 0, "Deceased flag active at as_of (flag_date <= as_of)."),
     _f("bankrupt_now", _L, "bool", 0, "Bankruptcy flag active at as_of (flag_date <= as_of)."),
@@ -104,26 +111,26 @@ FEATURES: list[Feature] = [
         "restructured_before",
         _L,
         "float",
-        -1,
+        0,
         "1 if a restructuring was decided in the action look-back window before as_of, else 0; "
         "NaN without action history.",
     ),
     # repayment
-    _f("dpd", _R, "int", 1, "Days past due at as_of."),
+    _f("dpd", _R, "int", 0, "Days past due at as_of."),
     _f("bucket", _R, "category", 0, "Delinquency bucket at as_of.", BUCKETS),
-    _f("bucket_index", _R, "int", 1, "Bucket position 0 (M0) .. 7 (M7+) at as_of."),
+    _f("bucket_index", _R, "int", 0, "Bucket position 0 (M0) .. 7 (M7+) at as_of."),
     _f("tier_by_dpd", _R, "category", 0, "Five-tier class by days past due.", TIERS),
     _f("tier_by_missed", _R, "category", 0, "Five-tier class by missed instalments.", TIERS),
-    _f("missed_instalments", _R, "int", 1, "Missed instalments outstanding at as_of."),
+    _f("missed_instalments", _R, "int", 0, "Missed instalments outstanding at as_of."),
     _f("balance", _R, "float", 0, "Outstanding balance at as_of."),
-    _f("arrears", _R, "float", 1, "Overdue amount at as_of."),
+    _f("arrears", _R, "float", 0, "Overdue amount at as_of."),
     _f("due_amount", _R, "float", 0, "Amount due in the as_of cycle (instalment + arrears brought forward)."),
     _f("paid_amount", _R, "float", -1, "Amount paid in the as_of cycle."),
-    _f("max_dpd_3", _R, "int", 1, "Maximum DPD over the last 3 cycles."),
-    _f("max_dpd_6", _R, "int", 1, "Maximum DPD over the last 6 cycles."),
-    _f("max_dpd_12", _R, "int", 1, "Maximum DPD over the last 12 cycles."),
-    _f("delinquent_cycles_6", _R, "int", 1, "Cycles with DPD > 0 among the last 6."),
-    _f("delinquent_cycles_12", _R, "int", 1, "Cycles with DPD > 0 among the last 12."),
+    _f("max_dpd_3", _R, "int", 0, "Maximum DPD over the last 3 cycles."),
+    _f("max_dpd_6", _R, "int", 0, "Maximum DPD over the last 6 cycles."),
+    _f("max_dpd_12", _R, "int", 0, "Maximum DPD over the last 12 cycles."),
+    _f("delinquent_cycles_6", _R, "int", 0, "Cycles with DPD > 0 among the last 6."),
+    _f("delinquent_cycles_12", _R, "int", 0, "Cycles with DPD > 0 among the last 12."),
     _f("times_cured_12", _R, "int", 0, "Returns to DPD 0 from DPD > 0 within the last 12 cycles."),
     _f("consecutive_missed", _R, "int", 1, "Consecutive cycles up to as_of with nothing paid while due."),
     _f("paid_cycles_6", _R, "int", -1, "Cycles with a payment among the last 6."),
@@ -137,7 +144,7 @@ FEATURES: list[Feature] = [
         1,
         "Cycles since the last payment covering min(due, instalment); NaN if none in the last 12.",
     ),
-    _f("arrears_to_instalment", _R, "float", 1, "Arrears / instalment."),
+    _f("arrears_to_instalment", _R, "float", 0, "Arrears / instalment."),
     _f("balance_trend_3", _R, "float", 0, "Balance / balance 3 cycles earlier - 1 (NaN if not observed)."),
     _f("dpd_change_1", _R, "float", 1, "DPD change since the previous cycle (NaN on the first cycle)."),
     _f("cycles_observed", _R, "int", 0, "Cycles of history seen, up to 12."),
