@@ -18,11 +18,11 @@ from rollcure.domain import ACTIONS
 #: that the policy's expected values and the simulator's truth speak of the same money.
 DEFAULT_ACTION_COSTS: dict[str, float] = {
     "none": 0.0,
-    "reminder": 2.0,
-    "restructuring": 40.0,
-    "field_visit": 80.0,
-    "outsourcing": 150.0,
-    "litigation": 900.0,
+    "reminder": 1.0,
+    "restructuring": 10.0,
+    "field_visit": 25.0,
+    "outsourcing": 50.0,
+    "litigation": 300.0,
 }
 #: Actions a team can perform only so many times a day; the rest are unlimited.
 DEFAULT_DAILY_CAPACITY: dict[str, int] = {
@@ -43,20 +43,22 @@ def _check_action_keys(mapping: dict, field: str) -> dict:
 
 
 class UpliftSettings(BaseModel):
-    """LightGBM settings of the action-response models (one pair of models per action)."""
+    """LightGBM settings of the action-response models."""
 
     model_config = ConfigDict(extra="forbid")
 
-    n_estimators: int = Field(default=120, ge=10, le=5000)
+    n_estimators: int = Field(default=200, ge=10, le=5000)
     learning_rate: float = Field(default=0.06, gt=0, le=1)
     num_leaves: int = Field(default=15, ge=2, le=1024)
     min_child_samples: int = Field(default=40, ge=1)
-    #: Bootstrap members per action for the uncertainty band of expected recovery.
+    #: Bootstrap members for the uncertainty band of expected recovery.
     n_bags: int = Field(default=4, ge=2, le=50)
+    #: "ipw" weights each logged case by 1 / propensity; "none" fits the logged data as is.
+    weighting: Literal["none", "ipw"] = "none"
     #: Propensities below this are clipped before inverse weighting (bounds the variance).
     propensity_floor: float = Field(default=0.02, gt=0, lt=1)
-    #: An action logged fewer times than this is not learnt from its own arm alone.
-    min_rows_per_action: int = Field(default=50, ge=5)
+    #: Fewest logged cases with an observed outcome needed to fit.
+    min_rows: int = Field(default=200, ge=10)
 
 
 class RiskScoreThresholds(BaseModel):

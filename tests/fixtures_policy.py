@@ -52,3 +52,52 @@ def default_rules() -> RuleSet:
 @pytest.fixture(scope="session")
 def rule_frame_100k() -> pd.DataFrame:
     return random_rule_frame(100_000, seed=11)
+
+
+@pytest.fixture(scope="session")
+def policy_tables(sim_default_dir):
+    from rollcure.io import read_tables, read_truth
+
+    return read_tables(sim_default_dir), read_truth(sim_default_dir)
+
+
+@pytest.fixture(scope="session")
+def policy_bundle(trained_run, policy_tables):
+    """The trained bundle with action-response models fitted on the cycles before its OOT period.
+
+    A shallow copy, so the shared ``trained_run`` bundle is not changed under other tests.
+    """
+    import copy
+
+    from training.backtest import fit_policy_models, held_out_start
+
+    bundle = copy.copy(trained_run.bundle)
+    if bundle.action_models is None:
+        tables, _ = policy_tables
+        bundle.action_models = fit_policy_models(tables, trained_run.cfg, held_out_start(bundle))
+    return bundle
+
+
+@pytest.fixture(scope="session")
+def policy_bundle_dir(policy_bundle, tmp_path_factory):
+    return policy_bundle.save(tmp_path_factory.mktemp("policy_bundle"))
+
+
+@pytest.fixture(scope="session")
+def backtest_result(policy_bundle, policy_tables, trained_run):
+    from training.backtest import run_backtest
+
+    tables, truth = policy_tables
+    return run_backtest(tables, truth, policy_bundle, trained_run.cfg, seed=trained_run.cfg.seed)
+
+
+@pytest.fixture(scope="session")
+def latest_book(policy_tables, trained_run):
+    """Features of the overdue cases at the latest cycle of the default book."""
+    from features.build import build_features
+    from features.cases import overdue_cases
+
+    tables, _ = policy_tables
+    cycles = tables["cycles"]
+    cases = overdue_cases(cycles, as_of=cycles["cycle_date"].max())
+    return build_features(tables, cases, trained_run.cfg)

@@ -1,0 +1,190 @@
+"""The per-case decision: which action, what every action is worth, and why.
+
+``decide`` chains the stages that each live in their own module: eligibility from the rules file,
+expected values from the action-response models, the exact capacity-constrained allocation, the
+champion/challenger/exploration arms with the propensity of what was chosen (so the logs support
+off-policy evaluation later), and the explanations a collector or an auditor reads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from models.allocation import allocate
+from models.eligibility import Eligibility, eligibility
+from models.policy_config import PolicyConfig
+from models.rules import MANUAL_REVIEW, RuleSet, load_rules
+from models.strategies import dpd_ladder, random_policy, risk_score_policy, uniform_eligible
+from models.uplift import KEYS
+from rollcure.domain import ACTIONS
+from rollcure.errors import InputError
+
+ARMS: tuple[str, ...] = ("champion", "challenger", "explore")
+
+
+def policy_config_of(bundle) -> PolicyConfig:
+    """The bundle's policy settings as a PolicyConfig (defaults when the bundle has none)."""
+    pc = getattr(bundle, "policy_config", None)
+    if pc is None:
+        return PolicyConfig()
+    return pc if isinstance(pc, PolicyConfig) else PolicyConfig.model_validate(pc)
+
+
+def challenger_choice(
+    strategy: str, X: pd.DataFrame, scores: pd.DataFrame, el: Eligibility, caps, cfg: PolicyConfig, rng
+) -> np.ndarray:
+    """The configured challenger strategy's choice for every case."""
+    if strategy == "dpd_ladder":
+        return dpd_ladder(X, el.mask, caps)
+    if strategy == "risk_score":
+        return risk_score_policy(X, scores, el.mask, caps, cfg)
+    return random_policy(el.mask, caps, rng)
+
+
+def assign_arms(n: int, cfg: PolicyConfig, rng: np.random.Generator) -> np.ndarray:
+    """Arm index per case (0 champion, 1 challenger, 2 explore) drawn with the configured shares."""
+    u = rng.random(n)
+    return np.where(
+        u < cfg.exploration_share, 2, np.where(u < cfg.exploration_share + cfg.challenger_share, 1, 0)
+    )
+
+
+def _fmt(x: np.ndarray) -> np.ndarray:
+    """Money amounts as whole-unit strings (vectorised, no per-case formatting)."""
+    return np.round(np.nan_to_num(x, posinf=0, neginf=0)).astype(np.int64).astype(str)
+
+
+def _explanations(values: np.ndarray, el: Eligibility, choice: np.ndarray) -> tuple[np.ndarray, dict]:
+    """One sentence per case (why this over the next best) and, per action, why it was not chosen."""
+    n = len(choice)
+    rows = np.arange(n)
+    names = np.asarray(ACTIONS, dtype=object)
+    chosen_v = values[rows, choice]
+    rule_ids = el.blocking_rule_ids()
+    diff = chosen_v[:, None] - values
+    why_not = {}
+    for j, a in enumerate(ACTIONS):
+        lower = np.char.add("lower value by ", _fmt(diff[:, j]).astype(str))
+        cap = np.char.add("capacity: worth ", np.char.add(_fmt(-diff[:, j]).astype(str), " more but full"))
+        text = np.where(diff[:, j] >= -1e-9, lower, cap).astype(object)
+        text = np.where(
+            rule_ids[:, j] != "", np.char.add("ineligible by rule ", rule_ids[:, j].astype(str)), text
+        )
+        text[choice == j] = ""
+        why_not[a] = text
+    # next best = the best other eligible action by value
+    other = np.where(el.mask, values, -np.inf)
+    other[rows, choice] = -np.inf
+    nxt = other.argmax(axis=1)
+    has_next = np.isfinite(other[rows, nxt])
+    margin = chosen_v - values[rows, nxt]
+    base = np.char.add(names[choice].astype(str), " over ")
+    base = np.char.add(base, names[nxt].astype(str))
+    up = np.char.add(np.char.add(base, ": expected net recovery higher by "), _fmt(margin).astype(str))
+    capped = np.char.add(np.char.add(base, ": "), names[nxt].astype(str))
+    capped = np.char.add(capped, " is worth more but its capacity is taken by higher-value cases")
+    why = np.where(margin >= 0, up, capped).astype(object)
+    why[~has_next] = np.char.add(names[choice].astype(str), ": the only action the rules allow")[~has_next]
+    return why, why_not
+
+
+def _reason_columns(bundle, X: pd.DataFrame, top_k: int | None) -> pd.DataFrame:
+    """Per case: roll-forward reason codes (risk up) and the readable texts of all top reasons."""
+    reasons = bundle.explain(X, top_k)
+    n = len(X)
+    up = reasons[(reasons["target"] == "roll_forward") & (reasons["direction"] == "up")]
+    codes = up.groupby("case")["code"].agg(list).reindex(range(n))
+    texts = reasons[reasons["direction"] == "up"].groupby("case")["text"].agg("; ".join).reindex(range(n))
+    return pd.DataFrame(
+        {
+            "reason_codes": [c if isinstance(c, list) else [] for c in codes],
+            "reasons": texts.fillna("").to_numpy(),
+        }
+    )
+
+
+def decide(
+    bundle,
+    X: pd.DataFrame,
+    *,
+    seed: int,
+    rules: RuleSet | None = None,
+    capacities: list[float] | None = None,
+    explain: bool = True,
+    top_k: int | None = None,
+) -> pd.DataFrame:
+    """Decide the next action for every case of a feature frame (one decision cycle).
+
+    ``X`` is ``features.build_features`` output. ``capacities`` (ACTIONS order, inf = unlimited)
+    default to the policy's per-cycle capacities. ``seed`` drives the arm draw and exploration.
+    """
+    if bundle.action_models is None:
+        raise InputError("policy: the bundle carries no action-response models (train them first)")
+    cfg = policy_config_of(bundle)
+    rules = rules or load_rules(cfg.rules_path)
+    n = len(X)
+    X = X.reset_index(drop=True)
+    caps = np.asarray(capacities if capacities is not None else cfg.cycle_capacity(), dtype=float)
+    if caps.shape != (len(ACTIONS),):
+        raise InputError(f"policy: capacities needs {len(ACTIONS)} entries (ACTIONS order), got {caps.shape}")
+    rng = np.random.default_rng(seed)
+    el = eligibility(X, rules)
+    scores = bundle.score(X).reset_index(drop=True)
+    pred = bundle.action_models.predict(X, costs=np.asarray(cfg.cost_vector()))
+    values = pred.value
+
+    arm = assign_arms(n, cfg, rng)
+    explore_cf = uniform_eligible(el.mask, rng)
+    chall_cf = challenger_choice(
+        cfg.challenger_strategy, X, scores, el, np.full(len(ACTIONS), np.inf), cfg, rng
+    )
+    champ_cf = np.where(el.mask, values, -np.inf).argmax(axis=1)
+
+    # Capacity: exploration and challenger cases take theirs first, the champion optimises the rest.
+    choice = np.zeros(n, dtype=int)
+    left = caps.copy()
+    for a_idx, pick in ((2, explore_cf), (1, chall_cf)):
+        rows = np.flatnonzero(arm == a_idx)
+        got = pick[rows].copy()
+        counts = np.zeros(len(ACTIONS))
+        for j in range(len(ACTIONS)):
+            at = np.flatnonzero(got == j)
+            if np.isfinite(left[j]) and len(at) > left[j]:
+                got[at[int(left[j]) :]] = 0  # over capacity: back to "none"
+            counts[j] = min(len(at), left[j])
+        choice[rows] = got
+        left = np.maximum(left - counts, 0)
+    champ_rows = np.flatnonzero(arm == 0)
+    choice[champ_rows] = allocate(values[champ_rows], el.mask[champ_rows], left)
+
+    # Probability that the randomised policy records this action (capacity-free counterfactuals).
+    e, c = cfg.exploration_share, cfg.challenger_share
+    k = el.mask.sum(axis=1)
+    propensity = e / k + c * (chall_cf == choice) + (1 - e - c) * (champ_cf == choice)
+    propensity = np.maximum(propensity, e / k)
+
+    rows = np.arange(n)
+    names = np.asarray(ACTIONS, dtype=object)
+    action = names[choice].copy()
+    action[el.manual_review] = MANUAL_REVIEW
+    out = pd.DataFrame({k_: X[k_].to_numpy() for k_ in KEYS if k_ in X.columns})
+    out["action"] = action
+    out["arm"] = np.asarray(ARMS, dtype=object)[arm]
+    out["propensity"] = propensity
+    out["expected_value"] = values[rows, choice]
+    out["expected_value_low"] = pred.value_low[rows, choice]
+    out["expected_value_high"] = pred.value_high[rows, choice]
+    out["p_roll_forward"] = scores["p_roll_forward"].to_numpy()
+    out["p_cure"] = scores["p_cure"].to_numpy()
+    out = pd.concat([out, pred.to_frame()], axis=1)
+    why, why_not = _explanations(values, el, choice)
+    why[el.manual_review] = "manual_review: routed to a person by a compliance rule (no debtor contact)"
+    out["why"] = why
+    for a in ACTIONS:
+        out[f"why_not_{a}"] = why_not[a]
+    contact = np.isin(names[choice], rules.contact_actions) & ~el.manual_review
+    out["contact_window"] = np.where(contact, rules.contact_hours.label(), "")
+    if explain:
+        out = pd.concat([out, _reason_columns(bundle, X, top_k)], axis=1)
+    return out

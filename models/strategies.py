@@ -1,0 +1,105 @@
+"""Rule-of-thumb strategies: the industry's DPD ladder, a risk-score policy and random.
+
+They are the challenger arm of live decisions and the baselines of the backtest. Each strategy
+states an ordered preference of actions per case and a priority between cases; capacity is then
+filled in priority order, and a case whose preferred action is ineligible or full moves down its
+own list (ending at ``none``, which is always allowed and unlimited).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from models.policy_config import PolicyConfig
+from rollcure.domain import ACTIONS, bucket_index
+
+A = {a: j for j, a in enumerate(ACTIONS)}
+_NONE = A["none"]
+#: The escalation ladder by bucket (DESIGN §1): M1 reminder, M2 field visit, M3 agency, M4+ court.
+_LADDER: dict[int, tuple[str, ...]] = {
+    1: ("reminder",),
+    2: ("field_visit", "reminder"),
+    3: ("outsourcing", "field_visit", "reminder"),
+    4: ("litigation", "outsourcing", "field_visit", "reminder"),
+}
+
+
+def _pref_matrix(lists: list[tuple[str, ...]], which: np.ndarray) -> np.ndarray:
+    """n x R preference indices (-1 padded) from a small table of lists and each case's list id."""
+    width = max(len(x) for x in lists) + 1
+    table = np.full((len(lists), width), -1)
+    for i, names in enumerate(lists):
+        table[i, : len(names)] = [A[a] for a in names]
+    return table[which]
+
+
+def assign_by_preference(
+    prefs: np.ndarray, priority: np.ndarray, eligible: np.ndarray, capacities: np.ndarray
+) -> np.ndarray:
+    """First eligible preference with capacity left, capacity going to high-priority cases first.
+
+    Loops over preference ranks and actions only; cases are handled as arrays.
+    """
+    n = len(prefs)
+    caps = np.asarray(capacities, dtype=float)
+    left = caps.copy()
+    out = np.full(n, -1)
+    order = np.argsort(-np.asarray(priority, dtype=float), kind="stable")
+    for r in range(prefs.shape[1]):
+        cand = prefs[order, r]
+        free = out[order] < 0
+        ok = free & (cand >= 0)
+        ok[ok] = eligible[order[ok], cand[ok]]
+        for j in np.unique(cand[ok]):
+            rows = order[ok & (cand == j)]
+            if np.isfinite(left[j]):
+                rows = rows[: int(left[j])]
+                left[j] -= len(rows)
+            out[rows] = j
+    out[out < 0] = _NONE
+    return out
+
+
+def dpd_ladder(X: pd.DataFrame, eligible: np.ndarray, capacities: np.ndarray) -> np.ndarray:
+    """The escalation ladder by bucket; larger balances get the scarce rungs first."""
+    b = np.clip(bucket_index(X["dpd"].to_numpy()), 1, 4)
+    prefs = _pref_matrix([(), *(_LADDER[k] for k in (1, 2, 3, 4))], b)
+    return assign_by_preference(prefs, X["balance"].to_numpy(dtype=float), eligible, capacities)
+
+
+def risk_score_policy(
+    X: pd.DataFrame,
+    scores: pd.DataFrame,
+    eligible: np.ndarray,
+    capacities: np.ndarray,
+    cfg: PolicyConfig,
+) -> np.ndarray:
+    """Fixed thresholds on the roll-forward and cure scores, priority by expected loss."""
+    t = cfg.risk_score
+    roll = scores["p_roll_forward"].to_numpy()
+    cure = scores["p_cure"].to_numpy()
+    lists = [
+        ("reminder",),  # low risk: a nudge
+        ("restructuring", "reminder"),  # low cure, not rolling: ability problem
+        ("field_visit", "outsourcing", "reminder"),  # high roll risk: pressure
+        ("litigation", "outsourcing", "field_visit", "reminder"),  # very high roll risk: court
+    ]
+    which = np.where(
+        roll >= t.litigation_roll, 3, np.where(roll >= t.high_roll, 2, np.where(cure < t.low_cure, 1, 0))
+    )
+    priority = roll * X["balance"].to_numpy(dtype=float)
+    return assign_by_preference(_pref_matrix(lists, which), priority, eligible, capacities)
+
+
+def random_policy(eligible: np.ndarray, capacities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A uniformly random eligible action per case (capacity permitting), random priority."""
+    n, k = eligible.shape
+    prefs = np.argsort(rng.random((n, k)), axis=1)
+    return assign_by_preference(prefs, rng.random(n), eligible, capacities)
+
+
+def uniform_eligible(eligible: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One uniformly drawn eligible action per case, ignoring capacity (exploration draws)."""
+    noise = np.where(eligible, rng.random(eligible.shape), -1.0)
+    return noise.argmax(axis=1)
