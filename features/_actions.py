@@ -54,7 +54,7 @@ def action_features(
     out["action_cost_90d"] = window_sum(cost, lo_short, hi)
     out["actions_365d"] = window_count(action != "none", lo_long, hi).astype(np.float64)
 
-    def last_of(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def last_of(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         p = last_where(mask, lo_long, hi)
         found = p >= 0
         when = np.where(found, t[np.maximum(p, 0)] if t.size else 0, 0)

@@ -35,14 +35,23 @@ def _check_cases(cases: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({"loan_id": cases["loan_id"].to_numpy(), "as_of": cases["as_of"].to_numpy()})
     if out["as_of"].isna().any() or out["loan_id"].isna().any():
         raise InputError("cases: loan_id and as_of must not be null")
-    out["loan_id"] = out["loan_id"].astype("int64")
-    out["as_of"] = pd.to_datetime(out["as_of"]).astype("datetime64[ns]")
+    try:
+        out["loan_id"] = out["loan_id"].astype("int64")
+    except (TypeError, ValueError) as exc:
+        raise InputError("cases.loan_id: must be whole numbers") from exc
+    try:
+        out["as_of"] = pd.to_datetime(out["as_of"]).astype("datetime64[ns]")
+    except (TypeError, ValueError) as exc:
+        raise InputError("cases.as_of: must be dates") from exc
     return out
 
 
 def _lookup(table: pd.DataFrame, key: str, ids: np.ndarray, name: str, cases: pd.DataFrame) -> pd.DataFrame:
     """Rows of ``table`` for each id, in order; an unknown id is an input error naming the case."""
-    pos = pd.Index(table[key]).get_indexer(ids)
+    index = pd.Index(table[key])
+    if not index.is_unique:
+        raise InputError(f"{name}.{key}: key not unique (run `rollcure validate` for the rows)")
+    pos = index.get_indexer(ids)
     if (pos < 0).any():
         raise InputError(f"{name}.{key}: no row for case(s) {_first_keys(cases, pos < 0)}")
     return table.iloc[pos].reset_index(drop=True)

@@ -188,3 +188,14 @@ def test_categories_are_the_registry_vocabularies(sim_small_features):
 def test_deterministic(sim_small, sim_small_cases, sim_small_features):
     again = build_features(sim_small.tables, sim_small_cases, CFG)
     pd.testing.assert_frame_equal(again, sim_small_features)
+
+
+def test_duplicate_loan_key_is_an_input_error(tiny_tables):
+    tiny_tables["loans"] = pd.concat([tiny_tables["loans"], tiny_tables["loans"].iloc[[0]]])
+    with pytest.raises(InputError, match="loans.loan_id: key not unique"):
+        build_features(tiny_tables, overdue_cases(tiny_tables["cycles"]), CFG)
+
+
+def test_bad_case_dates_are_an_input_error(tiny_tables):
+    with pytest.raises(InputError, match="cases.as_of: must be dates"):
+        build_features(tiny_tables, pd.DataFrame({"loan_id": [10], "as_of": ["not a date"]}), CFG)
