@@ -2,31 +2,9 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
 
 import typer
-
-from rollcure.errors import InputError
-
-
-def _input_errors_as_usage(command: Callable) -> Callable:
-    """Surface InputError as click's UsageError: the CLI prints one line and exits 2 for it on
-    every typer version (rollcure.cli's handler for other exception types trips on typer 0.29)."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except InputError as exc:
-            try:
-                from typer._click.exceptions import UsageError
-            except ImportError:  # pragma: no cover - older typer depends on click itself
-                from click.exceptions import UsageError
-            raise UsageError(str(exc)) from exc
-
-    return wrapper
 
 
 def train(
@@ -74,6 +52,7 @@ def promote(
 ) -> None:
     """Move the 'champion' alias of the registered bundle."""
     from rollcure.config import load_config
+    from rollcure.errors import InputError
     from training.registry import promote as do_promote
 
     if version is not None and not version.isdigit():
@@ -100,6 +79,6 @@ def report(
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the `rollcure` app."""
-    app.command()(_input_errors_as_usage(train))
-    app.command()(_input_errors_as_usage(promote))
-    app.command()(_input_errors_as_usage(report))
+    app.command()(train)
+    app.command()(promote)
+    app.command()(report)
