@@ -57,12 +57,11 @@ def make_toy(n: int, seed: int) -> pd.DataFrame:
     u = rng.random(n)
     step = np.where(u < p_roll, 30, np.where(u < p_roll + (1 - p_roll) * p_cure, -dpd, 0))
     next_dpd = np.maximum(dpd + step, 0)
-    as_of = pd.to_datetime("2024-01-31") + pd.offsets.MonthEnd(0) + pd.to_timedelta(0, "D")
     cycles = pd.date_range("2024-01-31", periods=8, freq="ME")
     return pd.DataFrame(
         {
             "loan_id": np.arange(n, dtype=np.int64),
-            "as_of": cycles[rng.integers(0, len(cycles), size=n)] if n else as_of,
+            "as_of": cycles[rng.integers(0, len(cycles), size=n)],
             "dpd": dpd.astype(np.int64),
             "broken_ptp_30d": broken.astype(np.int64),
             "monthly_income": income,

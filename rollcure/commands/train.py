@@ -20,6 +20,11 @@ def train(
     config: Path = typer.Option(None, "--config", help="YAML run config."),
 ) -> None:
     """Train roll-forward and cure models out of time, log them to MLflow and register the bundle."""
+    import os
+
+    # idle OpenMP threads sleep rather than spin (spinning cripples LightGBM on a busy machine);
+    # set before LightGBM / scikit-learn load their OpenMP runtime
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from rich.console import Console
 
     from rollcure.config import load_config
