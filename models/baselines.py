@@ -57,7 +57,7 @@ class MarkovBaseline:
 
 
 def _bucket_codes(bucket: pd.Series) -> np.ndarray:
-    codes = pd.Categorical(np.asarray(bucket, dtype=object), categories=BUCKETS).codes.astype(np.int64)
+    codes = pd.Index(BUCKETS).get_indexer(np.asarray(bucket, dtype=object).astype(str)).astype(np.int64)
     if (codes < 0).any():
         raise ValueError(f"unknown bucket; allowed {list(BUCKETS)}")
     return codes
