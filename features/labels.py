@@ -1,9 +1,9 @@
 """Outcome labels of a case: what happened at the next cycle and over the next H days.
 
 A label is only as good as the window it saw. A case whose next cycle row is missing (the book ends,
-or the loan left it) or whose H-day window runs past the end of the book is excluded and counted,
-never labelled 0: a recovered amount of 0 in a window nobody observed would teach the model that
-unobserved cases pay nothing.
+the loan left it, or the book skips that month for the loan) or whose H-day window runs past the end
+of the book is excluded and counted, never labelled 0: a recovered amount of 0 in a window nobody
+observed would teach the model that unobserved cases pay nothing.
 """
 
 from __future__ import annotations
@@ -52,7 +52,11 @@ def build_labels(cycles: pd.DataFrame, cases: pd.DataFrame, horizon_days: int) -
     end = idx.position(loan_id, np.full(loan_id.size, t_max), "right")
     has_now = now >= idx.block_start(loan_id)
     has_now[has_now] = ts[now[has_now]] == as_of_s[has_now]
+    # the next row must be the *next* cycle: a row two months on (a gap in the book) would label a
+    # two-step transition as a one-step roll or cure
+    next_cycle_s = to_seconds(horizon_end(as_of, DAYS_PER_CYCLE), ceil=False)
     has_next = nxt < end
+    has_next[has_next] = ts[nxt[has_next]] <= next_cycle_s[has_next]
     window_seen = end_s <= int(t.max(initial=0))
     observed = has_now & has_next & window_seen
 

@@ -70,3 +70,15 @@ def test_dataset_rows_align(sim_small):
     assert (ds.X[["loan_id", "as_of"]].to_numpy() == ds.labels[["loan_id", "as_of"]].to_numpy()).all()
     assert ds.excluded == len(overdue_cases(sim_small.tables["cycles"])) - len(ds.cases)
     assert 0.05 < ds.labels["roll_forward"].mean() < 0.8 and 0.05 < ds.labels["cure"].mean() < 0.9
+
+
+def test_a_gap_in_the_book_is_not_a_next_cycle(tiny_tables):
+    """Loan 10 without its April row: the March case's next row is May (cured), two cycles on.
+    Labelling it would call a two-step M1 -> M2 -> M0 path a one-cycle cure; it is excluded."""
+    cycles = tiny_tables["cycles"]
+    cycles = cycles[~((cycles["loan_id"] == 10) & (cycles["cycle_date"] == "2024-04-30"))]
+    cases = pd.DataFrame({"loan_id": [10], "as_of": pd.to_datetime(["2024-03-31"])})
+    labels, excluded = build_labels(cycles, cases, horizon_days=30)
+    assert (len(labels), excluded) == (0, 1)
+    full, excluded_full = build_labels(tiny_tables["cycles"], cases, horizon_days=30)
+    assert (len(full), excluded_full) == (1, 0) and bool(full["roll_forward"].iloc[0])
