@@ -21,12 +21,16 @@ def _last_cycle(cycles: pd.DataFrame) -> pd.DataFrame:
 def transition_matrix(cycles: pd.DataFrame) -> pd.DataFrame:
     """Share of cases moving from each bucket to each bucket at the next cycle, with roll and cure rates.
 
-    Loans without a next cycle (repaid, charged off, end of data) are left out.
+    Loans without a next cycle (repaid, charged off, end of data, a month missing from the book)
+    are left out: a row two months on is not the next cycle.
     """
     c = cycles[["loan_id", "cycle_date", "dpd"]].sort_values(["loan_id", "cycle_date"])
     now = bucket_index(c["dpd"].to_numpy())
-    nxt_dpd = c.groupby("loan_id")["dpd"].shift(-1)
-    has_next = nxt_dpd.notna().to_numpy()
+    by_loan = c.groupby("loan_id")
+    nxt_dpd = by_loan["dpd"].shift(-1)
+    month = c["cycle_date"].dt.to_period("M")
+    next_month = by_loan["cycle_date"].shift(-1).dt.to_period("M")
+    has_next = (nxt_dpd.notna() & (next_month == month + 1)).to_numpy()
     now, nxt = now[has_next], bucket_index(nxt_dpd[has_next].to_numpy())
     counts = np.zeros((len(BUCKETS), len(BUCKETS)), dtype=np.int64)
     np.add.at(counts, (now, nxt), 1)

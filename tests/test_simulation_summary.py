@@ -40,3 +40,12 @@ def test_render_prints_every_table(sim_small):
     for title in ("Portfolio", "Accounts by product", "Balance by bucket", "Five-tier", "Bucket transitions"):
         assert title in text
     assert "special_mention" in text and "M7+" in text
+
+
+def test_transitions_skip_a_month_missing_from_the_book(tiny_tables):
+    """Loan 10 without its April row: March (M1) -> May (M0) is two cycles, not a one-cycle cure."""
+    cycles = tiny_tables["cycles"]
+    gap = cycles[~((cycles["loan_id"] == 10) & (cycles["cycle_date"] == "2024-04-30"))]
+    full, holed = transition_matrix(cycles), transition_matrix(gap)
+    assert (full.loc["M1", "cases"], full.loc["M1", "roll_rate"]) == (1, 1.0)  # March -> April M2
+    assert holed.loc["M1", "cases"] == 0  # June has no next cycle either
