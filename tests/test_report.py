@@ -45,7 +45,11 @@ def test_missing_values_form_their_own_bin():
 
 def test_report_is_self_contained_and_complete(trained_run):
     outcome = trained_run.outcome
-    html = build_report(outcome.result, outcome.data.cases, ReportContext(facts={"run id": "r1"}), 300, 7)
+    images: dict[str, str] = {}
+    html = build_report(
+        outcome.result, outcome.data.cases, ReportContext(facts={"run id": "r1"}), 300, 7, images
+    )
+    assert len(images) == 9 and "ROC_curves" in images
     for heading in SECTIONS:
         assert heading in html, heading
     assert html.count("data:image/png;base64,") == 3 + 3 * 2  # ROC, calibration, scores; 3 SHAP plots x 2

@@ -53,7 +53,8 @@ def trained_cli(small_book, cli_config, tmp_path_factory):
             str(cli_config),
             "--metrics-out",
             str(out / "m.json"),
-            "--no-report",
+            "--report",
+            str(out / "train_report.html"),
         ]
     )
     yield code, out
@@ -70,7 +71,20 @@ def test_train_writes_the_metric_table_json(trained_cli):
         for values in metrics[t].values():
             assert set(values) == set(METRICS)
             assert values["gini"] == pytest.approx(2 * values["auc"] - 1, abs=1e-5)
-    assert not (out / "train_report.html").exists()
+    assert (out / "train_report.html").read_text().count("data:image/png;base64,") == 9
+
+
+def test_run_logs_report_plots_and_bundle(trained_cli, cli_config):
+    from rollcure.config import load_config
+    from training import registry
+
+    cfg = load_config(cli_config)
+    run_id = registry.resolve_version(cfg, "challenger").run_id
+    c = registry.client(cfg)
+    top = {a.path for a in c.list_artifacts(run_id)}
+    assert {"bundle", "report", "plots", "features.json", "metrics"} <= top
+    plots = {a.path for a in c.list_artifacts(run_id, "plots")}
+    assert "plots/ROC_curves.png" in plots and len(plots) == 9
 
 
 def test_promote_then_report_on_the_champion(trained_cli, cli_config, tmp_path, capsys):

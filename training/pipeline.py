@@ -8,6 +8,7 @@ fitting and evaluation stay pure in ``training.fit``.
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,18 @@ def _flatten(prefix: str, value: Any) -> dict[str, Any]:
 def _say(console: Any, message: str) -> None:
     if console is not None:
         console.print(message)
+
+
+def _log_images(images: dict[str, str]) -> None:
+    """Log the report's plots as PNG artifacts of the active run (``plots/<name>.png``)."""
+    import base64
+
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, b64 in images.items():
+            (Path(tmp) / f"{name}.png").write_bytes(base64.b64decode(b64))
+        mlflow.log_artifacts(tmp, artifact_path="plots")
 
 
 def default_report_path(cfg: RollcureConfig) -> Path:
@@ -109,11 +122,13 @@ def run_training(
             context = ReportContext(
                 facts={"run id": run_id, "registered version": version, "data digest": digest[:16]}
             )
-            html = build_report(result, data.cases, context, cfg.training.report_sample, cfg.seed)
+            images: dict[str, str] = {}
+            html = build_report(result, data.cases, context, cfg.training.report_sample, cfg.seed, images)
             report_path = Path(report_out) if report_out else default_report_path(cfg)
             report_path.parent.mkdir(parents=True, exist_ok=True)
             report_path.write_text(html, encoding="utf-8")
             mlflow.log_artifact(str(report_path), artifact_path="report")
+            _log_images(images)
     if promote:
         registry.promote(cfg, version)
     return TrainingOutcome(result, data, run_id, version, digest, report_path)

@@ -86,9 +86,21 @@ def bucket_mix(cases: pd.DataFrame, parts: pd.Series) -> pd.DataFrame:
 
 
 def build_report(
-    result: TrainResult, cases: pd.DataFrame, context: ReportContext, sample: int, seed: int
+    result: TrainResult,
+    cases: pd.DataFrame,
+    context: ReportContext,
+    sample: int,
+    seed: int,
+    images: dict[str, str] | None = None,
 ) -> str:
-    """Render the whole report as one HTML string."""
+    """Render the whole report as one HTML string; each plot also lands in ``images`` (name → base64
+    PNG) when a dict is given, so the caller can log the plots separately."""
+    images = {} if images is None else images
+
+    def img(b64: str, alt: str) -> str:
+        images[alt.replace(" ", "_")] = b64
+        return _img(b64, alt)
+
     bundle, parts = result.bundle, result.parts
     names = bundle.feature_names
     train_x = _sample(cases.loc[parts == "train", names], sample, seed)
@@ -119,10 +131,10 @@ def build_report(
             "cross-fitted validation log loss of each candidate:</p>"
         )
         out.append(_table(cal))
-    out.append(_img(plots.roc_plot(result.oot), "ROC curves"))
-    out.append(_img(plots.calibration_plot(result.oot), "calibration curves"))
+    out.append(img(plots.roc_plot(result.oot), "ROC curves"))
+    out.append(img(plots.calibration_plot(result.oot), "calibration curves"))
     out.append("<h2>3. Score distributions</h2>")
-    out.append(_img(plots.score_distribution_plot(result.oot, train_scores), "score distributions"))
+    out.append(img(plots.score_distribution_plot(result.oot, train_scores), "score distributions"))
     out.append("<h2>4. Population stability, training vs OOT</h2>")
     out.append("<p class='note'>PSI &lt; 0.1 stable, 0.1–0.25 watch, &gt; 0.25 shifted.</p>")
     out.append(_table(psi))
@@ -131,9 +143,9 @@ def build_report(
         contrib = bundle.contributions(oot_x, t)
         top = contrib.drop(columns="base_value").abs().mean().sort_values(ascending=False).index[:4].tolist()
         out.append(f"<h3>{t}</h3>")
-        out.append(_img(plots.importance_bar(contrib, t), f"SHAP importance {t}"))
-        out.append(_img(plots.beeswarm(contrib, oot_x, t, seed=seed), f"SHAP beeswarm {t}"))
-        out.append(_img(plots.dependence(contrib, oot_x, top, t), f"SHAP dependence {t}"))
+        out.append(img(plots.importance_bar(contrib, t), f"SHAP importance {t}"))
+        out.append(img(plots.beeswarm(contrib, oot_x, t, seed=seed), f"SHAP beeswarm {t}"))
+        out.append(img(plots.dependence(contrib, oot_x, top, t), f"SHAP dependence {t}"))
     out.append("<h2>6. Performance per bucket (OOT)</h2>")
     out.append(_table(result.by_bucket))
     out.append("<h2>7. Five-tier classification</h2>")
