@@ -49,14 +49,18 @@ class UpliftSettings(BaseModel):
 
     n_estimators: int = Field(default=200, ge=10, le=5000)
     learning_rate: float = Field(default=0.06, gt=0, le=1)
-    num_leaves: int = Field(default=15, ge=2, le=1024)
+    num_leaves: int = Field(default=7, ge=2, le=1024)
     min_child_samples: int = Field(default=40, ge=1)
     #: Bootstrap members for the uncertainty band of expected recovery.
     n_bags: int = Field(default=4, ge=2, le=50)
     #: "ipw" weights each logged case by 1 / propensity; "none" fits the logged data as is.
     weighting: Literal["none", "ipw"] = "none"
+    #: Older logged cases count less (weight halves every this many months); None = all equal.
+    half_life_months: float | None = Field(default=None, gt=0)
     #: Propensities below this are clipped before inverse weighting (bounds the variance).
     propensity_floor: float = Field(default=0.02, gt=0, lt=1)
+    #: LightGBM threads; 1 is fastest for these small fits on a shared machine (no OpenMP spinning).
+    num_threads: int = Field(default=1, ge=1, le=64)
     #: Fewest logged cases with an observed outcome needed to fit.
     min_rows: int = Field(default=200, ge=10)
 
