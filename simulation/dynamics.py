@@ -55,7 +55,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from rollcure.domain import ACTIONS, DAYS_PER_CYCLE, EMPLOYMENTS, FLAGS
+from rollcure.domain import ACTIONS, DAYS_PER_CYCLE, EMPLOYMENTS, FLAGS, bucket_index
 from simulation.config import SimulationConfig
 
 A_NONE, A_REMINDER, A_RESTRUCTURING, A_FIELD_VISIT, A_OUTSOURCING, A_LITIGATION = range(len(ACTIONS))
@@ -132,6 +132,12 @@ def dpd_of(missed: np.ndarray, due_day: np.ndarray) -> np.ndarray:
     return np.where(missed > 0, (missed - 1) * DAYS_PER_CYCLE + (DAYS_PER_CYCLE - due_day), 0).astype(
         np.int64
     )
+
+
+def bucket_now(state: LoanState) -> np.ndarray:
+    """Bucket index (0 = M0 .. 7 = M7+) of each loan's DPD, by ``rollcure.domain`` (as written to
+    ``cycles.bucket``); with due days 1..28 it equals min(missed, 7)."""
+    return bucket_index(dpd_of(state.missed, state.due_day)).astype(np.int64)
 
 
 def flag_active(state: LoanState) -> np.ndarray:
@@ -214,7 +220,7 @@ def month_step(state: LoanState, action: np.ndarray, u: np.ndarray, cfg: Simulat
     # 1. latent shocks and flags
     s.shock = np.where(s.shock, u[:, 0] >= lat.shock_recovery, u[:, 0] < s.shock_onset)
     s.flag_in = s.flag_in - 1
-    bucket = np.minimum(s.missed, 7)
+    bucket = bucket_now(s)
     ability, will = effective_latents(s, cfg)
     gain, hurt = action_response(action, ability, will, bucket, cfg)
     s.willingness = np.clip(s.willingness - hurt, 0.0, 1.0)

@@ -23,6 +23,7 @@ from simulation.dynamics import (
     FLAG_DECEASED,
     FLAG_DISPUTED,
     LoanState,
+    bucket_now,
     flag_active,
 )
 
@@ -39,7 +40,7 @@ def ladder_matrix(cfg: SimulationConfig) -> np.ndarray:
 def eligibility(state: LoanState, cfg: SimulationConfig) -> np.ndarray:
     """Boolean matrix cases x actions of what the logging policy may do."""
     lp = cfg.logging_policy
-    bucket = np.minimum(state.missed, 7)
+    bucket = bucket_now(state)
     n = len(bucket)
     elig = np.ones((n, len(ACTIONS)), dtype=bool)
     elig[:, A_OUTSOURCING] = bucket >= lp.outsourcing_min_bucket
@@ -53,7 +54,7 @@ def eligibility(state: LoanState, cfg: SimulationConfig) -> np.ndarray:
 def propensities(state: LoanState, cfg: SimulationConfig) -> np.ndarray:
     """Probability of each action per case (rows sum to one, zero exactly where ineligible)."""
     lp = cfg.logging_policy
-    bucket = np.minimum(state.missed, 7)
+    bucket = bucket_now(state)
     elig = eligibility(state, cfg)
     w = ladder_matrix(cfg)[bucket] * elig
     large = state.balance >= lp.large_balance

@@ -28,7 +28,7 @@ import pandas as pd
 from rollcure.domain import ACTIONS, DAYS_PER_CYCLE
 from rollcure.errors import InputError
 from simulation.config import SimulationConfig
-from simulation.dynamics import N_UNIFORMS, LoanState, month_step
+from simulation.dynamics import N_UNIFORMS, LoanState, bucket_now, month_step
 from simulation.logging_policy import choose, propensities
 
 _STATE_COLUMNS = tuple(f.name for f in fields(LoanState))
@@ -67,7 +67,7 @@ def _replay(
     n = len(state)
     recovered = np.zeros(n)
     alive = np.ones(n, dtype=bool)
-    bucket0 = np.minimum(state.missed, 7)
+    bucket0 = bucket_now(state)
     action = first_action.astype(np.int8)
     cure = roll = np.zeros(n, dtype=bool)
     for t in range(int(steps.max(initial=0))):  # loop over the horizon's months
@@ -76,7 +76,7 @@ def _replay(
         recovered += np.where(counted, res.paid, 0.0)
         if t == 0:
             cure = state.missed == 0
-            roll = np.minimum(state.missed, 7) > bucket0
+            roll = bucket_now(state) > bucket0
         alive &= ~(res.closed | res.written_off)
         overdue = alive & (state.missed > 0)
         action = np.zeros(n, dtype=np.int8)

@@ -14,6 +14,7 @@ from simulation.dynamics import (
     N_UNIFORMS,
     LoanState,
     annuity,
+    bucket_now,
     dpd_of,
     month_step,
 )
@@ -117,3 +118,12 @@ def test_a_collateral_sale_comes_long_after_the_ruling_and_closes_or_charges_off
     res = month_step(s, np.full(n, A_NONE), rng.random((n, N_UNIFORMS)), CFG)
     assert res.closed[ordered].all()  # collateral worth more than the balance repays it
     assert (s.legal == 0).all()
+
+
+def test_bucket_of_a_state_is_the_domain_bucket_of_its_dpd():
+    """Every due day and missed count: the bucket the policy and the effects use is min(missed, 7),
+    the bucket of the DPD written to the cycles."""
+    missed, due_day = (a.ravel() for a in np.meshgrid(np.arange(25), np.arange(1, 29)))
+    state = random_state(np.random.default_rng(0), missed.size)
+    state.missed, state.due_day = missed, due_day
+    assert (bucket_now(state) == np.minimum(missed, 7)).all()
