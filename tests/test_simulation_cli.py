@@ -52,7 +52,7 @@ def test_bad_values_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, arg
     err = capsys.readouterr().err.strip()
     assert rc == 2
     assert needle in err
-    assert "Traceback" not in err and len(err.splitlines()) <= 2
+    assert "Traceback" not in err and len(err.splitlines()) == 1
     assert not out.exists()
 
 
@@ -80,3 +80,12 @@ def test_help_lists_the_options(capsys):
     text = capsys.readouterr().out
     for opt in ("--accounts", "--months", "--seed", "--out", "--config"):
         assert opt in text
+
+
+def test_out_that_is_a_file_exits_2_and_leaves_it_alone(tmp_path, capsys):
+    out = tmp_path / "taken"
+    out.write_text("not a folder")
+    assert run(["simulate", "--accounts", "50", "--months", "3", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --out:") and err.count("\n") == 1
+    assert out.read_text() == "not a folder"

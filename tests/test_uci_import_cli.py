@@ -81,7 +81,9 @@ def test_bad_min_payment_rate_exits_two(tmp_path, capsys):
     csv = write_csv(tmp_path / "in.csv", [{"ID": 1}])
     args = ["--csv", str(csv), "--out", str(tmp_path / "d"), "--min-payment-rate", "0"]
     assert run(["import", "uci", *args]) == 2
-    assert "min_payment_rate" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("error: --min-payment-rate:") and err.count("\n") == 1
+    assert not (tmp_path / "d").exists()
 
 
 @needs_uci

@@ -42,17 +42,12 @@ def simulate_cmd(
 
     from simulation import simulate, write_portfolio
 
-    try:
-        base, cfg = simulation_config(config, accounts, months)
-        seed = base.seed if seed is None else seed
-        if seed < 0:
-            raise InputError(f"--seed: must be >= 0, got {seed}")
-        if out.exists() and not out.is_dir():
-            raise InputError(f"--out: not a folder: {out}")
-    except InputError as exc:
-        # Surfaced as a usage error: rollcure.cli prints it on one line and exits 2 (this path also
-        # survives the shell's handler for other exception types).
-        raise _usage_error(str(exc)) from exc
+    base, cfg = simulation_config(config, accounts, months)
+    seed = base.seed if seed is None else seed
+    if seed < 0:
+        raise InputError(f"--seed: must be >= 0, got {seed}")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out: not a folder: {out}")
     console = Console(stderr=True)
     with Progress(
         TextColumn("simulating months"),
@@ -67,14 +62,6 @@ def simulate_cmd(
     write_portfolio(portfolio, out)
     sizes = ", ".join(f"{k} {len(v):,}" for k, v in portfolio.tables.items())
     console.print(f"wrote {out}: {sizes} (+ truth/)")
-
-
-def _usage_error(message: str) -> Exception:
-    try:
-        from typer._click.exceptions import UsageError
-    except ImportError:  # pragma: no cover - older typer depends on click itself
-        from click.exceptions import UsageError
-    return UsageError(message)
 
 
 def register(app: typer.Typer) -> None:

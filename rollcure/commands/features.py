@@ -1,34 +1,17 @@
-"""`rollcure features list|docs` and `rollcure validate`: the registry and the data contract."""
+"""`rollcure features list|docs` and `rollcure validate`: the registry and the data contract.
+
+Bad input raises `InputError`; the CLI shell (`rollcure.cli.run`) prints it on one line and exits 2.
+"""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import typer
 
 features_app = typer.Typer(
     help="The feature registry: list it or write the data dictionary.", no_args_is_help=True
 )
-
-
-def _one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Bad input ends in one line on stderr and exit 2, whatever the shell's handler catches
-    (its typer/click compatibility shim lacks ``Abort`` under typer 0.29)."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from rollcure.errors import InputError
-
-        try:
-            return command(*args, **kwargs)
-        except InputError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
 
 
 def list_cmd(
@@ -88,7 +71,7 @@ def validate_cmd(
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the `rollcure` app."""
-    features_app.command("list")(_one_line_errors(list_cmd))
-    features_app.command("docs")(_one_line_errors(docs_cmd))
+    features_app.command("list")(list_cmd)
+    features_app.command("docs")(docs_cmd)
     app.add_typer(features_app, name="features")
-    app.command("validate")(_one_line_errors(validate_cmd))
+    app.command("validate")(validate_cmd)

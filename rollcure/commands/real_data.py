@@ -21,12 +21,19 @@ def import_uci_command(
     ),
 ) -> None:
     """One card loan per account, monthly cycles April–September 2005, DPD from the status codes."""
+    from pydantic import ValidationError
     from rich.console import Console
 
     from adapters.config import UciImportConfig
     from adapters.uci import import_uci, run_config_path
+    from rollcure.config import format_validation_error
+    from rollcure.errors import InputError
 
-    result = import_uci(csv, out, UciImportConfig(min_payment_rate=min_payment_rate))
+    try:
+        cfg = UciImportConfig(min_payment_rate=min_payment_rate)
+    except ValidationError as exc:
+        raise InputError(f"--min-payment-rate: {format_validation_error(exc)}") from exc
+    result = import_uci(csv, out, cfg)
     console = Console(highlight=False, soft_wrap=True)
     console.print(
         f"imported {result.n_imported} of {result.n_rows} accounts into {out} "
