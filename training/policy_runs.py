@@ -73,6 +73,10 @@ def segment_latest(
     from training.segment import segment_book
 
     tables = read_tables(Path(data_dir))
+    if bundle.action_models is None:  # a bundle trained before the policy was wired into training
+        from training.backtest import fit_policy_models, held_out_start
+
+        bundle.action_models = fit_policy_models(tables, cfg, held_out_start(bundle))
     cycles = tables["cycles"]
     day = pd.Timestamp(as_of) if as_of else pd.Timestamp(cycles["cycle_date"].max())
     cases = overdue_cases(cycles, as_of=day)
