@@ -16,6 +16,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.registry import ACTION_WINDOW_DAYS, CONTACT_WINDOW_DAYS
+from features.schemas import TABLE_DTYPES
 from rollcure.domain import (
     ACTIONS,
     BUCKETS,
@@ -133,65 +134,6 @@ def _frame(records: list[dict], columns: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame(cols, copy=False)
 
 
-_BORROWER = {
-    "borrower_id": "int64",
-    "age": "int64",
-    "monthly_income": "float64",
-    "employment": "str",
-    "region": "str",
-    "bureau_score": "int64",
-    "other_debt": "float64",
-    "dependants": "int64",
-    "phone_verified": "bool",
-    "address_verified": "bool",
-}
-_LOAN = {
-    "loan_id": "int64",
-    "borrower_id": "int64",
-    "product": "str",
-    "origination_date": "datetime64[ns]",
-    "principal": "float64",
-    "annual_rate": "float64",
-    "term_months": "int64",
-    "instalment": "float64",
-    "collateral_type": "str",
-    "collateral_value": "float64",
-    "has_guarantor": "bool",
-    "disputed": "bool",
-    "deceased": "bool",
-    "bankrupt": "bool",
-    "fraud_suspected": "bool",
-    "flag_date": "datetime64[ns]",
-}
-_CYCLE = {
-    "loan_id": "int64",
-    "cycle_date": "datetime64[ns]",
-    "due_amount": "float64",
-    "paid_amount": "float64",
-    "balance": "float64",
-    "arrears": "float64",
-    "dpd": "int64",
-    "bucket": "str",
-    "missed_instalments": "int64",
-}
-_CONTACT = {
-    "loan_id": "int64",
-    "ts": "datetime64[ns]",
-    "channel": "str",
-    "party": "str",
-    "outcome": "str",
-    "ptp_amount": "float64",
-    "ptp_date": "datetime64[ns]",
-}
-_ACTION = {
-    "loan_id": "int64",
-    "decided_at": "datetime64[ns]",
-    "action": "str",
-    "cost": "float64",
-    "propensity": "float64",
-}
-
-
 def _later_payload_window_start(payloads: list[CasePayload], days: int) -> np.ndarray:
     """Per payload, the window start of the next later payload of the same loan (NaT if none)."""
     loan_ids = [p.loan.loan_id for p in payloads]
@@ -250,15 +192,19 @@ def payloads_to_tables(payloads: list[CasePayload]) -> tuple[dict[str, pd.DataFr
             row["bucket"] = row["bucket"] or bucket_of([c.dpd])[0]
             cycles.append({"loan_id": lid, **row})
     tables = {
-        "borrowers": _frame(borrowers, _BORROWER).drop_duplicates("borrower_id", keep="last"),
-        "loans": _frame(loans, _LOAN).drop_duplicates("loan_id", keep="last"),
-        "cycles": _frame(cycles, _CYCLE).drop_duplicates(["loan_id", "cycle_date"], keep="last"),
+        "borrowers": _frame(borrowers, TABLE_DTYPES["borrowers"]).drop_duplicates("borrower_id", keep="last"),
+        "loans": _frame(loans, TABLE_DTYPES["loans"]).drop_duplicates("loan_id", keep="last"),
+        "cycles": _frame(cycles, TABLE_DTYPES["cycles"]).drop_duplicates(
+            ["loan_id", "cycle_date"], keep="last"
+        ),
     }
     if payloads[0].contacts is not None:
-        tables["contacts"] = _history(payloads, "contacts", "ts", _CONTACT, CONTACT_WINDOW_DAYS, strict=False)
+        tables["contacts"] = _history(
+            payloads, "contacts", "ts", TABLE_DTYPES["contacts"], CONTACT_WINDOW_DAYS, strict=False
+        )
     if payloads[0].actions is not None:
         tables["actions"] = _history(
-            payloads, "actions", "decided_at", _ACTION, ACTION_WINDOW_DAYS, strict=True
+            payloads, "actions", "decided_at", TABLE_DTYPES["actions"], ACTION_WINDOW_DAYS, strict=True
         )
     tables = {k: v.reset_index(drop=True) for k, v in tables.items()}
     cases = pd.DataFrame(

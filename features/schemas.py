@@ -130,6 +130,20 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
 }
 
 
+def _dtype_name(column: pa.Column) -> str:
+    """The contract dtype as pandas names it (string columns are pandas 3's ``str``)."""
+    name = str(column.dtype)
+    return "str" if name.startswith("string") else name
+
+
+#: Exact dtypes of the raw tables (docs/interfaces.md), in contract column order; the one
+#: declaration that payloads and tests build or check frames against.
+TABLE_DTYPES: dict[str, dict[str, str]] = {
+    table: {name: _dtype_name(col) for name, col in schema.columns.items()}
+    for table, schema in SCHEMAS.items()
+}
+
+
 def _keys_of(frame: pd.DataFrame, table: str, mask: np.ndarray | None = None, index=None) -> str:
     keys = list(KEYS[table])
     rows = frame.loc[index, keys] if index is not None else frame.loc[mask, keys]

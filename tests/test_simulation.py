@@ -5,68 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from features.schemas import TABLE_DTYPES
 from rollcure.domain import ACTIONS, BUCKETS, CHANNELS, OUTCOMES, PARTIES, PRODUCTS, bucket_of
 from simulation import SimulationConfig, simulate
 
-DTYPES = {
-    "borrowers": {
-        "borrower_id": "int64",
-        "age": "int64",
-        "monthly_income": "float64",
-        "employment": "str",
-        "region": "str",
-        "bureau_score": "int64",
-        "other_debt": "float64",
-        "dependants": "int64",
-        "phone_verified": "bool",
-        "address_verified": "bool",
-    },
-    "loans": {
-        "loan_id": "int64",
-        "borrower_id": "int64",
-        "product": "str",
-        "origination_date": "datetime64[ns]",
-        "principal": "float64",
-        "annual_rate": "float64",
-        "term_months": "int64",
-        "instalment": "float64",
-        "collateral_type": "str",
-        "collateral_value": "float64",
-        "has_guarantor": "bool",
-        "disputed": "bool",
-        "deceased": "bool",
-        "bankrupt": "bool",
-        "fraud_suspected": "bool",
-        "flag_date": "datetime64[ns]",
-    },
-    "cycles": {
-        "loan_id": "int64",
-        "cycle_date": "datetime64[ns]",
-        "due_amount": "float64",
-        "paid_amount": "float64",
-        "balance": "float64",
-        "arrears": "float64",
-        "dpd": "int64",
-        "bucket": "str",
-        "missed_instalments": "int64",
-    },
-    "contacts": {
-        "loan_id": "int64",
-        "ts": "datetime64[ns]",
-        "channel": "str",
-        "party": "str",
-        "outcome": "str",
-        "ptp_amount": "float64",
-        "ptp_date": "datetime64[ns]",
-    },
-    "actions": {
-        "loan_id": "int64",
-        "decided_at": "datetime64[ns]",
-        "action": "str",
-        "cost": "float64",
-        "propensity": "float64",
-    },
-}
+#: The contract (docs/interfaces.md) as `validate_tables` enforces it.
+DTYPES = TABLE_DTYPES
 
 
 @pytest.mark.parametrize("table", list(DTYPES))
