@@ -92,3 +92,11 @@ def test_custom_rules_file_round_trips(tmp_path, raw_rules):
 
 def test_contact_hours_label():
     assert ContactHours(start=8, end=21).label() == "08:00-21:00"
+
+
+def test_every_rule_reads_a_registered_feature(default_rules):
+    """The rules file and the feature registry must agree on column names (data check)."""
+    from features.registry import FEATURES_BY_NAME
+
+    unknown = [f for f in default_rules.features() if f not in FEATURES_BY_NAME]
+    assert unknown == []
