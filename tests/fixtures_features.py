@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from features.schemas import TABLE_DTYPES
 from rollcure.domain import bucket_of
 
 
@@ -70,19 +71,7 @@ def make_tiny_tables() -> dict[str, pd.DataFrame]:
     )
     cycles["cycle_date"] = cycles["cycle_date"].astype("datetime64[ns]")
     cycles["bucket"] = pd.array(bucket_of(cycles["dpd"]), dtype="str")
-    cycles = cycles[
-        [
-            "loan_id",
-            "cycle_date",
-            "due_amount",
-            "paid_amount",
-            "balance",
-            "arrears",
-            "dpd",
-            "bucket",
-            "missed_instalments",
-        ]
-    ]
+    cycles = cycles[list(TABLE_DTYPES["cycles"])]
     ts = pd.to_datetime(
         ["2024-03-05 10:00", "2024-03-20 11:00", "2024-04-10 09:30", "2024-04-28 16:00", "2024-06-25 12:00"]
     ).astype("datetime64[ns]")
