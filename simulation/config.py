@@ -70,6 +70,22 @@ _DEFAULT_LADDER = {
 }
 
 
+#: Monthly flag probabilities above this would make "rare flags" common.
+MAX_FLAG_RATE = 0.1
+
+
+def _check_rates(
+    v: dict[str, float], allowed: tuple[str, ...], keys: str, values: str, upper: float
+) -> dict[str, float]:
+    """Keys from a vocabulary, values in [0, upper]; errors name the allowed keys."""
+    unknown = sorted(set(v) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown {keys} {unknown} (allowed: {', '.join(allowed)})")
+    if any(not 0 <= p <= upper for p in v.values()):
+        raise ValueError(f"{values} must be in [0, {upper:g}]")
+    return v
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -127,22 +143,12 @@ class LatentDynamics(_Section):
     @field_validator("shock_onset")
     @classmethod
     def _check_onset(cls, v: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(v) - set(EMPLOYMENTS))
-        if unknown:
-            raise ValueError(f"unknown employments {unknown} (allowed: {', '.join(EMPLOYMENTS)})")
-        if any(not 0 <= p <= 1 for p in v.values()):
-            raise ValueError("probabilities must be in [0, 1]")
-        return v
+        return _check_rates(v, EMPLOYMENTS, "employments", "probabilities", 1.0)
 
     @field_validator("flag_rates")
     @classmethod
     def _check_flags(cls, v: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(v) - set(FLAGS))
-        if unknown:
-            raise ValueError(f"unknown flags {unknown} (allowed: {', '.join(FLAGS)})")
-        if any(not 0 <= p <= 0.1 for p in v.values()):
-            raise ValueError("flag rates must be in [0, 0.1]")
-        return v
+        return _check_rates(v, FLAGS, "flags", "flag rates", MAX_FLAG_RATE)
 
 
 class ActionEffects(_Section):

@@ -131,3 +131,21 @@ def test_progress_is_reported_once_per_month_including_burn_in():
     cfg = SimulationConfig(accounts=50, months=3, burn_in_months=2)
     simulate(cfg, seed=1, progress=lambda done, total: calls.append((done, total)))
     assert calls == [(k, 5) for k in range(1, 6)]
+
+
+@pytest.mark.parametrize(
+    ("section", "match"),
+    [
+        ({"latent": {"flag_rates": {"hacked": 0.01}}}, r"unknown flags \['hacked'\] \(allowed: disputed"),
+        ({"latent": {"flag_rates": {"deceased": 0.2}}}, r"flag rates must be in \[0, 0.1\]"),
+        ({"latent": {"shock_onset": {"boss": 0.1}}}, r"unknown employments \['boss'\] \(allowed: salaried"),
+        ({"latent": {"shock_onset": {"retired": 1.5}}}, r"probabilities must be in \[0, 1\]"),
+        ({"logging_policy": {"ladder": {"M9": {}}}}, r"unknown bucket 'M9'"),
+        ({"product_mix": {"card": -1.0}}, r"weights must be >= 0"),
+    ],
+)
+def test_bad_world_parameters_are_rejected_naming_the_allowed_values(section, match):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=match):
+        SimulationConfig.model_validate(section)
