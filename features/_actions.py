@@ -9,10 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features._events import EventIndex, last_where, to_seconds, window_count, window_sum
+from features._events import DAY_S, EventIndex, last_where, to_seconds, window_count, window_sum
 from features.registry import ACTION_WINDOW_DAYS, features_in
 
-_DAY = 86_400
 _SHORT_DAYS = 90
 ACTION_FEATURES = [f.name for f in features_in("action")] + ["restructured_before"]
 _COUNTED = ("reminder", "restructuring", "field_visit", "outsourcing", "litigation")
@@ -46,8 +45,8 @@ def action_features(
     t = ts[o]
 
     hi = idx.position(loan_id, as_of_s, "left")
-    lo_long = idx.position(loan_id, as_of_s - ACTION_WINDOW_DAYS * _DAY, "left")
-    lo_short = idx.position(loan_id, as_of_s - _SHORT_DAYS * _DAY, "left")
+    lo_long = idx.position(loan_id, as_of_s - ACTION_WINDOW_DAYS * DAY_S, "left")
+    lo_short = idx.position(loan_id, as_of_s - _SHORT_DAYS * DAY_S, "left")
     out: dict[str, np.ndarray] = {
         f"actions_{a}_90d": window_count(action == a, lo_short, hi).astype(np.float64) for a in _COUNTED
     }
@@ -62,12 +61,12 @@ def action_features(
 
     p, found, when = last_of(np.ones(action.size, dtype=bool))
     out["last_action"] = np.where(found, action[np.maximum(p, 0)] if t.size else None, None)
-    out["days_since_last_action"] = np.where(found, (as_of_s - when) / _DAY, np.nan)
+    out["days_since_last_action"] = np.where(found, (as_of_s - when) / DAY_S, np.nan)
     _, found_fv, when_fv = last_of(action == "field_visit")
-    out["days_since_last_field_visit"] = np.where(found_fv, (as_of_s - when_fv) / _DAY, np.nan)
+    out["days_since_last_field_visit"] = np.where(found_fv, (as_of_s - when_fv) / DAY_S, np.nan)
     _, found_r, when_r = last_of(action == "restructuring")
     out["months_since_last_restructuring"] = np.where(found_r, _months_between(when_r, as_of_s), np.nan)
-    out["under_restructuring"] = (found_r & ((as_of_s - when_r) <= restructuring_active_days * _DAY)).astype(
+    out["under_restructuring"] = (found_r & ((as_of_s - when_r) <= restructuring_active_days * DAY_S)).astype(
         np.float64
     )
     out["restructured_before"] = found_r.astype(np.float64)

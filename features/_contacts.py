@@ -11,12 +11,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features._events import EventIndex, expand_windows, last_where, to_seconds, window_count
+from features._events import (
+    CENT,
+    DAY_S,
+    EventIndex,
+    expand_windows,
+    last_where,
+    to_seconds,
+    window_count,
+)
 from features._repayment import CycleBook
 from features.registry import CONTACT_WINDOW_DAYS, features_in
 from rollcure.domain import RIGHT_PARTY_OUTCOMES
 
-_DAY = 86_400
 CONTACT_FEATURES = [f.name for f in features_in("contact")]
 
 
@@ -38,7 +45,7 @@ def _promise_resolution(
     p = np.where(found, p, 0)
     res_t = np.where(found, book.t[p] if book.t.size else 0, np.iinfo(np.int64).max)
     amount = contacts["ptp_amount"].to_numpy(dtype=np.float64)
-    kept = found & (book.paid[p] >= share * np.nan_to_num(amount) - 0.005 if book.t.size else False)
+    kept = found & (book.paid[p] >= share * np.nan_to_num(amount) - CENT if book.t.size else False)
     return res_t, kept
 
 
@@ -61,7 +68,7 @@ def contact_features(
     t = ts[o]
 
     hi = idx.position(loan_id, as_of_s, "right")
-    lo = {d: idx.position(loan_id, as_of_s - d * _DAY, "right") for d in (7, 30, CONTACT_WINDOW_DAYS)}
+    lo = {d: idx.position(loan_id, as_of_s - d * DAY_S, "right") for d in (7, 30, CONTACT_WINDOW_DAYS)}
     lo90 = lo[CONTACT_WINDOW_DAYS]
     rpc = np.isin(outcome, RIGHT_PARTY_OUTCOMES)
 
@@ -92,10 +99,12 @@ def contact_features(
     safe = np.where(has_last, last, 0)
     out["last_contact_outcome"] = np.where(has_last, outcome[safe] if t.size else None, None)
     out["last_contact_channel"] = np.where(has_last, channel[safe] if t.size else None, None)
-    out["days_since_last_contact"] = np.where(has_last, (as_of_s - (t[safe] if t.size else 0)) / _DAY, np.nan)
+    out["days_since_last_contact"] = np.where(
+        has_last, (as_of_s - (t[safe] if t.size else 0)) / DAY_S, np.nan
+    )
     last_rpc = last_where(rpc, lo90, hi)
     out["days_since_last_rpc"] = np.where(
-        last_rpc >= 0, (as_of_s - (t[np.maximum(last_rpc, 0)] if t.size else 0)) / _DAY, np.nan
+        last_rpc >= 0, (as_of_s - (t[np.maximum(last_rpc, 0)] if t.size else 0)) / DAY_S, np.nan
     )
     out.update(_promise_features(contacts, book, loan_id, as_of_s, t_min, t_max, ptp_kept_share))
     return out
@@ -112,7 +121,7 @@ def _promise_features(contacts, book, loan_id, as_of_s, t_min, t_max, share) -> 
     ptp_t = to_seconds(promises["ptp_date"], ceil=False)[o]
     amount = np.nan_to_num(promises["ptp_amount"].to_numpy(dtype=np.float64))[o]
     hi = idx.position(loan_id, as_of_s, "right")
-    lo = idx.position(loan_id, as_of_s - CONTACT_WINDOW_DAYS * _DAY, "right")
+    lo = idx.position(loan_id, as_of_s - CONTACT_WINDOW_DAYS * DAY_S, "right")
     case, ev = expand_windows(lo, hi)
     resolved = res_t[ev] <= as_of_s[case]
     is_open = ~resolved & (ptp_t[ev] >= as_of_s[case])

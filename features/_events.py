@@ -14,6 +14,10 @@ import numpy as np
 import pandas as pd
 
 _NS_PER_S = 1_000_000_000
+#: Seconds in a day (event times are int64 seconds).
+DAY_S = 86_400
+#: Amounts within half a cent count as equal (paid in full, nothing paid, nothing due).
+CENT = 0.005
 
 
 def to_seconds(values: pd.Series | np.ndarray, ceil: bool = True) -> np.ndarray:

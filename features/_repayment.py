@@ -12,11 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features._events import EventIndex, to_seconds
+from features._events import CENT, EventIndex, to_seconds
 from features.registry import CYCLE_WINDOW
 from rollcure.domain import bucket_index, bucket_of, tier_by_dpd, tier_by_missed
-
-_CENT = 0.005
 
 
 @dataclass
@@ -86,7 +84,7 @@ def _window(values: np.ndarray, pos, start, k: int, how: str) -> np.ndarray:
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(den > _CENT, num / np.where(den > _CENT, den, 1.0), np.nan)
+        return np.where(den > CENT, num / np.where(den > CENT, den, 1.0), np.nan)
 
 
 def repayment_features(
@@ -95,7 +93,7 @@ def repayment_features(
     """Repayment features of the cases whose cycle rows sit at sorted positions ``pos``."""
     dpd = book.dpd[pos]
     delinquent = (book.dpd > 0).astype(np.float64)
-    paid_any = (book.paid > _CENT).astype(np.float64)
+    paid_any = (book.paid > CENT).astype(np.float64)
     out: dict[str, np.ndarray] = {
         "dpd": dpd,
         "bucket": bucket_of(dpd),
@@ -127,10 +125,10 @@ def repayment_features(
     for lag in range(CYCLE_WINDOW):
         row = np.where(pos - lag >= start, pos - lag, pos)
         ok = pos - lag >= start
-        missed_row = (book.paid[row] <= _CENT) & (book.due[row] > _CENT)
+        missed_row = (book.paid[row] <= CENT) & (book.due[row] > CENT)
         alive &= ok & missed_row
         streak += alive
-        full = ok & (book.paid[row] >= np.minimum(book.due[row], instalment) - _CENT)
+        full = ok & (book.paid[row] >= np.minimum(book.due[row], instalment) - CENT)
         since_full = np.where(np.isnan(since_full) & full, float(lag), since_full)
         if lag < CYCLE_WINDOW - 1:
             prev_ok = pos - lag - 1 >= start

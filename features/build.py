@@ -13,14 +13,12 @@ import pandas as pd
 
 from features._actions import action_features, missing_action_features
 from features._contacts import contact_features, missing_contact_features
-from features._events import to_seconds
+from features._events import DAY_S, to_seconds
 from features._repayment import CycleBook, repayment_features
 from features.config import FeatureConfig
 from features.registry import ACTION_WINDOW_DAYS, CONTACT_WINDOW_DAYS, FEATURES, PANDAS_DTYPES
 from rollcure.domain import FLAGS
 from rollcure.errors import InputError
-
-_DAY = 86_400
 
 
 def _first_keys(frame: pd.DataFrame, mask: np.ndarray, n: int = 3) -> str:
@@ -145,8 +143,8 @@ def build_features(
     loan_id = cases["loan_id"].to_numpy()
     as_of = cases["as_of"].to_numpy(dtype="datetime64[ns]")
     as_of_s = to_seconds(as_of, ceil=False)
-    t_min = int(as_of_s.min(initial=0)) - (max(ACTION_WINDOW_DAYS, CONTACT_WINDOW_DAYS) + 1) * _DAY
-    t_max = int(as_of_s.max(initial=0)) + _DAY
+    t_min = int(as_of_s.min(initial=0)) - (max(ACTION_WINDOW_DAYS, CONTACT_WINDOW_DAYS) + 1) * DAY_S
+    t_max = int(as_of_s.max(initial=0)) + DAY_S
 
     loans = _lookup(tables["loans"], "loan_id", loan_id, "loans", cases)
     borrowers = _lookup(

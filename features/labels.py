@@ -11,10 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features._events import EventIndex, to_seconds, window_sum
+from features._events import DAY_S, EventIndex, to_seconds, window_sum
 from rollcure.domain import BUCKETS, DAYS_PER_CYCLE, bucket_of, is_cure, is_roll_forward
-
-_DAY = 86_400
 
 
 def horizon_end(as_of: np.ndarray, horizon_days: int) -> np.ndarray:
@@ -38,9 +36,9 @@ def build_labels(cycles: pd.DataFrame, cases: pd.DataFrame, horizon_days: int) -
     as_of = pd.to_datetime(cases["as_of"]).to_numpy(dtype="datetime64[ns]")
     as_of_s = to_seconds(as_of, ceil=False)
     t = to_seconds(cycles["cycle_date"])
-    t_min = int(min(t.min(initial=0), as_of_s.min(initial=0))) - _DAY
+    t_min = int(min(t.min(initial=0), as_of_s.min(initial=0))) - DAY_S
     end_s = to_seconds(horizon_end(as_of, horizon_days), ceil=False)
-    t_max = int(max(t.max(initial=0), end_s.max(initial=0))) + _DAY
+    t_max = int(max(t.max(initial=0), end_s.max(initial=0))) + DAY_S
     idx = EventIndex.build(cycles["loan_id"].to_numpy(), t, t_min, t_max)
     o = idx.order
     dpd = cycles["dpd"].to_numpy(dtype=np.int64)[o]
