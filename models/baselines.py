@@ -93,6 +93,9 @@ class LogisticScorecard:
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+        # a column never observed in training (e.g. no contact history in the book) carries nothing
+        self.columns_ = [c for c in X.columns if X[c].notna().any()]
+        X = X[self.columns_]
         prepared = _prepare(X)
         cats = [c for c in X.columns if _is_categorical(X[c])]
         nums = [c for c in prepared.columns if c not in cats]
@@ -110,4 +113,4 @@ class LogisticScorecard:
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Probability of the positive class."""
-        return self.pipeline_.predict_proba(_prepare(X))[:, 1]
+        return self.pipeline_.predict_proba(_prepare(X[self.columns_]))[:, 1]
