@@ -87,7 +87,7 @@ def test_monotone_vector_reverses_for_cure():
 def toy_models(toy_frame, toy_spec):
     names = [s.name for s in toy_spec]
     train, valid = toy_frame.iloc[:4000], toy_frame.iloc[4000:5000]
-    cfg = ModelConfig()
+    cfg = ModelConfig(lightgbm={"num_threads": 1})  # one thread: the test machine is shared
     models, cals = {}, {}
     for t in TARGETS:
         mono = monotone_vector(names, {s.name: s.monotone for s in toy_spec}, t)
@@ -110,7 +110,7 @@ def test_more_days_past_due_never_lowers_roll_forward(toy_models, toy_frame):
 def test_training_is_reproducible(toy_frame, toy_spec):
     names = [s.name for s in toy_spec]
     fits = [
-        GBMClassifier(ModelConfig().lightgbm, seed=SEED).fit(
+        GBMClassifier(ModelConfig(lightgbm={"num_threads": 1}).lightgbm, seed=SEED).fit(
             toy_frame[names].iloc[:2000], toy_frame["cure"].iloc[:2000]
         )
         for _ in range(2)
