@@ -56,7 +56,7 @@ class UpliftSettings(BaseModel):
     #: "ipw" weights each logged case by 1 / propensity; "none" fits the logged data as is.
     weighting: Literal["none", "ipw"] = "none"
     #: Older logged cases count less (weight halves every this many months); None = all equal.
-    half_life_months: float | None = Field(default=None, gt=0)
+    half_life_months: float | None = Field(default=6.0, gt=0)
     #: Propensities below this are clipped before inverse weighting (bounds the variance).
     propensity_floor: float = Field(default=0.02, gt=0, lt=1)
     #: LightGBM threads; 1 is fastest for these small fits on a shared machine (no OpenMP spinning).

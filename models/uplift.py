@@ -10,11 +10,13 @@ The logging policy was a ladder, not a coin: ``weighting="ipw"`` re-weights each
 inverse of its recorded propensity so every arm looks like the whole book. Measured on the default
 synthetic book against the simulator's truth (held-out cycles, same rules and capacities; expected
 net value, oracle 7.53M, DPD ladder 7.42M): unweighted 7.45M, IPW 7.44M, 7-leaf trees 7.46M,
-a pessimistic choice on the lower band 7.45-7.46M, a per-action shift calibrated on the latest
-cycles 7.40-7.45M. So the default is the unweighted 7-leaf fit; the propensities are used again by
-the off-policy estimates (IPS, doubly robust) of ``training.backtest``. An earlier version of the
-simulator showed the same ordering and a T-learner (one model per action) below the S-learner: its
-small arms were too noisy.
+7-leaf trees with older cases down-weighted (half-life 6 months: the book drifts) 7.47M, a
+pessimistic choice on the lower band 7.45-7.46M, a per-action shift calibrated on the latest cycles
+7.40-7.45M. So the default is the unweighted, recency-weighted 7-leaf fit; the propensities are
+used again by the off-policy estimates (IPS, doubly robust) of ``training.backtest``. An earlier
+version of the simulator showed the same ordering and a T-learner (one model per action) below the
+S-learner: its small arms were too noisy. These settings were chosen on that same held-out truth,
+so the backtest's figures are optimistic by whatever that selection is worth.
 
 Expected recovery carries an uncertainty band from a small bootstrap ensemble (Poisson weights,
 different seeds): the spread of the members is the model's doubt about that case under that
