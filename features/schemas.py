@@ -222,6 +222,13 @@ def _cross_problems(tables: dict[str, pd.DataFrame]) -> list[tuple[str, str, str
         cycles["bucket"].to_numpy(dtype=object) != bucket_of(cycles["dpd"]),
         "bucket does not match dpd (rollcure.domain.bucket_of)",
     )
+    dates = cycles["cycle_date"]
+    add(
+        "cycles",
+        "cycle_date",
+        ~(dates.dt.is_month_end & (dates == dates.dt.normalize())).to_numpy(),
+        "cycle_date is not a month end (one cycle per loan and month; labels count whole months)",
+    )
     orig = tables["loans"].set_index("loan_id")["origination_date"]
     if orig.index.is_unique:
         start = cycles["loan_id"].map(orig)

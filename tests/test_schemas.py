@@ -88,6 +88,11 @@ CASES = {
     "cycle before origination": (
         _set("cycles", "cycle_date", 0, pd.Timestamp("2023-01-31")), "cycles", "cycle_date",
         "(10, 2023-01-31)", "before loan origination"),
+    "arrears above balance": (
+        _set("cycles", "arrears", 3, 5000.0), "cycles", "arrears", "(10, 2024-04-30)", "above balance"),
+    "cycle not at month end": (
+        _set("cycles", "cycle_date", 2, pd.Timestamp("2024-03-15")), "cycles", "cycle_date",
+        "(10, 2024-03-15)", "not a month end"),
     "promise without date": (
         _set("contacts", "ptp_date", 1, pd.NaT), "contacts", "ptp_date", "(10, 2024-03-20",
         "without ptp_date"),
