@@ -1,42 +1,53 @@
-"""The request model of the service: the feature stage's ``CasePayload``, plus one transport rule.
+"""The request model of the service: the feature stage's ``CasePayload``, plus transport rules.
 
-The data contract stores date-times without a time zone (docs/interfaces.md). JSON clients can
-still send ``...Z``, ``+08:00`` or a bare number (pydantic reads it as a Unix time in UTC); rather
-than guess a conversion, the service rejects such a value with HTTP 400 naming the field.
+Three things JSON can carry that the data contract cannot hold, each rejected with HTTP 400 naming
+the field rather than failing deeper in: date-times with a time zone (``...Z``, ``+08:00``, or a
+bare number, which pydantic reads as a Unix time in UTC; the contract's date-times are naive),
+integers beyond int64 (the tables' integer type), and non-finite numbers (``NaN``/``Infinity``
+tokens).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterator
 
 from pydantic import BaseModel, model_validator
 
 from features.payload import CasePayload
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
-def _aware(node: object, path: str) -> Iterator[str]:
-    """Paths of time-zone-aware date-times anywhere in a model."""
+
+def _problems(node: object, path: str) -> Iterator[tuple[str, str]]:
+    """(path, problem) for every value the raw tables cannot represent, anywhere in a model."""
+    if isinstance(node, bool):
+        return
     if isinstance(node, dt.datetime):
         if node.tzinfo is not None:
-            yield path
+            yield path, "time zone given"
+    elif isinstance(node, int):
+        if not INT64_MIN <= node <= INT64_MAX:
+            yield path, "integer out of the 64-bit range"
+    elif isinstance(node, float):
+        if not math.isfinite(node):
+            yield path, "not a finite number"
     elif isinstance(node, BaseModel):
         for name in type(node).model_fields:
-            yield from _aware(getattr(node, name), f"{path}.{name}" if path else name)
+            yield from _problems(getattr(node, name), f"{path}.{name}" if path else name)
     elif isinstance(node, list):
         for i, item in enumerate(node):
-            yield from _aware(item, f"{path}.{i}")
+            yield from _problems(item, f"{path}.{i}")
 
 
 class ServedCase(CasePayload):
     """One case as the service accepts it (see ``features.payload.CasePayload``)."""
 
     @model_validator(mode="after")
-    def _naive_date_times(self) -> ServedCase:
-        bad = list(_aware(self, ""))
+    def _representable(self) -> ServedCase:
+        bad = list(_problems(self, ""))
         if bad:
-            raise ValueError(
-                f"{', '.join(bad[:3])}: give a local date-time without a time zone or a number "
-                "(e.g. 2025-06-30T00:00:00)"
-            )
+            listed = "; ".join(f"{p}: {why}" for p, why in bad[:3])
+            raise ValueError(f"{listed} (date-times are local without an offset, e.g. 2025-06-30T00:00:00)")
         return self

@@ -66,6 +66,8 @@ def start_service(
     log_path: Path | None = None,
 ) -> subprocess.Popen:
     """Launch ``bentoml serve`` in its own process group; returns at once (see :func:`wait_ready`)."""
+    if log_path is not None:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     out = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115
     return subprocess.Popen(
         service_command(cfg, port),

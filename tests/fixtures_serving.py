@@ -9,10 +9,12 @@ client of the service for the session (the bundle loads once).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +36,29 @@ class ServingSetup:
     data_dir: Path
     version: str
     env: dict[str, str]
+
+
+@contextlib.contextmanager
+def use_registry(setup: ServingSetup) -> Iterator[None]:
+    """Point MLflow at the setup's private registry for the duration of a block.
+
+    ``mlflow.set_tracking_uri`` (called by ``training.registry.client``) also exports
+    ``MLFLOW_TRACKING_URI``, which ``training.registry.tracking_uri`` then prefers over any config:
+    in a process that has used one registry, every later config would reach that same one. The
+    serving tests therefore name their registry explicitly and put the previous value back.
+    """
+    from training.registry import TRACKING_ENV, tracking_uri
+
+    previous = os.environ.get(TRACKING_ENV)
+    os.environ.pop(TRACKING_ENV, None)
+    os.environ[TRACKING_ENV] = tracking_uri(setup.cfg)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(TRACKING_ENV, None)
+        else:
+            os.environ[TRACKING_ENV] = previous
 
 
 def free_port() -> int:
@@ -67,7 +92,6 @@ def serving_setup(trained_run, tmp_path_factory) -> ServingSetup:
     root = tmp_path_factory.mktemp("serving")
     shutil.copytree(Path(trained_run.cfg.data_dir) / "mlflow", root / "mlflow")
     cfg = RollcureConfig(data_dir=root, seed=7)
-    promote(cfg, trained_run.version)
     config_path = write_config(cfg, root / "serving-config.yaml")
     env = {
         "ROLLCURE_DATA_DIR": str(root),
@@ -75,7 +99,10 @@ def serving_setup(trained_run, tmp_path_factory) -> ServingSetup:
         "BENTOML_DO_NOT_TRACK": "True",
     }
     env = {k: v for k, v in {**os.environ, **env}.items() if k not in (TRACKING_ENV, "ROLLCURE_API_TOKEN")}
-    return ServingSetup(cfg, config_path, root, str(trained_run.version), env)
+    setup = ServingSetup(cfg, config_path, root, str(trained_run.version), env)
+    with use_registry(setup):
+        promote(cfg, trained_run.version)
+    return setup
 
 
 @pytest.fixture(scope="session")
@@ -98,26 +125,22 @@ def sample_payloads(sample_cases) -> list[dict]:
     return [p.model_dump(mode="json") for p in payloads_from_tables(tables, cases)]
 
 
-def _client(setup: ServingSetup, config_path: Path | None = None, token: str | None = None) -> TestClient:
-    """An in-process client whose service reads ``setup``'s environment (set for its lifetime)."""
+def _client(setup: ServingSetup, config_path: Path | None = None) -> TestClient:
+    """An in-process client; the service reads ``setup``'s environment while it starts (only then:
+    the rest of the session keeps its own environment)."""
     from serving.service import RollcureService
 
     patch = pytest.MonkeyPatch()
     for k, v in service_env_for(setup, config_path).items():
         patch.setenv(k, v)
-    if token is not None:
-        patch.setenv("ROLLCURE_API_TOKEN", token)
-    else:
-        patch.delenv("ROLLCURE_API_TOKEN", raising=False)
+    patch.delenv("ROLLCURE_API_TOKEN", raising=False)
     client = TestClient(RollcureService.to_asgi(), raise_server_exceptions=False)
-    client.__enter__()
-    client._rollcure_patch = patch  # undone by close_client
+    try:
+        with use_registry(setup):
+            client.__enter__()
+    finally:
+        patch.undo()
     return client
-
-
-def close_client(client: TestClient) -> None:
-    client.__exit__(None, None, None)
-    client._rollcure_patch.undo()
 
 
 @pytest.fixture(scope="session")
@@ -137,4 +160,4 @@ def service_client(serving_setup, tmp_path_factory):
     client = _client(serving_setup, config)
     client.log_path = log_dir / "decisions.sqlite"
     yield client
-    close_client(client)
+    client.__exit__(None, None, None)

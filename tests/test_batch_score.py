@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from fixtures_serving import write_serving_config
+from fixtures_serving import use_registry, write_serving_config
 
 from rollcure.cli import run
 from rollcure.errors import InputError
@@ -74,7 +74,8 @@ def scored(serving_setup, sim_default_dir, tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("batch")
     config = write_serving_config(serving_setup, out_dir / "config.yaml", batch_chunk_size=700)
     out = out_dir / "scores.parquet"
-    code = run(["score", "--data", str(sim_default_dir), "--out", str(out), "--config", str(config)])
+    with use_registry(serving_setup):
+        code = run(["score", "--data", str(sim_default_dir), "--out", str(out), "--config", str(config)])
     assert code == 0
     return pd.read_parquet(out), pq.read_schema(out)
 
@@ -138,9 +139,10 @@ def test_scores_at_an_earlier_cycle_ignore_the_future(sample_cases, trained_run,
 def test_bad_as_of_and_unknown_model_exit_two(serving_setup, sim_default_dir, tmp_path, capsys):
     out = str(tmp_path / "x.parquet")
     base = ["score", "--data", str(sim_default_dir), "--out", out, "--config", str(serving_setup.config_path)]
-    assert run([*base, "--as-of", "31/06/2025"]) == 2
-    assert run([*base, "--as-of", "1999-01-31"]) == 2
-    assert run([*base, "--model", "no-such-alias"]) == 2
+    with use_registry(serving_setup):
+        assert run([*base, "--as-of", "31/06/2025"]) == 2
+        assert run([*base, "--as-of", "1999-01-31"]) == 2
+        assert run([*base, "--model", "no-such-alias"]) == 2
     err = capsys.readouterr().err
     assert "--as-of: not a date" in err and "not a cycle date" in err and "no-such-alias" in err
     assert "Traceback" not in err

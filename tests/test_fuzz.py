@@ -78,9 +78,15 @@ def _set(doc: object, path: tuple, value: object, drop: bool = False) -> None:
 @st.composite
 def structural_requests(draw, payloads: list[dict]) -> tuple[str, bytes]:
     endpoint = draw(st.sampled_from(ENDPOINTS))
-    kind = draw(st.sampled_from(["mutate", "mutate", "mutate", "raw", "batch", "envelope"]))
+    kind = draw(st.sampled_from(["mutate", "mutate", "mutate", "raw", "batch", "envelope", "tokens"]))
     if kind == "raw":
         return endpoint, draw(st.binary(max_size=64))
+    if kind == "tokens":  # JSON extensions Python emits: NaN, Infinity
+        case = copy.deepcopy(payloads[0])
+        case["loan"][draw(st.sampled_from(["principal", "instalment", "collateral_value"]))] = draw(
+            st.sampled_from([float("nan"), float("inf"), float("-inf")])
+        )
+        return endpoint, json.dumps({"cases": [case]}).encode()
     if kind == "envelope":
         return endpoint, json.dumps(
             {draw(st.sampled_from(["cases", "case", ""])): draw(json_values)}

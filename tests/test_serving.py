@@ -10,7 +10,7 @@ import sqlite3
 import numpy as np
 import pandas as pd
 import pytest
-from fixtures_serving import TEST_SALT
+from fixtures_serving import TEST_SALT, use_registry
 
 from serving.decision_log import hash_case_id
 
@@ -145,6 +145,9 @@ _DROP = object()
         (("contacts",), "none", 400, "contacts"),
         (("as_of",), "2099-01-31T00:00:00", 422, "cycles"),  # as_of after the last cycle
         (("as_of",), "not a date", 400, "as_of"),
+        (("as_of",), "2025-06-30T00:00:00Z", 400, "time zone"),
+        (("as_of",), 1751241600, 400, "time zone"),  # a number is a UTC Unix time
+        (("cycles", 0, "missed_instalments"), 2**63, 400, "64-bit"),
     ],
 )
 def test_bad_fields_are_4xx_naming_the_field(
@@ -157,6 +160,14 @@ def test_bad_fields_are_4xx_naming_the_field(
     assert where in r.text
     loan_id = str(sample_payloads[0]["loan"]["loan_id"])
     assert loan_id not in caplog.text and "Traceback" not in caplog.text
+
+
+def test_non_finite_numbers_are_400(service_client, sample_payloads):
+    payload = copy.deepcopy(sample_payloads[0])
+    payload["loan"]["principal"] = float("inf")
+    body = json.dumps({"cases": [payload]})  # Python writes the non-standard token Infinity
+    r = service_client.post("/score", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "principal" in r.text
 
 
 def test_dates_out_of_order_are_rejected(service_client, sample_payloads):
@@ -220,22 +231,23 @@ def test_reload_switches_to_the_new_champion(service_client, serving_setup, samp
     from training.registry import client, promote, resolve_version
 
     c = service_client
-    old = c.get("/metadata").json()["model_version"]
-    same = c.post("/reload", json={}).json()
-    assert same == {"previous_version": old, "model_version": old, "swapped": False}
-    # A second version of the same bundle (no artifact written): what `rollcure train` + promote do.
-    source = resolve_version(serving_setup.cfg, old).source
-    mlflow = client(serving_setup.cfg)
-    new = str(
-        mlflow.create_model_version("rollcure-bundle", source=source, run_id=trained_run.run_id).version
-    )
-    promote(serving_setup.cfg, new)
-    try:
-        swapped = c.post("/reload", json={}).json()
-        assert swapped == {"previous_version": old, "model_version": new, "swapped": True}
-        assert c.get("/metadata").json()["model_version"] == new
-        r = c.post("/recommend", json={"cases": sample_payloads[:1]})
-        assert r.json()[0]["model_version"] == new
-    finally:
-        promote(serving_setup.cfg, old)
-        assert c.post("/reload", json={}).json()["model_version"] == old
+    with use_registry(serving_setup):
+        old = c.get("/metadata").json()["model_version"]
+        same = c.post("/reload", json={}).json()
+        assert same == {"previous_version": old, "model_version": old, "swapped": False}
+        # A second version of the same bundle (no artifact written): what `rollcure train` + promote do.
+        source = resolve_version(serving_setup.cfg, old).source
+        created = client(serving_setup.cfg).create_model_version(
+            "rollcure-bundle", source=source, run_id=trained_run.run_id
+        )
+        new = str(created.version)
+        promote(serving_setup.cfg, new)
+        try:
+            swapped = c.post("/reload", json={}).json()
+            assert swapped == {"previous_version": old, "model_version": new, "swapped": True}
+            assert c.get("/metadata").json()["model_version"] == new
+            r = c.post("/recommend", json={"cases": sample_payloads[:1]})
+            assert r.json()[0]["model_version"] == new
+        finally:
+            promote(serving_setup.cfg, old)
+            assert c.post("/reload", json={}).json()["model_version"] == old
