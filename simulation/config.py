@@ -131,6 +131,10 @@ class LatentDynamics(_Section):
     shock_recovery: float = Field(default=0.2, gt=0, le=1)
     shock_ability_factor: float = Field(default=0.25, ge=0, le=1)
     willingness_reversion: float = Field(default=0.15, ge=0, le=1)
+    #: A deceased or bankrupt flag in effect multiplies ability by this.
+    flag_ability_factor: float = Field(default=0.1, ge=0, le=1)
+    #: A disputed or fraud-suspected flag in effect multiplies willingness by this.
+    flag_willingness_factor: float = Field(default=0.2, ge=0, le=1)
     flag_rates: dict[str, float] = Field(
         default_factory=lambda: {
             "disputed": 0.004,

@@ -40,8 +40,9 @@ litigation     notice effect 0.5·A·(1−W) now; two cycles later the court rul
                (the relationship breaks).
 =============  ==================================================================================
 
-Flags (from their flag date): deceased and bankrupt cut ability to a tenth; disputed and
-fraud_suspected cut willingness to a fifth.
+Flags (from their flag date): deceased and bankrupt cut ability to a tenth
+(``flag_ability_factor``); disputed and fraud_suspected cut willingness to a fifth
+(``flag_willingness_factor``).
 
 DPD: ``missed`` counts unpaid instalments (grows by one per missed cycle, falls as arrears are
 paid, 0 only when arrears are cleared); DPD = (missed − 1)·30 + (30 − due_day), so the bucket equals
@@ -148,9 +149,16 @@ def effective_latents(state: LoanState, cfg: SimulationConfig) -> tuple[np.ndarr
     """Ability and willingness in effect now (shock and flags applied)."""
     active = flag_active(state)
     ability = state.ability_base * np.where(state.shock, cfg.latent.shock_ability_factor, 1.0)
-    ability = np.where(active & np.isin(state.flag, (FLAG_DECEASED, FLAG_BANKRUPT)), ability * 0.1, ability)
+    lat = cfg.latent
+    ability = np.where(
+        active & np.isin(state.flag, (FLAG_DECEASED, FLAG_BANKRUPT)),
+        ability * lat.flag_ability_factor,
+        ability,
+    )
     will = np.where(
-        active & np.isin(state.flag, (FLAG_DISPUTED, FLAG_FRAUD)), state.willingness * 0.2, state.willingness
+        active & np.isin(state.flag, (FLAG_DISPUTED, FLAG_FRAUD)),
+        state.willingness * lat.flag_willingness_factor,
+        state.willingness,
     )
     return ability, will
 
