@@ -33,10 +33,13 @@ def _check_cases(cases: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({"loan_id": cases["loan_id"].to_numpy(), "as_of": cases["as_of"].to_numpy()})
     if out["as_of"].isna().any() or out["loan_id"].isna().any():
         raise InputError("cases: loan_id and as_of must not be null")
-    try:
-        out["loan_id"] = out["loan_id"].astype("int64")
-    except (TypeError, ValueError) as exc:
-        raise InputError("cases.loan_id: must be whole numbers") from exc
+    ids = out["loan_id"]
+    if ids.dtype.kind not in "iu":  # 10.7 would silently become loan 10
+        num = pd.to_numeric(ids, errors="coerce").to_numpy(dtype=np.float64)
+        if np.isnan(num).any() or (num != np.floor(num)).any():
+            raise InputError("cases.loan_id: must be whole numbers")
+        ids = num
+    out["loan_id"] = np.asarray(ids).astype("int64")
     try:
         out["as_of"] = pd.to_datetime(out["as_of"]).astype("datetime64[ns]")
     except (TypeError, ValueError) as exc:

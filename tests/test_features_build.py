@@ -199,3 +199,15 @@ def test_duplicate_loan_key_is_an_input_error(tiny_tables):
 def test_bad_case_dates_are_an_input_error(tiny_tables):
     with pytest.raises(InputError, match="cases.as_of: must be dates"):
         build_features(tiny_tables, pd.DataFrame({"loan_id": [10], "as_of": ["not a date"]}), CFG)
+
+
+@pytest.mark.parametrize("loan_id", [10.5, "ten"])
+def test_case_loan_ids_must_be_whole_numbers(tiny_tables, loan_id):
+    cases = pd.DataFrame({"loan_id": [loan_id], "as_of": pd.to_datetime(["2024-04-30"])})
+    with pytest.raises(InputError, match="cases.loan_id: must be whole numbers"):
+        build_features(tiny_tables, cases, CFG)
+
+
+def test_case_loan_ids_as_whole_floats_are_accepted(tiny_tables):
+    cases = pd.DataFrame({"loan_id": [10.0], "as_of": pd.to_datetime(["2024-04-30"])})
+    assert build_features(tiny_tables, cases, CFG)["loan_id"].tolist() == [10]
