@@ -13,32 +13,9 @@ from adapters.config import UciImportConfig
 from adapters.uci import convert
 from adapters.uci_format import BILL_COLUMNS, REQUIRED_COLUMNS, STATUS_COLUMNS, check_header, check_rows
 from adapters.uci_tables import uci_to_tables
-from features.schemas import validate_tables
+from features.schemas import TABLE_DTYPES, validate_tables
 from rollcure.domain import bucket_of
 from rollcure.errors import InputError
-
-#: Exact raw-table dtypes of docs/interfaces.md.
-CONTRACT = {
-    "borrowers": {"borrower_id": "int64", "age": "int64", "monthly_income": "float64", "employment": "str",
-                  "region": "str", "bureau_score": "int64", "other_debt": "float64", "dependants": "int64",
-                  "phone_verified": "bool", "address_verified": "bool"},
-    "loans": {"loan_id": "int64", "borrower_id": "int64", "product": "str", "origination_date": "datetime",
-              "principal": "float64", "annual_rate": "float64", "term_months": "int64",
-              "instalment": "float64", "collateral_type": "str", "collateral_value": "float64",
-              "has_guarantor": "bool", "disputed": "bool", "deceased": "bool", "bankrupt": "bool",
-              "fraud_suspected": "bool", "flag_date": "datetime"},
-    "cycles": {"loan_id": "int64", "cycle_date": "datetime", "due_amount": "float64",
-               "paid_amount": "float64", "balance": "float64", "arrears": "float64", "dpd": "int64",
-               "bucket": "str", "missed_instalments": "int64"},
-}
-
-
-def _dtype_name(s: pd.Series) -> str:
-    if isinstance(s.dtype, pd.StringDtype):
-        return "str"
-    if s.dtype == "datetime64[ns]":
-        return "datetime"
-    return str(s.dtype)
 
 
 def uci_row(**values) -> dict:
@@ -60,10 +37,10 @@ def test_doctests_run():
 
 def test_tables_have_the_contract_columns_and_dtypes():
     converted, _ = convert(raw_frame(uci_row(ID=1), uci_row(ID=2, PAY_0=3)))
-    for name, spec in CONTRACT.items():
-        frame = converted.tables[name]
+    for name in ("borrowers", "loans", "cycles"):
+        frame, spec = converted.tables[name], TABLE_DTYPES[name]
         assert list(frame.columns) == list(spec), name
-        assert {c: _dtype_name(frame[c]) for c in frame} == spec, name
+        assert {c: str(t) for c, t in frame.dtypes.items()} == spec, name
     assert set(converted.tables) == {"borrowers", "loans", "cycles"}  # no invented contacts/actions
     validate_tables(converted.tables)  # the feature pipeline's own contract check
 
