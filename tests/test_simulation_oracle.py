@@ -117,3 +117,15 @@ def test_oracle_on_a_written_portfolio_equals_the_oracle_in_memory(sim_default, 
     assert cfg == sim_default.config
     in_memory = sim_default.truth["case_states"].head(200)
     pd.testing.assert_frame_equal(action_values(on_disk, cfg), action_values(in_memory, sim_default.config))
+
+
+@pytest.mark.parametrize("horizon_days", [1, 30, 44, 46, 90, 180, 365])
+def test_oracle_horizon_is_the_label_window(horizon_days):
+    """The oracle's cycles and the recovered-amount label's window are declared in two stages;
+    they must count the same number of month ends after as_of."""
+    from features.labels import horizon_end
+
+    as_of = pd.Series(pd.to_datetime(["2024-01-31", "2024-02-29", "2024-11-30"]))
+    ends = pd.to_datetime(horizon_end(as_of.to_numpy(dtype="datetime64[ns]"), horizon_days))
+    months = (ends.to_period("M") - as_of.dt.to_period("M")).map(lambda d: d.n)
+    assert horizon_cycles(as_of, horizon_days).tolist() == list(months)
