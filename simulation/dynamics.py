@@ -56,7 +56,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from rollcure.domain import ACTIONS, DAYS_PER_CYCLE, EMPLOYMENTS, FLAGS, bucket_index
+from rollcure.domain import ACTIONS, DAYS_PER_CYCLE, FLAGS, bucket_index
 from simulation.config import SimulationConfig
 
 A_NONE, A_REMINDER, A_RESTRUCTURING, A_FIELD_VISIT, A_OUTSOURCING, A_LITIGATION = range(len(ACTIONS))
@@ -210,10 +210,6 @@ def restructured_terms(
     n = np.clip(np.ceil(n_needed), n_min, _MAX_TERM)
     # where even the longest term cannot get there, interest is partly deferred to the final instalment
     return np.minimum(annuity(balance, monthly_rate, n), target), n
-
-
-def _shock_onset_by_employment(cfg: SimulationConfig) -> np.ndarray:
-    return np.array([cfg.latent.shock_onset.get(e, 0.0) for e in EMPLOYMENTS])
 
 
 def month_step(state: LoanState, action: np.ndarray, u: np.ndarray, cfg: SimulationConfig) -> StepResult:
