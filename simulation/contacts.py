@@ -36,6 +36,24 @@ _VISIT_PARTY_P = np.array([0.80, 0.20, 0.0, 0.0])
 #: Collectors contact between 09:00 and 20:00 (compliance: no night calls).
 _FIRST_HOUR, _LAST_HOUR = 9, 20
 _COLUMNS = ("loan_id", "ts", "channel", "party", "outcome", "ptp_amount", "ptp_date")
+# Outcome model; pairs are (verified / flagged, otherwise).
+#: A call reaches a wrong number this often, by phone verification.
+_WRONG_NUMBER_P = (0.03, 0.25)
+#: A call reaches the debtor with base + slope x willingness (the unwilling dodge calls).
+_CALL_REACH_BASE, _CALL_REACH_WILL = 0.35, 0.5
+#: Reach of a visit (by verified address), an SMS (by verified phone), a letter (by verified address).
+_VISIT_REACH_P, _SMS_REACH_P, _LETTER_REACH_P = (0.8, 0.5), (0.9, 0.3), (0.9, 0.4)
+#: The debtor "will pay" when next cycle's payment covers this share of what is due.
+_PAYS_SHARE = 0.5
+#: A spoken contact ends in a dispute this often, on a disputed or fraud-flagged loan or otherwise.
+_DISPUTE_P = (0.5, 0.02)
+#: Promise rate: a payer promises with _PROMISE_PAYER_P; others with
+#: _PROMISE_UNABLE x W x (1 - A) + _PROMISE_WILLING x W (the willing but unable promise, then break).
+_PROMISE_PAYER_P, _PROMISE_UNABLE, _PROMISE_WILLING = 0.75, 0.45, 0.1
+#: A promise that will be broken is for low + span x U of what is due.
+_PTP_SHARE_LOW, _PTP_SHARE_SPAN = 0.3, 0.7
+#: Promise dates fall min + floor(span x U) days after the contact.
+_PTP_MIN_DAYS, _PTP_SPAN_DAYS = 3, 18
 
 
 def empty_contacts() -> pd.DataFrame:
@@ -117,17 +135,21 @@ def contacts_after_decisions(
     party = np.minimum(party, len(PARTIES) - 1)
 
     w, a = will[case], ability[case]
-    pays = paid_next[case] >= 0.5 * np.maximum(due_next[case], 1e-9)
-    wrong = talk & (u[:, 2] < np.where(phone_ok[case], 0.03, 0.25))
+    pays = paid_next[case] >= _PAYS_SHARE * np.maximum(due_next[case], 1e-9)
+    wrong = talk & (u[:, 2] < np.where(phone_ok[case], *_WRONG_NUMBER_P))
     reach_p = np.select(
         [talk, channel == _VISIT],
-        [0.35 + 0.5 * w, np.where(address_ok[case], 0.8, 0.5)],
-        np.where(channel == _SMS, np.where(phone_ok[case], 0.9, 0.3), np.where(address_ok[case], 0.9, 0.4)),
+        [_CALL_REACH_BASE + _CALL_REACH_WILL * w, np.where(address_ok[case], *_VISIT_REACH_P)],
+        np.where(
+            channel == _SMS,
+            np.where(phone_ok[case], *_SMS_REACH_P),
+            np.where(address_ok[case], *_LETTER_REACH_P),
+        ),
     )
     reached = ~wrong & (u[:, 3] < reach_p)
     spoken = reached & np.isin(channel, (_CALL, _VISIT))
-    disputes = spoken & (u[:, 4] < np.where(np.isin(flag[case], (FLAG_FRAUD, FLAG_DISPUTED)), 0.5, 0.02))
-    promise_p = np.where(pays, 0.75, 0.45 * w * (1 - a) + 0.1 * w)
+    disputes = spoken & (u[:, 4] < np.where(np.isin(flag[case], (FLAG_FRAUD, FLAG_DISPUTED)), *_DISPUTE_P))
+    promise_p = np.where(pays, _PROMISE_PAYER_P, _PROMISE_UNABLE * w * (1 - a) + _PROMISE_WILLING * w)
     promise = spoken & ~disputes & (u[:, 5] < promise_p)
     refused = spoken & ~disputes & ~promise & (u[:, 4] > w)
     outcome = np.select(
@@ -137,9 +159,9 @@ def contacts_after_decisions(
     )
     due_c = due_next[case]
     ptp_amount = np.where(
-        promise, np.where(pays, paid_next[case], due_c * (0.3 + 0.7 * u[:, 2])), np.nan
+        promise, np.where(pays, paid_next[case], due_c * (_PTP_SHARE_LOW + _PTP_SHARE_SPAN * u[:, 2])), np.nan
     ).round(2)
-    ptp_days = (3 + np.floor(u[:, 1] * 18)).astype("timedelta64[D]")
+    ptp_days = (_PTP_MIN_DAYS + np.floor(u[:, 1] * _PTP_SPAN_DAYS)).astype("timedelta64[D]")
     ptp_date = np.where(promise, ts.astype("datetime64[D]") + ptp_days, np.datetime64("NaT")).astype(
         "datetime64[ns]"
     )
