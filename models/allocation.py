@@ -13,6 +13,11 @@ Solving the full n x A LP at a million cases is wasteful; two exact reductions s
    ``C`` is the total limited capacity: otherwise some case with a larger gain for ``a`` sits on its
    fallback and swapping the two increases the value. So the LP only sees those candidates.
 
+Even the candidates are many at a million cases, so the LP is solved by row generation: first on
+the top cases per limited action, then, using its capacity prices (the LP duals), every case
+whose gain beats an action's price joins, until none does. The final duals are feasible for all
+cases, which proves the answer optimal for the whole book (tests compare it with the full LP).
+
 ``greedy`` is a faster heuristic (deferred acceptance: each case asks for its best remaining limited
 action, each action keeps its highest-gain askers); ``allocation_gap`` reports how far it falls short.
 """
@@ -65,12 +70,15 @@ def _gains(values, eligible, capacities):
     return fb_idx, limited, gain, caps
 
 
-def _solve_lp(gain: np.ndarray, caps: np.ndarray) -> np.ndarray:
-    """Optimal 0/1 assignment of rows to columns of ``gain`` (or none), row sums <= 1, column sums <= caps."""
+def _solve_lp(gain: np.ndarray, caps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Optimal 0/1 assignment of rows to columns of ``gain`` (or none), row sums <= 1, column sums <= caps.
+
+    Returns the column per row (-1 = none) and the capacity prices (LP duals, >= 0).
+    """
     n, k = gain.shape
     rows, cols = np.nonzero(gain > 0)
     if len(rows) == 0:
-        return np.full(n, -1)
+        return np.full(n, -1), np.zeros(k)
     m = len(rows)
     var = np.arange(m)
     a_case = sparse.csr_matrix((np.ones(m), (rows, var)), shape=(n, m))
@@ -79,8 +87,8 @@ def _solve_lp(gain: np.ndarray, caps: np.ndarray) -> np.ndarray:
         -gain[rows, cols],
         A_ub=sparse.vstack([a_case, a_act], format="csr"),
         b_ub=np.concatenate([np.ones(n), caps.astype(float)]),
-        bounds=(0, 1),
-        method="highs-ds",
+        bounds=(0, None),
+        method="highs-ipm",  # with crossover: a vertex, hence integral (TU matrix)
     )
     if res.status != 0:  # pragma: no cover - the problem is always feasible (x = 0)
         raise RuntimeError(f"allocation LP failed: {res.message}")
@@ -90,7 +98,16 @@ def _solve_lp(gain: np.ndarray, caps: np.ndarray) -> np.ndarray:
     out = np.full(n, -1)
     chosen = x > 0.5
     out[rows[chosen]] = cols[chosen]
-    return out
+    prices = np.maximum(-res.ineqlin.marginals[n:], 0.0)
+    return out, prices
+
+
+def _top(scores: np.ndarray, mask: np.ndarray, count: int) -> np.ndarray:
+    """Indices of the ``count`` largest scores among ``mask``."""
+    pos = np.flatnonzero(mask)
+    if len(pos) > count:
+        pos = pos[np.argpartition(-scores[pos], count - 1)[:count]] if count > 0 else pos[:0]
+    return pos
 
 
 def _candidates(gain: np.ndarray, caps: np.ndarray) -> np.ndarray:
@@ -98,11 +115,37 @@ def _candidates(gain: np.ndarray, caps: np.ndarray) -> np.ndarray:
     total = int(caps.sum())
     keep = np.zeros(len(gain), dtype=bool)
     for j in range(gain.shape[1]):
-        pos = np.flatnonzero(gain[:, j] > 0)
-        if len(pos) > total:
-            pos = pos[np.argpartition(-gain[pos, j], total - 1)[:total]] if total else pos[:0]
-        keep[pos] = True
+        keep[_top(gain[:, j], gain[:, j] > 0, total)] = True
     return np.flatnonzero(keep)
+
+
+def _solve_by_pricing(gain: np.ndarray, caps: np.ndarray) -> np.ndarray:
+    """Exact optimum by row generation: solve the LP on a working set of cases, price the rest.
+
+    With the working set's capacity prices, a case outside it belongs in the optimum only if some
+    action's gain exceeds that action's price; such cases join the set (the best ones per action)
+    and the LP is solved again. When no case outside prices in, the LP duals are feasible for the
+    whole book, so the working set's solution is optimal for the whole book.
+    """
+    n, k = gain.shape
+    work = np.zeros(n, dtype=bool)
+    for j in range(k):
+        work[_top(gain[:, j], gain[:, j] > 0, int(caps[j]))] = True
+    tol = 1e-9 * max(1.0, float(np.abs(gain[np.isfinite(gain)]).max(initial=1.0)))
+    while True:
+        rows = np.flatnonzero(work)
+        sub, prices = _solve_lp(gain[rows], caps)
+        slack = gain - prices[None, :]
+        added = 0
+        for j in range(k):
+            viol = ~work & (slack[:, j] > tol)
+            take = _top(slack[:, j], viol, max(int(caps[j]), 1000))
+            work[take] = True
+            added += len(take)
+        if added == 0:
+            out = np.full(n, -1)
+            out[rows] = sub
+            return out
 
 
 def _greedy(gain: np.ndarray, caps: np.ndarray) -> np.ndarray:
@@ -169,10 +212,10 @@ def allocate(
         rows = np.arange(len(gain))
     elif method == "full_lp":
         rows = np.arange(len(gain))
-        sub = _solve_lp(gain, caps)
+        sub, _ = _solve_lp(gain, caps)
     else:
         rows = _candidates(gain, caps)
-        sub = _solve_lp(gain[rows], caps)
+        sub = _solve_by_pricing(gain[rows], caps)
     hit = sub >= 0
     choice[rows[hit]] = limited[sub[hit]]
     return choice

@@ -47,6 +47,10 @@ def test_forecast_conserves_cases_and_arms_are_reported(backtest_result):
     n = backtest_result.facts["cases"]
     for col in ("now", "forecast", "markov", "actual"):
         assert abs(buckets[col].sum() - n) < 1e-6 * n
+    k = backtest_result.kpis
+    assert set(k["source"]) == {"rollcure_backtest", "logged"} and set(k["by"]) == {"action", "bucket"}
+    for (source, by), part in k.groupby(["source", "by"]):
+        assert part["recovery_rate"].dropna().between(0, 2).all(), (source, by)
     arms = backtest_result.arms.set_index("arm")
     assert "champion" in arms.index and arms["cases"].sum() == n
 

@@ -23,10 +23,10 @@ from models.rules import load_rules
 from models.strategies import dpd_ladder, random_policy, risk_score_policy
 from models.uplift import KEYS, ActionModels, fit_action_models
 from rollcure.config import RollcureConfig
-from rollcure.domain import ACTIONS, bucket_index
+from rollcure.domain import ACTIONS, bucket_index, bucket_of
 from rollcure.errors import InputError
 from training.forecast import bucket_forecast, forecast_error, transition_matrix
-from training.kpis import kpi_table
+from training.kpis import kpi_table, logged_kpi_frame
 from training.offpolicy import off_policy_estimates
 
 POLICIES: tuple[str, ...] = ("oracle", "rollcure", "risk_score", "dpd_ladder", "random")
@@ -39,7 +39,7 @@ class BacktestResult:
     off_policy: pd.DataFrame  # per policy: truth, ips, dr with intervals, on the labelled cases
     forecast: pd.DataFrame  # next-cycle bucket flow under rollcure: forecast vs Markov vs actual
     arms: pd.DataFrame  # champion / challenger / explore arms of live decisions
-    kpis: pd.DataFrame  # KPIs by action under rollcure
+    kpis: pd.DataFrame  # KPIs by action and by bucket: under rollcure (truth) and as logged
     facts: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -56,6 +56,7 @@ class BacktestResult:
                 "table": self.forecast.to_dict(orient="records"),
             },
             "arms": self.arms.set_index("arm").to_dict(orient="index"),
+            "kpis": self.kpis.to_dict(orient="records"),
             "facts": self.facts,
         }
 
@@ -196,19 +197,26 @@ def run_backtest(
         cure[r_all, rc],
         roll[r_all, rc],
     )
-    kpis = kpi_table(
-        pd.DataFrame(
-            {
-                "action": np.asarray(ACTIONS)[rc],
-                "balance": balance,
-                "recovered": rec[r_all, rc],
-                "cost": true_costs[rc],
-                "cure": cure[r_all, rc],
-                "roll": roll[r_all, rc],
-                "dpd": X["dpd"].to_numpy(),
-            }
-        ),
-        by="action",
+    under_rollcure = pd.DataFrame(
+        {
+            "action": np.asarray(ACTIONS)[rc],
+            "bucket": bucket_of(X["dpd"].to_numpy()),
+            "balance": balance,
+            "recovered": rec[r_all, rc],
+            "cost": true_costs[rc],
+            "cure": cure[r_all, rc],
+            "roll": roll[r_all, rc],
+            "dpd": X["dpd"].to_numpy(),
+        }
+    )
+    logged_frame = logged_kpi_frame(X, labels, tables["actions"])
+    kpis = pd.concat(
+        [
+            kpi_table(frame, by=by).rename(columns={by: "group"}).assign(source=source, by=by)
+            for source, frame in (("rollcure_backtest", under_rollcure), ("logged", logged_frame))
+            for by in ("action", "bucket")
+        ],
+        ignore_index=True,
     )
     arms = _arms(bundle, X, as_of, V, rec, true_costs, seed)
     facts = {

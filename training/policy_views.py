@@ -63,6 +63,11 @@ def render_backtest(result: BacktestResult, console) -> None:
     console.print(rich_table(result.off_policy, "Off-policy estimates per case vs truth", cols))
     console.print(rich_table(result.forecast, "Next-cycle bucket flow under rollcure"))
     console.print(rich_table(result.arms, "Live decision arms"))
+    by_action = result.kpis[result.kpis["by"] == "action"]
+    cols = ["source", "group", "cases", "recovery_rate", "cure_rate", "roll_rate", "cost_per_unit_recovered"]
+    console.print(
+        rich_table(by_action, "KPIs by action (backtest truth and logged)", [*cols, "cycle_time_days"])
+    )
 
 
 def render_segments(tables: dict[str, pd.DataFrame], console) -> None:
