@@ -4,9 +4,10 @@
 
 DIR is a data folder with a registered ``champion`` (e.g. ``rollcure simulate --out DIR`` then
 ``ROLLCURE_DATA_DIR=DIR rollcure train --data DIR --promote``); its tables supply the sample
-cases. Locust is a benchmark-only tool, kept out of the project lock: the script installs it into
-``benchmarks/.locust-venv`` with uv on first use. The service is the real ``bentoml serve``
-process (one worker) with a fresh decision log, started once for all three scenarios:
+cases. Locust is a benchmark-only tool, kept out of the project lock: the script installs it with
+uv into ``~/.cache/rollcure/locust-venv`` (or ``$ROLLCURE_LOCUST_VENV``) on first use. The service
+is the real ``bentoml serve`` process (one worker) with a fresh decision log, started once for all
+three scenarios:
 
 - ``single``: one client, one case per POST /recommend, back to back -> p50/p99 latency;
 - ``batch100``: two clients, 100 cases per POST /recommend -> cases/s;
@@ -29,7 +30,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-LOCUST_VENV = HERE / ".locust-venv"
+#: Outside the repository, reused across runs ($ROLLCURE_LOCUST_VENV overrides).
+LOCUST_VENV = Path(
+    os.environ.get("ROLLCURE_LOCUST_VENV", Path.home() / ".cache" / "rollcure" / "locust-venv")
+)
 LOCUST_SPEC = "locust==2.47.0"
 
 

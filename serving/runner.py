@@ -42,6 +42,7 @@ def service_env(
     if config_path is not None:
         env[CONFIG_ENV] = str(Path(config_path).resolve())
     env.setdefault("BENTOML_DO_NOT_TRACK", "True")
+    env.setdefault("OMP_NUM_THREADS", str(cfg.serving.omp_threads))
     return env
 
 
