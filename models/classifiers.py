@@ -7,6 +7,8 @@ with the columns in another order, or strings instead of categories, is scored t
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -33,6 +35,15 @@ def monotone_vector(
     if sign is None:
         raise ValueError(f"target must be 'roll_forward' or 'cure', got {target!r}")
     return [int(sign * merged.get(name, 0)) for name in features]
+
+
+@contextlib.contextmanager
+def _quiet_reference_warning():
+    """The validation set takes the training set's bins; LightGBM reports the (intended) param
+    differences between them and the booster as a warning on every fit."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Overriding the parameters from Reference Dataset")
+        yield
 
 
 class GBMClassifier:
@@ -68,35 +79,59 @@ class GBMClassifier:
             params["monotone_constraints_method"] = "advanced"
         return params
 
+    def bin(self, X: pd.DataFrame, X_valid: pd.DataFrame | None = None) -> tuple:
+        """LightGBM datasets of the features, binned once; ``fit(..., binned=...)`` reuses them for
+        models with the same parameters. LightGBM stores monotone constraints in the Dataset, so
+        models with other constraints (cure vs roll-forward) must not share them."""
+        import lightgbm as lgb
+
+        self._remember_columns(X)
+        params = self._lgb_params()
+        train = lgb.Dataset(
+            self._frame(X), label=np.zeros(len(X)), params=params, free_raw_data=True
+        ).construct()
+        valid = None
+        if X_valid is not None:
+            with _quiet_reference_warning():
+                valid = lgb.Dataset(
+                    self._frame(X_valid), label=np.zeros(len(X_valid)), params=params, reference=train
+                ).construct()
+        return train, valid
+
+    def _remember_columns(self, X: pd.DataFrame) -> None:
+        self.features_ = list(X.columns)
+        self.categories_ = {
+            c: list(X[c].cat.categories) for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)
+        }
+
     def fit(
         self,
         X: pd.DataFrame,
         y: np.ndarray,
         X_valid: pd.DataFrame | None = None,
         y_valid: np.ndarray | None = None,
+        binned: tuple | None = None,
     ) -> GBMClassifier:
         import lightgbm as lgb
 
-        self.features_ = list(X.columns)
-        self.categories_ = {
-            c: list(X[c].cat.categories) for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)
-        }
+        self._remember_columns(X)
         if self.monotone is not None and len(self.monotone) != len(self.features_):
             raise ValueError(f"monotone has {len(self.monotone)} entries for {len(self.features_)} features")
-        train = lgb.Dataset(self._frame(X), label=np.asarray(y, dtype=float), free_raw_data=True)
+        train, valid = binned if binned is not None else self.bin(X, X_valid)
+        train.set_label(np.asarray(y, dtype=float))
         valid_sets, callbacks = [], []
-        if X_valid is not None and y_valid is not None:
-            valid_sets = [
-                lgb.Dataset(self._frame(X_valid), label=np.asarray(y_valid, dtype=float), reference=train)
-            ]
+        if valid is not None and y_valid is not None:
+            valid.set_label(np.asarray(y_valid, dtype=float))
+            valid_sets = [valid]
             callbacks = [lgb.early_stopping(self.params.early_stopping_rounds, verbose=False)]
-        self.booster_ = lgb.train(
-            self._lgb_params(),
-            train,
-            num_boost_round=self.params.num_boost_round,
-            valid_sets=valid_sets,
-            callbacks=callbacks,
-        )
+        with _quiet_reference_warning():
+            self.booster_ = lgb.train(
+                self._lgb_params(),
+                train,
+                num_boost_round=self.params.num_boost_round,
+                valid_sets=valid_sets,
+                callbacks=callbacks,
+            )
         self.best_iteration_ = int(self.booster_.best_iteration or self.booster_.current_iteration())
         return self
 

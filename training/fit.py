@@ -80,6 +80,8 @@ def fit_bundle(
             _has_both_classes(frame[t], t, part)
         mono = monotone_vector(names, directions, t, overrides)
         model = GBMClassifier(model_cfg.lightgbm, mono, seed=seed)
+        # no binned data shared between the targets: LightGBM keeps monotone constraints in the
+        # Dataset, and cure's are the reverse of roll-forward's
         model.fit(train[names], train[t].to_numpy(), valid[names], valid[t].to_numpy())
         margin_valid = model.predict_margin(valid[names])
         calibrators[t], cal_scores[t] = choose(margin_valid, valid[t].to_numpy(), model_cfg.calibration, seed)
