@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -56,12 +57,21 @@ def test_simulated_labels_follow_the_domain(sim_small, sim_small_cases):
     assert (pd.to_datetime(labels["as_of"]) < cycles["cycle_date"].max()).all()
 
 
-def test_excluded_cases_are_never_labelled_zero(sim_small, sim_small_cases):
+def test_exactly_the_unobserved_cases_are_excluded(sim_small, sim_small_cases):
+    """Found independently: a case is labelled iff the loan has a row at the next month end and the
+    90-day window ends inside the book; every other case is excluded, never labelled 0."""
     cycles = sim_small.tables["cycles"]
-    labels, _ = build_labels(cycles, sim_small_cases, 90)
-    book_end = cycles["cycle_date"].max()
-    ends = pd.to_datetime(horizon_end(labels["as_of"].to_numpy(dtype="datetime64[ns]"), 90))
-    assert (ends <= book_end).all()
+    labels, excluded = build_labels(cycles, sim_small_cases, 90)
+    cases = sim_small_cases.assign(nxt=sim_small_cases["as_of"] + pd.offsets.MonthEnd(1))
+    rows = cycles[["loan_id", "cycle_date"]].rename(columns={"cycle_date": "nxt"}).assign(has_next=True)
+    cases = cases.merge(rows, on=["loan_id", "nxt"], how="left")
+    ends = pd.to_datetime(horizon_end(cases["as_of"].to_numpy(dtype="datetime64[ns]"), 90))
+    seen = np.asarray(ends <= cycles["cycle_date"].max())
+    has_next = cases["has_next"].fillna(False).astype(bool).to_numpy()
+    observable = has_next & seen
+    expected = cases.loc[observable, ["loan_id", "as_of"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(labels[["loan_id", "as_of"]].reset_index(drop=True), expected)
+    assert excluded == (~observable).sum() > 0
 
 
 def test_dataset_rows_align(sim_small):
