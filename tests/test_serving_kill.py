@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 from fixtures_serving import free_port, service_env_for, use_registry, write_serving_config
 
-from serving.runner import start_service, stop_service, wait_ready
+from rollcure.cli import run
+from serving.runner import stop_service, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -69,28 +73,30 @@ class Load:
 
 @pytest.fixture(scope="module")
 def live(serving_setup, tmp_path_factory):
-    """A real `bentoml serve` process on a free port with its own decision log."""
+    """`rollcure serve` as a real process group (CLI, BentoML supervisor, worker) with its own log."""
     root = tmp_path_factory.mktemp("live")
     log = root / "decisions.sqlite"
     config = write_serving_config(serving_setup, root / "config.yaml", decision_log_url=f"sqlite:///{log}")
-    state = {"config": config, "log": log, "root": root, "cfg": serving_setup.cfg}
-
-    def start() -> None:
-        port = free_port()
-        state["url"] = f"http://127.0.0.1:{port}"
-        state["proc"] = start_service(
-            serving_setup.cfg,
-            config,
-            port,
+    port = free_port()
+    rollcure = str(Path(sys.executable).with_name("rollcure"))
+    with open(root / "server.log", "ab") as out:
+        proc = subprocess.Popen(
+            [rollcure, "serve", "--port", str(port), "--config", str(config)],
             env=service_env_for(serving_setup, config),
-            log_path=root / "server.log",
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
-        wait_ready(state["url"], state["proc"], timeout=180)
-
-    state["start"] = start
-    start()
+    state = {
+        "config": config,
+        "log": log,
+        "cfg": serving_setup.cfg,
+        "url": f"http://127.0.0.1:{port}",
+        "proc": proc,
+    }
+    wait_ready(state["url"], proc, timeout=180)
     yield state
-    stop_service(state["proc"])  # already gone after the kill test; harmless then
+    stop_service(proc)  # already gone after the kill test; harmless then
 
 
 def test_promote_and_reload_under_load_fails_no_request(live, serving_setup, sample_payloads, trained_run):
@@ -105,9 +111,9 @@ def test_promote_and_reload_under_load_fails_no_request(live, serving_setup, sam
         )
         new = str(created.version)
         promote(serving_setup.cfg, new)
-        r = httpx.post(live["url"] + "/reload", json={}, timeout=60)
+        assert run(["reload", "--url", live["url"]]) == 0  # the CLI trigger, as after `rollcure promote`
         swapped_at = time.monotonic()
-        assert r.status_code == 200 and r.json()["model_version"] == new, r.text
+        assert httpx.get(live["url"] + "/metadata", timeout=60).json()["model_version"] == new
         n = len(load.acked)
         load.wait_for(n + 20)
     try:
