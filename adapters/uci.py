@@ -29,7 +29,7 @@ from adapters.config import UciImportConfig
 from adapters.uci_format import KEPT, check_header, check_rows
 from adapters.uci_tables import UciTables, uci_to_tables
 from rollcure.errors import InputError
-from rollcure.io import write_tables
+from rollcure.io import OPTIONAL_TABLES, write_tables
 
 LABELS_DIR = "labels"
 DEFAULT_LABEL_FILE = "default_next_month.parquet"
@@ -112,6 +112,14 @@ def import_uci(csv: Path, out: Path, cfg: UciImportConfig | None = None) -> Impo
     """Read, check, convert and write; returns the counts and the problems found."""
     if Path(out).exists() and not Path(out).is_dir():
         raise InputError(f"--out: {out} exists and is not a folder")
+    # a contacts/actions table left by another book would be read with these tables, and its
+    # absence of these loans would turn "not recorded" into invented zero counts
+    stale = [name for name in OPTIONAL_TABLES if (Path(out) / f"{name}.parquet").exists()]
+    if stale:
+        raise InputError(
+            f"--out: {out} already holds {' and '.join(stale)} tables that the UCI data does not have; "
+            "import into an empty folder"
+        )
     raw = read_uci_csv(csv)
     converted, problems = convert(raw, cfg)
     write_import(converted, problems, out)

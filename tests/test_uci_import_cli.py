@@ -77,6 +77,19 @@ def test_out_that_is_a_file_exits_two(tmp_path, capsys):
     assert "--out:" in capsys.readouterr().err
 
 
+def test_out_holding_another_books_contacts_exits_two_and_writes_nothing(tmp_path, capsys, tiny_tables):
+    from rollcure.io import write_tables
+
+    csv = write_csv(tmp_path / "in.csv", [{"ID": 1}])
+    out = tmp_path / "old_book"
+    write_tables(tiny_tables, out)  # a previous book with contact and action history
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert run(["import", "uci", "--csv", str(csv), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --out:") and "contacts and actions" in err and err.count("\n") == 1
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+
+
 def test_bad_min_payment_rate_exits_two(tmp_path, capsys):
     csv = write_csv(tmp_path / "in.csv", [{"ID": 1}])
     args = ["--csv", str(csv), "--out", str(tmp_path / "d"), "--min-payment-rate", "0"]
