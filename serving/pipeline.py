@@ -80,6 +80,21 @@ def explain_cases(bundle: Any, X: pd.DataFrame) -> pd.DataFrame:
     return bundle.explain(X.reset_index(drop=True))
 
 
+def decision_reason_frame(bundle: Any, X: pd.DataFrame) -> pd.DataFrame:
+    """The bundle's reasons for the decision target only (same rows as ``bundle.explain`` gives it).
+
+    TreeSHAP is the throughput bottleneck and ``bundle.explain`` runs it for both targets; a
+    decision shows only the roll-forward reasons, so this runs the same ``models.explain``
+    function on that target's model, calibrator and top-k, and nothing else.
+    """
+    from models.explain import top_reasons
+
+    features = X.reset_index(drop=True)[bundle.feature_names]
+    target = DECISION_REASON_TARGET
+    contrib = bundle.models[target].contributions(features)
+    return top_reasons(contrib, features, bundle.features, bundle.calibrators[target], target, bundle.top_k)
+
+
 def decision_reasons(reasons: pd.DataFrame, n_cases: int) -> ReasonLists:
     """The roll-forward-raising reasons of each case, in rank order, as Arrow-style lists."""
     keep = (reasons["target"] == DECISION_REASON_TARGET) & (reasons["direction"] == DECISION_REASON_DIRECTION)
@@ -122,7 +137,7 @@ def decide_cases(bundle: Any, X: pd.DataFrame, seed: int) -> tuple[pd.DataFrame,
     else:
         policy = pd.DataFrame(index=X.index)
         frame = _scores_only(bundle, X)
-    return frame, decision_reasons(explain_cases(bundle, X), len(X)), policy
+    return frame, decision_reasons(decision_reason_frame(bundle, X), len(X)), policy
 
 
 def expected_values_of(policy: pd.DataFrame, i: int) -> dict[str, float] | None:

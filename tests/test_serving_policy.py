@@ -62,6 +62,21 @@ def test_same_request_same_decisions(policy_runtime, sample_payloads, trained_ru
     assert [r.case_hash for r in a] != [r.case_hash for r in b]  # the salt changes only the hashes
 
 
+def test_decision_reasons_are_the_bundles_roll_forward_reasons(trained_run, sample_cases):
+    """Explaining only the decision target gives exactly the rows the full explanation has for it."""
+    from features.build import build_features
+    from serving.pipeline import decision_reason_frame, decision_reasons
+
+    tables, cases = sample_cases
+    X = build_features(tables, cases, trained_run.cfg.features)
+    fast = decision_reasons(decision_reason_frame(trained_run.bundle, X), len(X))
+    full = decision_reasons(trained_run.bundle.explain(X), len(X))
+    np.testing.assert_array_equal(fast.offsets, full.offsets)
+    np.testing.assert_array_equal(fast.codes, full.codes)
+    np.testing.assert_array_equal(fast.texts, full.texts)
+    assert fast.offsets[-1] > 0
+
+
 def test_batch_scoring_carries_the_policy_actions(policy_bundle, sample_cases, trained_run, tmp_path):
     from serving.batch import score_tables
 
