@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from features._events import DAY_S, EventIndex, to_seconds, window_sum
-from rollcure.domain import BUCKETS, DAYS_PER_CYCLE, bucket_of, is_cure, is_roll_forward
+from rollcure.domain import BUCKETS, DAYS_PER_CYCLE, bucket_of, cycles_in_horizon, is_cure, is_roll_forward
 
 
 def horizon_end(as_of: np.ndarray, horizon_days: int) -> np.ndarray:
@@ -21,7 +21,7 @@ def horizon_end(as_of: np.ndarray, horizon_days: int) -> np.ndarray:
     Payments are stamped at month-end cycles, so a window of a fixed number of days would hold two or
     three cycles depending on the month; whole cycles keep every case's window the same length.
     """
-    n = max(1, round(horizon_days / DAYS_PER_CYCLE))
+    n = cycles_in_horizon(horizon_days)
     month = as_of.astype("datetime64[M]") + (n + 1)
     return (month.astype("datetime64[D]") - np.timedelta64(1, "D")).astype("datetime64[ns]")
 

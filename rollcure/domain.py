@@ -69,6 +69,15 @@ def tier_by_missed(
     return np.asarray(TIERS, dtype=object)[idx]
 
 
+def cycles_in_horizon(horizon_days: int) -> int:
+    """Whole monthly cycles an outcome window of ``horizon_days`` covers (at least one).
+
+    Labels (recovered amount) and the simulator's oracle both count the window this way, so the
+    model's target and the truth it is judged against cover the same months.
+    """
+    return max(1, round(horizon_days / DAYS_PER_CYCLE))
+
+
 def is_roll_forward(dpd_now: np.ndarray | pd.Series, dpd_next: np.ndarray | pd.Series) -> np.ndarray:
     """True where the next cycle's bucket is worse than this cycle's."""
     return bucket_index(dpd_next) > bucket_index(dpd_now)

@@ -33,7 +33,7 @@ def read_tables(data_dir: Path) -> dict[str, pd.DataFrame]:
     for name in TABLES:
         path = data_dir / f"{name}.parquet"
         if path.is_file():
-            tables[name] = pd.read_parquet(path)
+            tables[name] = _read_parquet(path, f"--data: table '{name}'")
         elif name not in OPTIONAL_TABLES:
             raise InputError(f"--data: table '{name}' missing ({path.name} not found in {data_dir})")
     return tables
@@ -51,4 +51,15 @@ def read_truth(data_dir: Path) -> dict[str, pd.DataFrame]:
     tdir = Path(data_dir) / TRUTH_DIR
     if not tdir.is_dir():
         raise InputError(f"--data: no simulator truth in {data_dir} (needs a '{TRUTH_DIR}/' folder)")
-    return {p.stem: pd.read_parquet(p) for p in sorted(tdir.glob("*.parquet"))}
+    return {p.stem: _read_parquet(p, f"truth '{p.stem}'") for p in sorted(tdir.glob("*.parquet"))}
+
+
+def _read_parquet(path: Path, what: str) -> pd.DataFrame:
+    """Read one Parquet file; an unreadable file is the caller's bad input, not a crash."""
+    import pyarrow as pa
+
+    try:
+        return pd.read_parquet(path)
+    except (OSError, pa.ArrowException) as exc:
+        problem = f"{path.name} is not a readable Parquet file ({exc.__class__.__name__})"
+        raise InputError(f"{what}: {problem}") from exc

@@ -25,7 +25,7 @@ from dataclasses import fields
 import numpy as np
 import pandas as pd
 
-from rollcure.domain import ACTIONS, DAYS_PER_CYCLE
+from rollcure.domain import ACTIONS, cycles_in_horizon
 from rollcure.errors import InputError
 from simulation.config import SimulationConfig
 from simulation.dynamics import N_UNIFORMS, LoanState, bucket_now, month_step
@@ -43,7 +43,7 @@ def horizon_cycles(as_of: pd.Series, horizon_days: int) -> np.ndarray:
     Payments are stamped at month-end cycles, so the horizon is counted in whole cycles, the same
     window ``features.labels`` sums for the recovered-amount label (90 days = the next 3 cycles).
     """
-    n = max(1, round(horizon_days / DAYS_PER_CYCLE))
+    n = cycles_in_horizon(horizon_days)
     return np.full(len(as_of), n, dtype=np.int64)
 
 

@@ -19,3 +19,13 @@ def test_input_error_from_a_command_exits_two_with_one_line(capsys, tmp_path):
     assert run(["train", "--data", str(missing)]) == 2
     err = capsys.readouterr().err
     assert "--data" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_corrupt_table_is_bad_input_not_a_traceback(capsys, tmp_path):
+    from rollcure.io import TABLES
+
+    for name in TABLES[:3]:
+        (tmp_path / f"{name}.parquet").write_bytes(b"not parquet at all")
+    assert run(["validate", "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "borrowers" in err and "Parquet" in err and "Traceback" not in err
