@@ -139,7 +139,7 @@ def decide(
     chall_cf = challenger_choice(
         cfg.challenger_strategy, X, scores, el, np.full(len(ACTIONS), np.inf), cfg, rng
     )
-    champ_cf = np.where(el.mask, values, -np.inf).argmax(axis=1)
+    champ_cf = allocate(values, el.mask, caps)  # what the champion does with the whole book
 
     # Capacity: exploration and challenger cases take theirs first, the champion optimises the rest.
     choice = np.zeros(n, dtype=int)
@@ -158,7 +158,11 @@ def decide(
     champ_rows = np.flatnonzero(arm == 0)
     choice[champ_rows] = allocate(values[champ_rows], el.mask[champ_rows], left)
 
-    # Probability that the randomised policy records this action (capacity-free counterfactuals).
+    # Probability that the randomised policy records this action: each arm's choice for this case
+    # (its actual choice in its own arm; the whole-book choice of the other strategies otherwise).
+    champ_cf[champ_rows] = choice[champ_rows]
+    chall_rows = np.flatnonzero(arm == 1)
+    chall_cf[chall_rows] = choice[chall_rows]
     e, c = cfg.exploration_share, cfg.challenger_share
     k = el.mask.sum(axis=1)
     propensity = e / k + c * (chall_cf == choice) + (1 - e - c) * (champ_cf == choice)

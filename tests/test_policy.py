@@ -39,6 +39,10 @@ def test_capacity_is_never_exceeded(policy_bundle, latest_book):
     counts = d["action"].value_counts()
     for a, c in zip(ACTIONS, caps, strict=True):
         assert counts.get(a, 0) <= c
+    # capacity moved champion cases off their best action, yet the champion still chose them
+    cfg = policy_bundle.policy_config
+    champion = d["arm"] == "champion"
+    assert (d.loc[champion, "propensity"] >= 1 - cfg.exploration_share - cfg.challenger_share).all()
     # the champion's value-maximising choice was cut by capacity somewhere: the reason says so
     assert d.filter(like="why_not_").apply(lambda s: s.str.startswith("capacity")).to_numpy().any()
 
@@ -69,6 +73,9 @@ def test_arms_and_propensities(decisions, policy_bundle, latest_book):
     n_eligible = eligibility(latest_book, load_rules()).mask.sum(axis=1)
     p = decisions["propensity"].to_numpy()
     assert ((p >= cfg.exploration_share / n_eligible) & (p <= 1)).all()
+    # the champion chose its cases on purpose (even where capacity moved them off their best action)
+    champion = (decisions["arm"] == "champion").to_numpy()
+    assert (p[champion] >= 1 - cfg.exploration_share - cfg.challenger_share).all()
     # a case with a single compliant action gets it for sure; an explored one with a choice did not
     assert (p[n_eligible == 1] == 1).all()
     explored = (decisions["arm"] == "explore").to_numpy() & (n_eligible > 1)
