@@ -62,8 +62,9 @@ def service_demo(
 ) -> list[dict]:
     """Start the service, POST the payloads to /recommend, stop it; returns the decisions."""
     from serving.client import post_json
-    from serving.runner import start_service, stop_service, wait_ready, write_config
+    from serving.runner import check_servable, start_service, stop_service, wait_ready, write_config
 
+    check_servable(cfg)
     if config_path is None:
         config_path = write_config(cfg, Path(cfg.data_dir) / "serving" / "demo-config.yaml")
     port = port or _free_port()

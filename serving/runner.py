@@ -112,8 +112,17 @@ def stop_service(proc: subprocess.Popen, sig: int = signal.SIGTERM, grace: float
         pass
 
 
+def check_servable(cfg: RollcureConfig) -> str:
+    """The version the configured alias points at; an input error (exit 2) before any process starts
+    when there is none, instead of a server whose worker keeps failing to load."""
+    from serving.runtime import registered_version
+
+    return registered_version(cfg, cfg.serving.model_alias)
+
+
 def serve_forever(cfg: RollcureConfig, config_path: Path | None, port: int | None = None) -> int:
     """`rollcure serve`: run in the foreground until interrupted; returns the exit code."""
+    check_servable(cfg)
     env = service_env(cfg, config_path)
     if config_path is None:
         # No file given: hand the effective config (e.g. a --data override) to the service.
