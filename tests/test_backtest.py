@@ -75,7 +75,9 @@ def test_cli_backtest_writes_the_issue_json(policy_bundle_dir, sim_default_dir, 
     doc = json.loads(out.read_text())
     assert set(doc["policies"]) == set(POLICIES)
     for name in POLICIES:
-        assert set(METRICS) <= set(doc["policies"][name])
+        assert set(doc["policies"][name]) == set(METRICS)
+    assert doc["policies"]["oracle"]["regret"] == 0
+    assert doc["policies"]["dpd_ladder"]["net_recovery"] < doc["policies"]["rollcure"]["net_recovery"]
     assert plot.stat().st_size > 1000
 
 

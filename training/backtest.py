@@ -44,12 +44,11 @@ class BacktestResult:
 
     def to_json(self) -> dict:
         """The issue's JSON shape: ``{"policies": {name: {metric: value}}}`` plus the extras."""
-        pol = {
-            name: {m: float(row[m]) for m in (*METRICS, "expected_net_value")}
-            for name, row in self.policies.set_index("policy").iterrows()
-        }
+        by_policy = self.policies.set_index("policy")
+        pol = {name: {m: float(row[m]) for m in METRICS} for name, row in by_policy.iterrows()}
         return {
             "policies": pol,
+            "expected_net_value": by_policy["expected_net_value"].astype(float).to_dict(),
             "off_policy": self.off_policy.set_index("policy").to_dict(orient="index"),
             "forecast": {
                 **forecast_error(self.forecast),
