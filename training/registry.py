@@ -93,7 +93,8 @@ def resolve_version(cfg: RollcureConfig, ref: str) -> Any:
             return c.get_model_version(name, str(ref))
         return c.get_model_version_by_alias(name, ref)
     except MlflowException as exc:
-        raise InputError(f"model: no version or alias {ref!r} of registered model {name!r}") from exc
+        hint = " (train, then `rollcure promote` sets champion)" if ref == CHAMPION else ""
+        raise InputError(f"model: no version or alias {ref!r} of registered model {name!r}{hint}") from exc
 
 
 def promote(cfg: RollcureConfig, version: str | None = None) -> str:

@@ -26,13 +26,14 @@ def metrics_frame(metrics: dict[str, dict[str, dict[str, float]]]) -> pd.DataFra
 
 def rich_metrics_table(metrics: dict[str, dict[str, dict[str, float]]], title: str = "Out-of-time metrics"):
     """A rich Table: LightGBM against the Markov matrix and the logistic scorecard; best value bold."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=title)
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)  # fits an 80-column terminal
     table.add_column("target", no_wrap=True)
     table.add_column("model", no_wrap=True)
     for name in METRICS:
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", min_width=len(name))
     for t, by_model in metrics.items():
         best = {
             k: (min if k in LOWER_IS_BETTER else max)(v[k] for v in by_model.values() if not math.isnan(v[k]))
