@@ -8,6 +8,8 @@ them; the sentence adds the feature and its value for the person reading one cas
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -71,13 +73,61 @@ PHRASES: dict[str, str] = {
     "arrears_to_instalment": "arrears of {} instalments",
     "months_on_book": "{} months on book",
     "loan_to_value": "a loan-to-value of {}",
+    "age": "age {}",
+    "dependants": "{} dependants",
+    "term_months": "a {}-month term",
+    "remaining_term": "{} months left to run",
+    "bucket_index": "bucket position {} (0 = M0 … 7 = M7+)",
+    "balance": "a balance of {}",
+    "balance_to_principal": "{} of the principal still outstanding",
+    "principal": "a principal of {}",
+    "instalment": "an instalment of {}",
+    "annual_rate": "an annual rate of {}",
+    "other_debt": "other monthly debt service of {}",
+    "paid_amount": "a payment of {} this cycle",
+    "collateral_value": "collateral worth {}",
+    "rpc_rate_90d": "reaching the right party on {} of attempts (90 days)",
+    "ptp_kept_ratio_90d": "keeping {} of resolved promises (90 days)",
+    "contact_attempts_7d": "{} contact attempts in the last 7 days",
+    "contact_attempts_30d": "{} contact attempts in the last 30 days",
+    "contact_attempts_90d": "{} contact attempts in the last 90 days",
+    "sms_30d": "{} SMS in the last 30 days",
+    "days_since_last_contact": "{} days since the last contact attempt",
+    "days_since_last_rpc": "{} days since the last right-party contact",
+    "days_since_last_action": "{} days since the last collection action",
+    "cycles_since_full_payment": "{} cycles since the last full payment",
+    "cycles_observed": "{} cycles of history",
+    "actions_365d": "{} collection actions in the last year",
+    "action_cost_90d": "{} spent on collection actions in the last 90 days",
 }
-_RATIO_FEATURES = frozenset({"paid_to_due_1", "paid_to_due_3", "paid_to_due_6"})
+#: Shown as percentages.
+_PERCENT_FEATURES = frozenset(
+    {
+        "paid_to_due_1",
+        "paid_to_due_3",
+        "paid_to_due_6",
+        "rpc_rate_90d",
+        "ptp_kept_ratio_90d",
+        "balance_to_principal",
+        "annual_rate",
+        "debt_to_income",
+        "instalment_to_income",
+    }
+)
 
 
 def _phrase(description: str) -> str:
-    d = description.strip().rstrip(".")
+    """The description as a noun phrase: first clause, no parenthetical notes, no full stop."""
+    d = re.sub(r"\s+\([^)]*\)", "", description.split(";")[0]).strip().rstrip(".")
     return d[:1].lower() + d[1:] if d[:2] != d[:2].upper() else d
+
+
+def _numbers(s: pd.Series, percent: bool) -> pd.Series:
+    """Whole numbers without decimals, others with two; thousands separators; optional percent."""
+    x = s.astype(float) * (100 if percent else 1)
+    whole = x.round(0).eq(x) | (percent & x.abs().ge(1))
+    text = x.map("{:,.2f}".format).where(~whole, x.round(0).map("{:,.0f}".format))
+    return text + "%" if percent else text
 
 
 def format_values(values: pd.Series, spec: FeatureSpec) -> np.ndarray:
@@ -86,26 +136,19 @@ def format_values(values: pd.Series, spec: FeatureSpec) -> np.ndarray:
     s = pd.Series(values).reset_index(drop=True)
     missing = s.isna().to_numpy()
     template = PHRASES.get(spec.name)
+    numeric = spec.dtype in ("int", "float")
+    if numeric:
+        whole_days = spec.name.startswith("days_since")  # timestamps give fractions of a day
+        shown = _numbers(s.round(0) if whole_days else s, spec.name in _PERCENT_FEATURES)
+    elif spec.dtype == "bool":
+        shown = pd.Series(np.where(s.fillna(False).astype(bool), "yes", "no"))
+    else:
+        shown = s.astype(object).astype(str)
     if template is not None:
         prefix, suffix = template.split("{}")
-        if spec.name in _RATIO_FEATURES:
-            shown = (s.astype(float) * 100).round(0).map("{:.0f}%".format)
-        elif spec.dtype in ("int", "float") and s.dropna().astype(float).mod(1).eq(0).all():
-            shown = s.astype("Float64").round().astype("Int64").map(lambda v: f"{v:,}")
-        elif spec.dtype in ("int", "float"):
-            shown = s.astype(float).map("{:,.2f}".format)
-        else:
-            shown = s.astype(object).astype(str)
         text = prefix + shown.to_numpy(dtype=object) + suffix
-        return np.where(missing, f"{phrase}: missing", text).astype(object)
-    if spec.dtype == "bool":
-        text = np.where(s.fillna(False).astype(bool).to_numpy(), f"{phrase}: yes", f"{phrase}: no")
-    elif spec.dtype == "int":
-        text = s.astype("Float64").round().astype("Int64").astype(str).to_numpy(dtype=object) + f" {phrase}"
-    elif spec.dtype == "float":
-        text = f"{phrase} of " + s.astype(float).round(2).map("{:,.2f}".format).to_numpy(dtype=object)
     else:
-        text = f"{phrase}: " + s.astype(object).astype(str).to_numpy(dtype=object)
+        text = f"{phrase}: " + shown.to_numpy(dtype=object)
     return np.where(missing, f"{phrase}: missing", text).astype(object)
 
 

@@ -24,7 +24,9 @@ TOY_SEED = 11
 def toy_spec() -> list[FeatureSpec]:
     return [
         FeatureSpec("dpd", "repayment", "int", "Days past due at the cycle date", 1),
-        FeatureSpec("broken_ptp_30d", "contact", "int", "Broken promises to pay in the last 30 days", 1),
+        FeatureSpec(
+            "ptp_broken_90d", "contact", "int", "Promises made in the window, due by as_of and broken.", 1
+        ),
         FeatureSpec("monthly_income", "borrower", "float", "Monthly income", -1),
         FeatureSpec("employment", "borrower", "category", "Employment", 0),
         FeatureSpec("phone_verified", "borrower", "bool", "Phone number verified", 0),
@@ -63,7 +65,7 @@ def make_toy(n: int, seed: int) -> pd.DataFrame:
             "loan_id": np.arange(n, dtype=np.int64),
             "as_of": cycles[rng.integers(0, len(cycles), size=n)],
             "dpd": dpd.astype(np.int64),
-            "broken_ptp_30d": broken.astype(np.int64),
+            "ptp_broken_90d": broken.astype(np.int64),
             "monthly_income": income,
             "employment": pd.Categorical(employment, categories=EMPLOYMENTS),
             "phone_verified": phone,

@@ -165,10 +165,8 @@ def test_reasons_are_ranked_sentences_with_values(toy_models, toy_frame):
     assert (up["contribution"] > 0).all() and (up["contribution_pp"] >= 0).all()
     assert (reasons.loc[reasons["direction"] == "down", "contribution"] < 0).all()
     assert set(reasons["code"]) <= set(toy_models.reason_codes["code"])
-    broken = reasons[(reasons["feature"] == "broken_ptp_30d") & (reasons["target"] == "roll_forward")].iloc[0]
-    expected_start = (
-        f"{int(X['broken_ptp_30d'].iloc[broken['case']])} broken promises to pay in the last 30 days"
-    )
+    broken = reasons[(reasons["feature"] == "ptp_broken_90d") & (reasons["target"] == "roll_forward")].iloc[0]
+    expected_start = f"{X['ptp_broken_90d'].iloc[broken['case']]} broken promises to pay in the last 90 days"
     assert broken["text"].startswith(expected_start)
     assert broken["text"].endswith(f"roll-forward risk ({broken['contribution_pp']:+.1f} pp)")
     # ranks follow the size of the contribution within each case and direction
@@ -176,6 +174,31 @@ def test_reasons_are_ranked_sentences_with_values(toy_models, toy_frame):
         lambda s: s.abs().is_monotonic_decreasing
     )
     assert first.all()
+
+
+def test_values_read_naturally_in_sentences():
+    from models.feature_spec import FeatureSpec
+    from models.reason_codes import format_values
+
+    def spec(name, dtype, description="Unused."):
+        return FeatureSpec(name, "repayment", dtype, description, 0)
+
+    assert list(format_values(pd.Series([0.5, 1.0]), spec("paid_to_due_1", "float"))) == [
+        "paying 50% of the amount due this cycle",
+        "paying 100% of the amount due this cycle",
+    ]
+    assert list(
+        format_values(pd.Series([3.0, np.nan]), spec("ptp_broken_90d", "float", "Broken promises."))
+    ) == [
+        "3 broken promises to pay in the last 90 days",
+        "broken promises: missing",
+    ]
+    assert format_values(pd.Series([2.6]), spec("days_since_last_rpc", "float"))[0].startswith("3 days since")
+    described = spec("x", "float", "Balance / balance 3 cycles earlier - 1 (NaN if not observed); more.")
+    assert (
+        format_values(pd.Series([1234.5]), described)[0] == "balance / balance 3 cycles earlier - 1: 1,234.50"
+    )
+    assert format_values(pd.Series([True]), spec("b", "bool", "Phone verified."))[0] == "phone verified: yes"
 
 
 def test_reason_code_table_is_stable_and_unique():
