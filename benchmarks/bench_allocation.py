@@ -46,7 +46,8 @@ def main() -> None:
     values, eligible, caps = _problem(args.cases, args.seed)
     best = np.where(eligible, values, -np.inf).argmax(axis=1)
     demand = np.bincount(best, minlength=len(ACTIONS))
-    out: dict = {"cases": args.cases, "actions": len(ACTIONS), "capacity": caps.tolist()}
+    capacity = {a: int(c) for a, c in zip(ACTIONS, caps, strict=True) if np.isfinite(c)}  # others unlimited
+    out: dict = {"cases": args.cases, "actions": len(ACTIONS), "capacity": capacity}
     out["demand_unconstrained"] = demand.tolist()
     for method in ("greedy", "exact"):
         t0 = time.perf_counter()
