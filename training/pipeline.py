@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from rollcure.config import RollcureConfig
 from training.data import CaseData, frame_digest, load_case_data
 from training.fit import TrainResult, evaluate, flat_metrics, train_models
@@ -94,6 +96,11 @@ def run_training(
     _say(console, f"{len(data.cases):,} labelled cases × {len(data.spec)} features; training …")
     result = train_models(data.cases, data.spec, cfg.model, cfg.training, cfg.seed)
     result.bundle.policy_config = cfg.policy
+    if len(tables.get("actions", ())):  # a book with logged actions: learn what each action yields
+        from training.backtest import fit_policy_models
+
+        _say(console, "fitting the action-response models on the logged actions …")
+        result.bundle.action_models = fit_policy_models(tables, cfg, pd.Timestamp(result.split.oot[0]))
     digest = frame_digest(data.cases)
     result.bundle.metadata["data_digest"] = digest
     exp_id = registry.experiment_id(cfg)
