@@ -25,7 +25,7 @@ pytestmark = [
 ]
 
 N_STRUCTURAL = 1800
-N_SEMANTIC = 250
+N_SEMANTIC = 200
 ENDPOINTS = ("/recommend", "/score", "/explain")
 _SETTINGS = dict(
     deadline=None,
