@@ -6,8 +6,8 @@ DIR is a data folder with a registered ``champion`` (e.g. ``rollcure simulate --
 ``ROLLCURE_DATA_DIR=DIR rollcure train --data DIR --promote``); its tables supply the sample
 cases. Locust is a benchmark-only tool, kept out of the project lock: the script installs it with
 uv into ``~/.cache/rollcure/locust-venv`` (or ``$ROLLCURE_LOCUST_VENV``) on first use. The service
-is the real ``bentoml serve`` process (one worker) with a fresh decision log, started once for all
-three scenarios:
+is the real ``bentoml serve`` process (one worker unless ``--workers``) with a fresh decision log,
+started once for all three scenarios:
 
 - ``single``: one client, one case per POST /recommend, back to back -> p50/p99 latency;
 - ``batch100``: two clients, 100 cases per POST /recommend -> cases/s;
@@ -103,15 +103,17 @@ def main() -> None:
     ap.add_argument("--rate-seconds", type=int, default=60)
     ap.add_argument("--rate", type=int, default=200)
     ap.add_argument("--port", type=int, default=3931)
+    ap.add_argument("--workers", type=int, default=1, help="BentoML workers (more than 1 turns on the watch)")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="rollcure-bench-"))
     os.environ["ROLLCURE_DATA_DIR"] = str(args.data.resolve())
     cfg = load_config(None)
+    serving = {"decision_log_url": f"sqlite:///{work / 'd.sqlite'}", "workers": args.workers}
+    if args.workers > 1:
+        serving["reload_poll_seconds"] = 30.0
     cfg = cfg.model_copy(
-        update={
-            "serving": cfg.serving.model_copy(update={"decision_log_url": f"sqlite:///{work / 'd.sqlite'}"})
-        }
+        update={"serving": cfg.serving.model_validate({**cfg.serving.model_dump(), **serving})}
     )
     config_path = write_config(cfg, work / "config.yaml")
     payloads = work / "payloads.json"
@@ -129,7 +131,7 @@ def main() -> None:
                 "python": platform.python_version(),
                 "load_average_1m": round(os.getloadavg()[0], 2),
             },
-            "service": {"workers": 1, "ready_s": round(ready_s, 1), "load_generator": LOCUST_SPEC},
+            "service": {"workers": args.workers, "ready_s": round(ready_s, 1), "load_generator": LOCUST_SPEC},
             "single_case": _run_locust(url, "single", 1, args.seconds, payloads, work),
             "batch_100": _run_locust(url, "batch100", 2, args.seconds, payloads, work),
             "rate": _run_locust(url, "rate", args.rate, args.rate_seconds, payloads, work),

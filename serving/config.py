@@ -6,8 +6,10 @@ the salt of the case-id hash), so a config file can be committed and shared.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+#: The BentoML service name (also the key of its settings in BentoML's own configuration).
+SERVICE_NAME = "rollcure"
 #: Environment variable naming the YAML config file the service process loads at start-up.
 CONFIG_ENV = "ROLLCURE_CONFIG"
 
@@ -19,6 +21,13 @@ class ServingConfig(BaseModel):
 
     port: int = Field(default=3000, ge=1, le=65535, description="HTTP port of `rollcure serve`.")
     host: str = Field(default="127.0.0.1", description="Interface to bind; 0.0.0.0 to expose it.")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="BentoML worker processes. More than one needs reload_poll_seconds > 0, because "
+        "POST /reload reaches a single worker while each worker polls the registry by itself.",
+    )
     model_alias: str = Field(
         default="champion", min_length=1, description="Registry alias (or version) the service loads."
     )
@@ -53,3 +62,11 @@ class ServingConfig(BaseModel):
     batch_chunk_size: int = Field(
         default=50_000, ge=1, description="Cases per chunk in `rollcure score` (bounds memory)."
     )
+
+    @model_validator(mode="after")
+    def _reload_reaches_every_worker(self) -> ServingConfig:
+        if self.workers > 1 and self.reload_poll_seconds <= 0:
+            raise ValueError(
+                "workers > 1 needs reload_poll_seconds > 0 (POST /reload reaches one worker only)"
+            )
+        return self

@@ -19,7 +19,9 @@ import yaml
 
 from rollcure.config import DATA_DIR_ENV, RollcureConfig
 from rollcure.errors import InputError
-from serving.config import CONFIG_ENV
+from serving.config import CONFIG_ENV, SERVICE_NAME
+
+BENTOML_OPTIONS_ENV = "BENTOML_CONFIG_OPTIONS"
 
 SERVICE_TARGET = "serving.service:RollcureService"
 READY_PATH = "/readyz"
@@ -43,6 +45,8 @@ def service_env(
         env[CONFIG_ENV] = str(Path(config_path).resolve())
     env.setdefault("BENTOML_DO_NOT_TRACK", "True")
     env.setdefault("OMP_NUM_THREADS", str(cfg.serving.omp_threads))
+    workers = f"services.{SERVICE_NAME}.workers={cfg.serving.workers}"
+    env[BENTOML_OPTIONS_ENV] = " ".join(o for o in (env.get(BENTOML_OPTIONS_ENV, ""), workers) if o)
     return env
 
 

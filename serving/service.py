@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse
 from rollcure.errors import InputError
 from serving.answers import explanations, features_for, recommend, scores
 from serving.auth import BearerAuthMiddleware, install_log_redaction
-from serving.config import CONFIG_ENV
+from serving.config import CONFIG_ENV, SERVICE_NAME
 from serving.examples import EXAMPLE_CASE
 from serving.request import ServedCase
 from serving.schemas import CaseDecision, CaseExplanation, CaseScore, ModelMetadata, ReloadResult
@@ -63,7 +63,7 @@ def _token_env() -> str:
     return _load_config().serving.token_env
 
 
-@bentoml.service(name="rollcure", traffic={"timeout": 60})
+@bentoml.service(name=SERVICE_NAME, traffic={"timeout": 60})
 @bentoml.asgi_app(info_app, path="/")
 class RollcureService:
     """Collections decisions over HTTP; see the module docstring."""

@@ -17,3 +17,31 @@ def test_reload_against_no_server_exits_two(capsys):
     assert run(["reload", "--url", "http://127.0.0.1:9"]) == 2
     err = capsys.readouterr().err
     assert "--url: cannot reach" in err and "Traceback" not in err
+
+
+def test_several_workers_need_the_registry_watch():
+    import pytest
+    from pydantic import ValidationError
+
+    from serving.config import ServingConfig
+
+    with pytest.raises(ValidationError, match="reload_poll_seconds"):
+        ServingConfig(workers=2)
+    assert ServingConfig(workers=2, reload_poll_seconds=5).workers == 2
+
+
+def test_service_env_passes_workers_threads_and_config(tmp_path):
+    from rollcure.config import RollcureConfig
+    from serving.config import ServingConfig
+    from serving.runner import service_env
+
+    cfg = RollcureConfig(
+        data_dir=tmp_path, serving=ServingConfig(workers=3, reload_poll_seconds=2, omp_threads=2)
+    )
+    env = service_env(
+        cfg, tmp_path / "c.yaml", base={"BENTOML_CONFIG_OPTIONS": "api_server.metrics.enabled=false"}
+    )
+    assert env["BENTOML_CONFIG_OPTIONS"] == "api_server.metrics.enabled=false services.rollcure.workers=3"
+    assert env["OMP_NUM_THREADS"] == "2" and env["ROLLCURE_DATA_DIR"] == str(tmp_path.resolve())
+    assert env["ROLLCURE_CONFIG"] == str((tmp_path / "c.yaml").resolve())
+    assert service_env(cfg, None, base={"OMP_NUM_THREADS": "4"})["OMP_NUM_THREADS"] == "4"  # caller's wins
