@@ -1,9 +1,10 @@
 """`rollcure score`: every case overdue at one cycle, scored, explained and decided in chunks.
 
-Memory stays bounded by the chunk size: the raw tables are cut to data up to the as-of date, sorted
-by loan once, and each chunk of cases gets just its own loans' rows (a binary search per table, no
-per-case loop) before the same ``build_features`` → bundle → policy path as the HTTP service. The
-output is appended to one Parquet file chunk by chunk.
+Memory stays bounded by the chunk size: from a data folder only the case keys are read whole; each
+chunk of cases (sorted by loan) reads just its loans' rows known at the as-of date, with Parquet
+pushdown filters, and goes through the same ``build_features`` → bundle → policy path as the HTTP
+service. In-memory tables (tests, notebooks) are sliced with a binary search per table instead.
+The output is appended to one Parquet file chunk by chunk.
 """
 
 from __future__ import annotations
@@ -124,6 +125,37 @@ def decisions_to_arrow(frame: pd.DataFrame, reasons: Any, model_name: str, model
     return pa.table(columns, schema=OUTPUT_SCHEMA)
 
 
+def _score_chunks(
+    cases: pd.DataFrame,
+    load_chunk: Callable[[np.ndarray], dict[str, pd.DataFrame]],
+    bundle: Any,
+    feature_cfg: Any,
+    out: Path,
+    chunk_size: int,
+    model_name: str,
+    seed: int,
+    on_chunk: Callable[[int, int], None] | None,
+) -> tuple[int, str]:
+    """Cases (sorted by loan) in chunks: that chunk's rows -> features -> decisions -> Parquet."""
+    from features.build import build_features
+
+    version = str(bundle.metadata.get("registered_version", "unregistered"))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    starts = range(0, len(cases), chunk_size)
+    with pq.ParquetWriter(out, OUTPUT_SCHEMA) as writer:
+        for k, start in enumerate(starts):
+            chunk = cases.iloc[start : start + chunk_size].reset_index(drop=True)
+            X = build_features(load_chunk(chunk["loan_id"].to_numpy()), chunk, feature_cfg)
+            frame, reasons, _ = decide_cases(bundle, X, seed + k)
+            writer.write_table(decisions_to_arrow(frame, reasons, model_name, version))
+            if on_chunk is not None:
+                on_chunk(min(start + chunk_size, len(cases)), len(cases))
+        if len(cases) == 0:
+            writer.write_table(OUTPUT_SCHEMA.empty_table())
+    return len(starts), version
+
+
 def score_tables(
     tables: dict[str, pd.DataFrame],
     bundle: Any,
@@ -135,33 +167,97 @@ def score_tables(
     seed: int,
     on_chunk: Callable[[int, int], None] | None = None,
 ) -> BatchSummary:
-    """Score every case overdue at ``as_of`` (default: the latest cycle) into ``out`` (Parquet).
+    """Score every case overdue at ``as_of`` (default: the latest cycle) of in-memory tables.
 
     ``seed`` drives the policy's arm draw; chunk ``k`` uses ``seed + k`` so reruns are identical.
     """
-    from features.build import build_features
     from features.cases import overdue_cases
 
     when = resolve_as_of(tables["cycles"], as_of)
     known = tables_up_to(tables, when)
     known["loans"] = known["loans"].sort_values("loan_id", kind="stable").reset_index(drop=True)
     cases = overdue_cases(known["cycles"], when).sort_values("loan_id", kind="stable").reset_index(drop=True)
-    version = str(bundle.metadata.get("registered_version", "unregistered"))
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    starts = range(0, len(cases), chunk_size)
-    with pq.ParquetWriter(out, OUTPUT_SCHEMA) as writer:
-        for k, start in enumerate(starts):
-            chunk = cases.iloc[start : start + chunk_size].reset_index(drop=True)
-            sub = chunk_tables(known, chunk["loan_id"].to_numpy())
-            X = build_features(sub, chunk, feature_cfg)
-            frame, reasons, _ = decide_cases(bundle, X, seed + k)
-            writer.write_table(decisions_to_arrow(frame, reasons, model_name, version))
-            if on_chunk is not None:
-                on_chunk(min(start + chunk_size, len(cases)), len(cases))
-        if len(cases) == 0:
-            writer.write_table(OUTPUT_SCHEMA.empty_table())
-    return BatchSummary(len(cases), len(starts), when.date(), model_name, version)
+    n_chunks, version = _score_chunks(
+        cases,
+        lambda ids: chunk_tables(known, ids),
+        bundle,
+        feature_cfg,
+        out,
+        chunk_size,
+        model_name,
+        seed,
+        on_chunk,
+    )
+    return BatchSummary(len(cases), n_chunks, when.date(), model_name, version)
+
+
+class ParquetBook:
+    """The raw tables of a data folder, read a loan range at a time (pushdown filters), so the batch
+    scorer never holds the whole book: only case keys and one chunk's rows are in memory."""
+
+    def __init__(self, data_dir: Path) -> None:
+        from rollcure.io import OPTIONAL_TABLES, TABLES
+
+        data_dir = Path(data_dir)
+        if not data_dir.is_dir():
+            raise InputError(f"--data: folder not found: {data_dir}")
+        self.paths = {name: data_dir / f"{name}.parquet" for name in TABLES}
+        for name, path in list(self.paths.items()):
+            if not path.is_file():
+                if name not in OPTIONAL_TABLES:
+                    raise InputError(f"--data: table '{name}' missing ({path.name} not found in {data_dir})")
+                del self.paths[name]
+
+    def cycle_keys(self) -> pd.DataFrame:
+        """loan_id, cycle_date, dpd of every cycle row (what finding the cases needs)."""
+        return pd.read_parquet(self.paths["cycles"], columns=["loan_id", "cycle_date", "dpd"])
+
+    def chunk(self, loan_ids: np.ndarray, as_of: pd.Timestamp) -> dict[str, pd.DataFrame]:
+        """Rows of the loans in [min, max] of ``loan_ids`` known at ``as_of``, sorted like tables_up_to."""
+        lo, hi = int(loan_ids[0]), int(loan_ids[-1])
+        in_range = [("loan_id", ">=", lo), ("loan_id", "<=", hi)]
+        out: dict[str, pd.DataFrame] = {}
+        for name, (col, inclusive) in _HISTORY.items():
+            if name in self.paths:
+                known = (col, "<=" if inclusive else "<", as_of.to_pydatetime())
+                t = pd.read_parquet(self.paths[name], filters=[*in_range, known])
+                out[name] = t.sort_values(["loan_id", col], kind="stable").reset_index(drop=True)
+        loans = pd.read_parquet(self.paths["loans"], filters=in_range)
+        out["loans"] = loans.sort_values("loan_id", kind="stable").reset_index(drop=True)
+        wanted = [int(b) for b in pd.unique(out["loans"]["borrower_id"])]
+        out["borrowers"] = pd.read_parquet(self.paths["borrowers"], filters=[("borrower_id", "in", wanted)])
+        return out
+
+
+def score_book(
+    book: ParquetBook,
+    bundle: Any,
+    feature_cfg: Any,
+    out: Path,
+    as_of: date | None,
+    chunk_size: int,
+    model_name: str,
+    seed: int,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> BatchSummary:
+    """:func:`score_tables` for a data folder, reading and validating one chunk of loans at a time."""
+    from features.cases import overdue_cases
+    from features.schemas import validate_tables
+
+    keys = book.cycle_keys()
+    when = resolve_as_of(keys, as_of)
+    cases = overdue_cases(keys, when).sort_values("loan_id", kind="stable").reset_index(drop=True)
+    del keys
+
+    def load(ids: np.ndarray) -> dict[str, pd.DataFrame]:
+        tables = book.chunk(ids, when)
+        validate_tables(tables)
+        return tables
+
+    n_chunks, version = _score_chunks(
+        cases, load, bundle, feature_cfg, out, chunk_size, model_name, seed, on_chunk
+    )
+    return BatchSummary(len(cases), n_chunks, when.date(), model_name, version)
 
 
 def score_portfolio(
@@ -172,16 +268,13 @@ def score_portfolio(
     model: str,
     on_chunk: Callable[[int, int], None] | None = None,
 ) -> BatchSummary:
-    """Read the raw tables, load the registry bundle ``model`` and run :func:`score_tables`."""
-    from features.schemas import validate_tables
-    from rollcure.io import read_tables
+    """Load the registry bundle ``model`` and score the data folder with :func:`score_book`."""
     from training.registry import load_bundle
 
-    tables = read_tables(Path(data_dir))
-    validate_tables(tables)
+    book = ParquetBook(Path(data_dir))
     bundle = load_bundle(cfg, model)
-    return score_tables(
-        tables,
+    return score_book(
+        book,
         bundle,
         cfg.features,
         out,

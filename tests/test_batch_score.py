@@ -136,6 +136,33 @@ def test_scores_at_an_earlier_cycle_ignore_the_future(sample_cases, trained_run,
     pd.testing.assert_frame_equal(a, b)
 
 
+def test_reading_the_folder_a_chunk_at_a_time_equals_in_memory_scoring(
+    sample_cases, sim_default_dir, trained_run, tmp_path
+):
+    from serving.batch import ParquetBook, score_book
+
+    tables, _ = sample_cases
+    as_of = pd.Timestamp(np.sort(tables["cycles"]["cycle_date"].unique())[-2]).date()
+    args = (trained_run.bundle, trained_run.cfg.features)
+    score_tables(tables, *args, tmp_path / "mem.parquet", as_of, 600, "m", seed=7)
+    summary = score_book(
+        ParquetBook(sim_default_dir), *args, tmp_path / "book.parquet", as_of, 600, "m", seed=7
+    )
+    assert summary.n_chunks > 1
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "mem.parquet"), pd.read_parquet(tmp_path / "book.parquet")
+    )
+
+
+def test_missing_table_is_an_input_error(tmp_path):
+    from serving.batch import ParquetBook
+
+    with pytest.raises(InputError, match="table 'borrowers' missing"):
+        ParquetBook(tmp_path)
+    with pytest.raises(InputError, match="folder not found"):
+        ParquetBook(tmp_path / "nope")
+
+
 def test_bad_as_of_and_unknown_model_exit_two(serving_setup, sim_default_dir, tmp_path, capsys):
     out = str(tmp_path / "x.parquet")
     base = ["score", "--data", str(sim_default_dir), "--out", out, "--config", str(serving_setup.config_path)]
