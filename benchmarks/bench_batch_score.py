@@ -6,7 +6,7 @@ DIR is a data folder with a registered ``champion`` and simulated tables (see be
 The book is scaled up by copying the loans overdue at the latest cycle (with the history the
 feature windows read) under new loan and borrower ids until it holds N cases at that cycle. The
 CLI runs as a child process, so the wall time includes start-up and bundle loading, and the peak
-RSS is the child's (``ru_maxrss``), input tables included.
+RSS is the child's (``ru_maxrss``).
 """
 
 from __future__ import annotations
