@@ -12,18 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rollcure.domain import ACTIONS
+from rollcure.domain import ACTIONS, DEFAULT_ACTION_COSTS
 
-#: Cost of one action per case (currency units). Kept equal to the simulator's default costs so
-#: that the policy's expected values and the simulator's truth speak of the same money.
-DEFAULT_ACTION_COSTS: dict[str, float] = {
-    "none": 0.0,
-    "reminder": 1.0,
-    "restructuring": 10.0,
-    "field_visit": 25.0,
-    "outsourcing": 50.0,
-    "litigation": 300.0,
-}
 #: Actions a team can perform only so many times a day; the rest are unlimited.
 DEFAULT_DAILY_CAPACITY: dict[str, int] = {
     "restructuring": 10,

@@ -11,17 +11,9 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rollcure.domain import ACTIONS, BUCKETS, EMPLOYMENTS, FLAGS, PRODUCTS
+from rollcure.domain import ACTIONS, BUCKETS, DEFAULT_ACTION_COSTS, EMPLOYMENTS, FLAGS, PRODUCTS
 
 _DEFAULT_MIX = {"card": 0.35, "consumer": 0.30, "micro": 0.20, "mortgage": 0.10, "housing_fund": 0.05}
-_DEFAULT_COSTS = {
-    "none": 0.0,
-    "reminder": 1.0,
-    "restructuring": 10.0,
-    "field_visit": 25.0,
-    "outsourcing": 50.0,
-    "litigation": 300.0,
-}
 #: The industry ladder: by bucket, the logging policy's weight on each action before the
 #: randomisation floor is mixed in (weights need not sum to one; they are normalised).
 _DEFAULT_LADDER = {
@@ -225,7 +217,7 @@ class SimulationConfig(_Section):
     )
     writeoff_after_missed: int = Field(default=18, ge=8, description="missed instalments before charge-off")
     product_mix: dict[str, float] = Field(default_factory=lambda: dict(_DEFAULT_MIX))
-    action_costs: dict[str, float] = Field(default_factory=lambda: dict(_DEFAULT_COSTS))
+    action_costs: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_ACTION_COSTS))
     horizon_days: int = Field(default=90, ge=30, le=365)
     oracle_draws: int = Field(default=32, ge=1, le=4096, description="Monte Carlo draws per case and action")
     payment: PaymentModel = Field(default_factory=PaymentModel)
