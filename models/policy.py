@@ -1,9 +1,10 @@
 """The per-case decision: which action, what every action is worth, and why.
 
 ``decide`` chains the stages that each live in their own module: eligibility from the rules file,
-expected values from the action-response models, the exact capacity-constrained allocation, the
-champion/challenger/exploration arms with the propensity of what was chosen (so the logs support
-off-policy evaluation later), and the explanations a collector or an auditor reads.
+expected values from the action-response models (ranked cautiously, ``models.uplift``), the exact
+capacity-constrained allocation, the champion/challenger/exploration arms with the propensity of
+what was chosen (so the logs support off-policy evaluation later), and the explanations a
+collector or an auditor reads.
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ def _explanations(values: np.ndarray, el: Eligibility, choice: np.ndarray) -> tu
     margin = chosen_v - values[rows, nxt]
     base = np.char.add(names[choice].astype(str), " over ")
     base = np.char.add(base, names[nxt].astype(str))
-    up = np.char.add(np.char.add(base, ": expected net recovery higher by "), _fmt(margin).astype(str))
+    up = np.char.add(np.char.add(base, ": net recovery higher by "), _fmt(margin).astype(str))
+    up = np.char.add(up, " on the cautious estimate")
     capped = np.char.add(np.char.add(base, ": "), names[nxt].astype(str))
     capped = np.char.add(capped, " is worth more but its capacity is taken by higher-value cases")
     why = np.where(margin >= 0, up, capped).astype(object)
@@ -132,7 +134,7 @@ def decide(
     el = eligibility(X, rules)
     scores = bundle.score(X).reset_index(drop=True)
     pred = bundle.action_models.predict(X, costs=np.asarray(cfg.cost_vector()))
-    values = pred.value
+    values = pred.decision  # what the policy ranks by (cautious away from the reference action)
 
     arm = assign_arms(n, cfg, rng)
     explore_cf = uniform_eligible(el.mask, rng)
@@ -176,7 +178,7 @@ def decide(
     out["action"] = action
     out["arm"] = np.asarray(ARMS, dtype=object)[arm]
     out["propensity"] = propensity
-    out["expected_value"] = values[rows, choice]
+    out["expected_value"] = pred.value[rows, choice]
     out["expected_value_low"] = pred.value_low[rows, choice]
     out["expected_value_high"] = pred.value_high[rows, choice]
     out["p_roll_forward"] = scores["p_roll_forward"].to_numpy()

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from models.policy_config import PolicyConfig, UpliftSettings
-from models.uplift import fit_action_models
+from models.uplift import REFERENCE_ACTION, fit_action_models
 from rollcure.domain import ACTIONS
 from rollcure.errors import InputError
 
@@ -79,6 +79,21 @@ def test_value_is_recovery_minus_cost_with_a_band(fitted):
     assert ((pred.cure >= 0) & (pred.cure <= 1)).all()
     frame = pred.to_frame()
     assert {"ev_litigation", "ev_low_none", "p_cure_reminder"} <= set(frame.columns)
+
+
+def test_decision_departs_from_the_reference_only_on_clear_evidence(fitted):
+    """The policy ranks by ``decision``: the reference (reminder) at its expected value, the others
+    at the lower band of their contrast with it, so never above their expected value; a large,
+    consistent effect (restructuring on the unable) still wins."""
+    models, _ = fitted
+    X, _, _, _ = _logs(2000, seed=7)
+    pred = models.predict(X)
+    ref = A[REFERENCE_ACTION]
+    np.testing.assert_allclose(pred.decision[:, ref], pred.value[:, ref])
+    assert (pred.decision <= pred.value + 1e-6).all()
+    unable = X["x"].to_numpy() < -1
+    cautious = pred.decision[unable][:, [ref, A["restructuring"]]].argmax(axis=1)
+    assert (cautious == 1).mean() > 0.8
 
 
 def test_models_pickle_round_trip(fitted):

@@ -147,7 +147,7 @@ def run_backtest(
     rng = np.random.default_rng(seed)
     choosers = {
         "oracle": lambda r: allocate(V[r], el.mask[r], caps),
-        "rollcure": lambda r: allocate(pred.value[r], el.mask[r], caps),
+        "rollcure": lambda r: allocate(pred.decision[r], el.mask[r], caps),
         "risk_score": lambda r: risk_score_policy(X.iloc[r], scores.iloc[r], el.mask[r], caps, pcfg),
         "dpd_ladder": lambda r: dpd_ladder(X.iloc[r], el.mask[r], caps),
         "random": lambda r: random_policy(el.mask[r], caps, rng),
