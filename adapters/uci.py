@@ -3,11 +3,13 @@
 Layout written under ``out``:
 
 * ``borrowers.parquet``, ``loans.parquet``, ``cycles.parquet``: the raw tables, read back by
-  ``rollcure.io.read_tables``. No contacts or actions are written: the data set has none, and an
-  empty table would claim "no contact happened" where the truth is "not recorded".
+  ``rollcure.io.read_tables``; cycles carry the optional ``status_code`` (the raw -2..9 code).
+  No contacts or actions are written: the data set has none, and an empty table would claim
+  "no contact happened" where the truth is "not recorded".
 * ``labels/default_next_month.parquet``: the October default label (loan_id, as_of, label), for
   the comparison with the published results; never read by training.
-* ``uci/status.parquet``: the raw status code per cycle (keeps -2 / -1 / 0 apart);
+* ``uci/status.parquet``: the raw status code per cycle (= ``cycles.status_code``, for the
+  default comparison's side features);
   ``uci/attributes.parquet``: sex, education, marriage; ``uci/row_problems.parquet``: every
   rejected row and every undocumented code, by account ID; ``uci/summary.json``: counts.
 * ``uci/config.yaml``: the run config for this folder (see :data:`RUN_SETTINGS`), to pass as

@@ -4,7 +4,8 @@ One borrower and one card loan per account; one cycle per month, April–Septemb
 end. How each column is derived:
 
 * ``dpd`` = 30·k for status k ≥ 1 (k months late), 0 for -2/-1/0; ``bucket`` from
-  ``rollcure.domain``; ``missed_instalments`` = k.
+  ``rollcure.domain``; ``missed_instalments`` = k. ``status_code`` (the contract's optional cycles
+  column) keeps the raw code, so -2 / -1 / 0 stay apart for the status-count features.
 * ``balance`` = the month's bill statement, floored at 0 (a negative bill is a credit balance: nothing
   is owed). ``paid_amount`` = PAY_AMT of the same month, which the README says is paid during that
   month toward the *previous* month's bill; so ``due_amount`` = the previous month's statement
@@ -17,9 +18,10 @@ end. How each column is derived:
   constant placeholders (bureau score, dependants, verification flags), never varied values that
   pretend to be data.
 
-The -2/-1/0 distinction and SEX/EDUCATION/MARRIAGE have no column in the raw tables; they are kept
-in side tables (``status``, ``attributes``) for features that want them, and the October default
-label in ``labels``.
+SEX/EDUCATION/MARRIAGE have no column in the raw tables; they are kept in a side table
+(``attributes``), the October default label in ``labels``. The ``status`` side table repeats
+``cycles.status_code`` for the default comparison (``uci_default``), which joins the raw codes
+of the six months as columns.
 """
 
 from __future__ import annotations
@@ -125,6 +127,7 @@ def _panel(acc: pd.DataFrame, cfg: UciImportConfig) -> tuple[pd.DataFrame, pd.Da
         "dpd": dpd.astype("int64"),
         "bucket": pd.array(bucket_of(dpd), dtype="str"),
         "missed_instalments": late.ravel().astype("int64"),
+        "status_code": pd.array(status.ravel(), dtype="Int64"),  # optional contract column
     })
     raw_status = pd.DataFrame({"loan_id": loan_id, "cycle_date": dates, "status": status.ravel()})
     return cycles, raw_status
@@ -153,8 +156,8 @@ def uci_to_tables(accounts: pd.DataFrame, cfg: UciImportConfig | None = None) ->
     >>> row = dict.fromkeys(REQUIRED_COLUMNS, 0) | {"ID": 7, "LIMIT_BAL": 1000.0, "AGE": 30, "PAY_0": 2}
     >>> out = uci_to_tables(pd.DataFrame([row]))
     >>> last = out.tables["cycles"].iloc[-1]
-    >>> int(last.dpd), last.bucket, int(last.missed_instalments)
-    (60, 'M2', 2)
+    >>> int(last.dpd), last.bucket, int(last.missed_instalments), int(last.status_code)
+    (60, 'M2', 2, 2)
     """
     cfg = cfg or UciImportConfig()
     acc = accounts.sort_values(ID, kind="stable").reset_index(drop=True)

@@ -13,8 +13,17 @@ import numpy as np
 import pandas as pd
 
 from features._events import CENT, EventIndex, to_seconds
-from features.registry import CYCLE_WINDOW
+from features.registry import CYCLE_WINDOW, STATUS_COUNT_WINDOW
 from rollcure.domain import bucket_index, bucket_of, tier_by_dpd, tier_by_missed
+
+#: The lender's own status codes the count features read (cycles.status_code, docs/interfaces.md).
+STATUS_NO_CONSUMPTION, STATUS_PAID_IN_FULL, STATUS_REVOLVING = -2, -1, 0
+#: Feature name -> status code it counts over the last ``STATUS_COUNT_WINDOW`` cycles.
+STATUS_COUNTS: dict[str, int] = {
+    f"no_consumption_cycles_{STATUS_COUNT_WINDOW}": STATUS_NO_CONSUMPTION,
+    f"paid_in_full_cycles_{STATUS_COUNT_WINDOW}": STATUS_PAID_IN_FULL,
+    f"revolving_cycles_{STATUS_COUNT_WINDOW}": STATUS_REVOLVING,
+}
 
 
 @dataclass
@@ -29,6 +38,7 @@ class CycleBook:
     balance: np.ndarray
     arrears: np.ndarray
     missed: np.ndarray
+    status: np.ndarray | None  # status_code as float, NaN where null; None: the book has no column
 
     @classmethod
     def build(cls, cycles: pd.DataFrame, t_min: int, t_max: int) -> CycleBook:
@@ -48,6 +58,7 @@ class CycleBook:
             balance=col("balance", "float64"),
             arrears=col("arrears", "float64"),
             missed=col("missed_instalments", "int64"),
+            status=_status_codes(cycles)[o] if "status_code" in cycles.columns else None,
         )
 
     def case_rows(
@@ -61,6 +72,23 @@ class CycleBook:
         exact = np.zeros(pos.size, dtype=bool)
         exact[has] = self.t[pos[has]] == as_of_s[has]
         return pos, start, exact
+
+
+def _status_codes(cycles: pd.DataFrame) -> np.ndarray:
+    """The optional status_code column as float64, NaN where the book has no code for a cycle."""
+    return cycles["status_code"].to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _status_counts(book: CycleBook, pos: np.ndarray, start: np.ndarray) -> dict[str, np.ndarray]:
+    """Cycles with each counted status code in the window; NaN without codes (a null in the window
+    makes the count unknown: it is never read as "some other code")."""
+    if book.status is None:
+        return {name: np.full(pos.size, np.nan) for name in STATUS_COUNTS}
+    known = ~np.isnan(book.status)
+    return {
+        name: _window(np.where(known, book.status == code, np.nan), pos, start, STATUS_COUNT_WINDOW, "sum")
+        for name, code in STATUS_COUNTS.items()
+    }
 
 
 def _lagged(
@@ -143,4 +171,5 @@ def repayment_features(
     prev_dpd, ok1 = _lagged(book.dpd, pos, start, 1)
     out["dpd_change_1"] = np.where(ok1, (dpd - prev_dpd).astype(np.float64), np.nan)
     out["cycles_observed"] = np.minimum(pos - start + 1, CYCLE_WINDOW).astype(np.int64)
+    out.update(_status_counts(book, pos, start))
     return out

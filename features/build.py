@@ -136,7 +136,8 @@ def build_features(
 ) -> pd.DataFrame:
     """Features of each case (loan_id, as_of) from the raw tables, row-aligned with ``cases``.
 
-    ``contacts`` and ``actions`` may be absent from ``tables``: their features are then NaN.
+    ``contacts`` and ``actions`` may be absent from ``tables``: their features are then NaN; so are
+    the status-count features when ``cycles`` has no optional ``status_code`` column.
     Every case needs a cycle row stamped exactly at its as_of (a case is a loan at a cycle end).
     ``cfg`` is the `FeatureConfig` or the whole `RollcureConfig` (its ``features`` section is used).
     """

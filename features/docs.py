@@ -16,7 +16,8 @@ def data_dictionary() -> str:
         f"A case (loan_id, as_of) sees cycle rows up to as_of (windows of at most {CYCLE_WINDOW} cycles),",
         f"contacts with ts in (as_of - {CONTACT_WINDOW_DAYS} days, as_of] and actions decided in",
         f"[as_of - {ACTION_WINDOW_DAYS} days, as_of): the action decided at as_of is the case's treatment.",
-        "Contact and action features are NaN when the book keeps no such history.",
+        "Contact and action features are NaN when the book keeps no such history, and the status-code",
+        "counts when its cycles carry no `status_code` (the lender's own repayment status).",
         "",
     ]
     for group in GROUPS:

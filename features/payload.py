@@ -16,7 +16,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.registry import ACTION_WINDOW_DAYS, CONTACT_WINDOW_DAYS
-from features.schemas import TABLE_DTYPES
+from features.schemas import OPTIONAL_DTYPES, STATUS_CODE_MAX, STATUS_CODE_MIN, TABLE_DTYPES
 from rollcure.domain import (
     ACTIONS,
     BUCKETS,
@@ -78,6 +78,13 @@ class CycleRecord(BaseModel):
     dpd: int = Field(ge=0)
     bucket: Literal[BUCKETS] | None = None
     missed_instalments: int = Field(ge=0)
+    status_code: int | None = Field(
+        default=None,
+        ge=STATUS_CODE_MIN,
+        le=STATUS_CODE_MAX,
+        description="the lender's own repayment status, where the book records one (UCI: -2 no "
+        "consumption, -1 paid in full, 0 revolving, k >= 1 months late)",
+    )
 
 
 class ContactRecord(BaseModel):
@@ -127,8 +134,8 @@ def _frame(records: list[dict], columns: dict[str, str]) -> pd.DataFrame:
     cols: dict[str, object] = {}
     for col, dtype in columns.items():
         values = [r[col] for r in records]
-        if dtype == "str":
-            cols[col] = pd.array(values, dtype="str")
+        if dtype in ("str", "Int64"):  # pandas extension dtypes: None becomes NA
+            cols[col] = pd.array(values, dtype=dtype)
         else:
             cols[col] = np.array(values, dtype=dtype)
     return pd.DataFrame(cols, copy=False)
@@ -183,6 +190,9 @@ def payloads_to_tables(payloads: list[CasePayload]) -> tuple[dict[str, pd.DataFr
         if len({getattr(p, name) is not None for p in payloads}) > 1:
             raise InputError(f"payload.{name}: give it for every case in a batch or for none")
     borrowers, loans, cycles = [], [], []
+    cycle_columns = dict(TABLE_DTYPES["cycles"])
+    if any(c.status_code is not None for p in payloads for c in p.cycles):  # optional: only if sent
+        cycle_columns.update(OPTIONAL_DTYPES["cycles"])
     for p in payloads:
         lid = p.loan.loan_id
         borrowers.append(p.borrower.model_dump())
@@ -194,7 +204,7 @@ def payloads_to_tables(payloads: list[CasePayload]) -> tuple[dict[str, pd.DataFr
     tables = {
         "borrowers": _frame(borrowers, TABLE_DTYPES["borrowers"]).drop_duplicates("borrower_id", keep="last"),
         "loans": _frame(loans, TABLE_DTYPES["loans"]).drop_duplicates("loan_id", keep="last"),
-        "cycles": _frame(cycles, TABLE_DTYPES["cycles"]).drop_duplicates(
+        "cycles": _frame(cycles, cycle_columns).drop_duplicates(
             ["loan_id", "cycle_date"], keep="last"
         ),
     }

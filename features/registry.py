@@ -40,6 +40,8 @@ DTYPES: tuple[str, ...] = ("float", "int", "bool", "category")
 
 #: Longest window over cycle rows any feature reads (a payload carries at least this many cycles).
 CYCLE_WINDOW = 12
+#: Window of the status-code counts (cycles.status_code, optional: NaN for books without it).
+STATUS_COUNT_WINDOW = 6
 #: Contacts with ts in (as_of - CONTACT_WINDOW_DAYS, as_of] feed the contact features.
 CONTACT_WINDOW_DAYS = 90
 #: Actions with decided_at in [as_of - ACTION_WINDOW_DAYS, as_of) feed the action features.
@@ -148,6 +150,28 @@ FEATURES: list[Feature] = [
     _f("balance_trend_3", _R, "float", 0, "Balance / balance 3 cycles earlier - 1 (NaN if not observed)."),
     _f("dpd_change_1", _R, "float", 1, "DPD change since the previous cycle (NaN on the first cycle)."),
     _f("cycles_observed", _R, "int", 0, "Cycles of history seen, up to 12."),
+    # the lender's own status code (cycles.status_code); NaN when the book records none
+    _f(
+        "paid_in_full_cycles_6",
+        _R,
+        "float",
+        0,
+        "Cycles paid in full (status code -1) among the last 6; NaN without status codes.",
+    ),
+    _f(
+        "no_consumption_cycles_6",
+        _R,
+        "float",
+        0,
+        "Cycles with no consumption (status code -2) among the last 6; NaN without status codes.",
+    ),
+    _f(
+        "revolving_cycles_6",
+        _R,
+        "float",
+        0,
+        "Cycles with revolving credit used (status code 0) among the last 6; NaN without status codes.",
+    ),
     # contact: ts in (as_of - window, as_of]; NaN when the book keeps no contact history
     _f("contact_attempts_7d", _C, "float", 0, "Contact attempts in the last 7 days."),
     _f("contact_attempts_30d", _C, "float", 0, "Contact attempts in the last 30 days."),

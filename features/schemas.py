@@ -61,6 +61,23 @@ def _amount() -> pa.Column:
     return _col("float64", pa.Check.ge(0))
 
 
+#: The lender's own repayment status code range (UCI: -2 no consumption, -1 paid in full,
+#: 0 revolving credit used, k >= 1 months delayed, 9 = nine or more).
+STATUS_CODE_MIN, STATUS_CODE_MAX = -2, 9
+
+#: Optional columns (docs/interfaces.md): a book may leave them out; present, they must conform.
+OPTIONAL_COLUMNS: dict[str, dict[str, pa.Column]] = {
+    "cycles": {
+        "status_code": pa.Column(
+            "Int64",
+            checks=[pa.Check.in_range(STATUS_CODE_MIN, STATUS_CODE_MAX)],
+            nullable=True,
+            required=False,
+        ),
+    },
+}
+
+
 #: Fields a real book may not record are nullable (docs/interfaces.md): missing, never invented.
 SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "borrowers": pa.DataFrameSchema(
@@ -105,6 +122,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "dpd": _col("int64", pa.Check.ge(0)),
             "bucket": _col(str, _isin(BUCKETS)),
             "missed_instalments": _col("int64", pa.Check.ge(0)),
+            **OPTIONAL_COLUMNS["cycles"],
         }
     ),
     "contacts": pa.DataFrameSchema(
@@ -136,11 +154,16 @@ def _dtype_name(column: pa.Column) -> str:
     return "str" if name.startswith("string") else name
 
 
-#: Exact dtypes of the raw tables (docs/interfaces.md), in contract column order; the one
-#: declaration that payloads and tests build or check frames against.
+#: Exact dtypes of the required columns of the raw tables (docs/interfaces.md), in contract column
+#: order; the one declaration that payloads and tests build or check frames against.
 TABLE_DTYPES: dict[str, dict[str, str]] = {
-    table: {name: _dtype_name(col) for name, col in schema.columns.items()}
+    table: {name: _dtype_name(col) for name, col in schema.columns.items() if col.required}
     for table, schema in SCHEMAS.items()
+}
+#: Exact dtypes of the optional columns, per table (empty for a table without any).
+OPTIONAL_DTYPES: dict[str, dict[str, str]] = {
+    table: {name: _dtype_name(col) for name, col in OPTIONAL_COLUMNS.get(table, {}).items()}
+    for table in SCHEMAS
 }
 
 

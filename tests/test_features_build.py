@@ -38,6 +38,39 @@ def test_repayment_features_by_hand(tiny_tables):
     assert (later["times_cured_12"], later["max_dpd_12"], later["consecutive_missed"]) == (1, 60, 1)
 
 
+STATUS_COUNTS = ["no_consumption_cycles_6", "paid_in_full_cycles_6", "revolving_cycles_6"]
+
+
+def _with_status_codes(tables):
+    """The hand-built book with lender status codes, and a July cycle for loan 20 (7 cycles)."""
+    cycles = tables["cycles"]
+    july = cycles[cycles["loan_id"] == 20].tail(1).assign(cycle_date=pd.Timestamp("2024-07-31"))
+    cycles = pd.concat([cycles, july], ignore_index=True)
+    # loan 10: Jan..Jun (DPD 0, 0, 30, 60, 0, 30); loan 20: Jan..Jul, January not recorded
+    codes = [-2, -1, 1, 2, 0, 1] + [None, -1, -2, 0, -1, -1, -2]
+    cycles["status_code"] = pd.array(codes, dtype="Int64")
+    return {**tables, "cycles": cycles}
+
+
+@pytest.mark.parametrize(
+    "loan_id, as_of, counts",
+    [
+        (10, "2024-04-30", (1, 1, 0)),  # Jan..Apr: -2, -1, 1, 2
+        (10, "2024-06-30", (1, 1, 1)),  # Jan..Jun: -2, -1, 1, 2, 0, 1
+        (20, "2024-06-30", (np.nan,) * 3),  # January's code unknown: the counts are unknown
+        (20, "2024-07-31", (2, 3, 1)),  # Feb..Jul (6 cycles; January left the window)
+    ],
+)
+def test_status_code_counts_by_hand(tiny_tables, loan_id, as_of, counts):
+    x = _case(_with_status_codes(tiny_tables), loan_id, as_of)
+    np.testing.assert_array_equal(x[STATUS_COUNTS].to_numpy(dtype=float), np.array(counts, dtype=float))
+
+
+def test_book_without_status_codes_gives_nan(tiny_tables):
+    X = build_features(tiny_tables, overdue_cases(tiny_tables["cycles"]), CFG)
+    assert X[STATUS_COUNTS].isna().all().all() and (X[STATUS_COUNTS].dtypes == "float64").all()
+
+
 def test_borrower_and_loan_features_by_hand(tiny_tables):
     x = _case(tiny_tables, 10, "2024-04-30")
     assert (x["months_on_book"], x["remaining_term"]) == (9, 15.0)

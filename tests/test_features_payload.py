@@ -12,6 +12,7 @@ from features.cases import overdue_cases
 from features.config import FeatureConfig
 from features.payload import CasePayload, payloads_to_tables
 from features.payload_from_tables import payloads_from_tables
+from features.schemas import STATUS_CODE_MAX, STATUS_CODE_MIN
 from rollcure.errors import InputError
 
 CFG = FeatureConfig()
@@ -38,6 +39,23 @@ def test_thousand_cases_identical_both_ways(sim_default, thousand_cases):
     served = build_features(tables, cases, CFG)
     pd.testing.assert_frame_equal(served, trained, check_exact=True)
     assert trained["contact_attempts_90d"].sum() > 0 and trained["actions_365d"].sum() > 0
+
+
+def test_status_codes_identical_both_ways(sim_default, thousand_cases):
+    """A book with the optional status_code (some unrecorded): served features equal trained ones."""
+    cycles = sim_default.tables["cycles"]
+    rng = np.random.default_rng(SEED)
+    codes = pd.array(rng.integers(STATUS_CODE_MIN, STATUS_CODE_MAX + 1, len(cycles)), dtype="Int64")
+    codes[rng.random(len(cycles)) < 0.02] = pd.NA
+    book = {**sim_default.tables, "cycles": cycles.assign(status_code=codes)}
+    cases = thousand_cases.iloc[:200]
+    trained = build_features(book, cases, CFG)
+    sent = payloads_from_tables(book, cases)
+    payloads = [CasePayload.model_validate_json(p.model_dump_json()) for p in sent]
+    served = build_features(*payloads_to_tables(payloads), CFG)
+    pd.testing.assert_frame_equal(served, trained, check_exact=True)
+    counts = trained["paid_in_full_cycles_6"]
+    assert counts.notna().any() and counts.isna().any()
 
 
 def test_one_case_at_a_time_matches_the_batch(sim_default, thousand_cases):
@@ -76,6 +94,7 @@ def payload(tiny_tables):
         (("loan", "product"), "pawn", "loan.product"),
         (("borrower", "bureau_score"), 1200, "borrower.bureau_score"),
         (("cycles", 0, "dpd"), -1, "cycles.0.dpd"),
+        (("cycles", 0, "status_code"), 10, "cycles.0.status_code"),
         (("contacts", 0, "outcome"), "maybe", "contacts.0.outcome"),
         (("actions", 0, "action"), "jail", "actions.0.action"),
     ],

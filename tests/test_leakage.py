@@ -16,10 +16,12 @@ from hypothesis import strategies as st
 from features.build import build_features
 from features.cases import overdue_cases
 from features.config import FeatureConfig
+from features.schemas import STATUS_CODE_MAX, STATUS_CODE_MIN
 from rollcure.domain import ACTIONS, BUCKETS, CHANNELS, FLAGS, OUTCOMES, PARTIES, PRODUCTS
 
 CFG = FeatureConfig()
 N_LOANS = 150
+SEED = 11
 DAY = pd.Timedelta(days=1)
 
 
@@ -35,6 +37,11 @@ def book(sim_small):
     }
     for name in ("cycles", "contacts", "actions"):
         out[name] = t[name][t[name]["loan_id"].isin(overdue)].reset_index(drop=True)
+    # lender status codes (optional column), some unrecorded, so the status counts are exercised
+    rng = np.random.default_rng(SEED)
+    codes = rng.integers(STATUS_CODE_MIN, STATUS_CODE_MAX + 1, len(out["cycles"]))
+    out["cycles"]["status_code"] = pd.array(codes, dtype="Int64")
+    out["cycles"].loc[rng.random(len(codes)) < 0.05, "status_code"] = pd.NA
     dates = np.sort(out["cycles"]["cycle_date"].unique())
     return out, dates[2:-1]
 
@@ -62,6 +69,8 @@ def appended(draw, loan_ids: np.ndarray, cutoff: pd.Timestamp):
         "dpd": dpd, "bucket": pd.array(draw(st.lists(st.sampled_from(BUCKETS), min_size=n, max_size=n)),
                                        dtype="str"),
         "missed_instalments": dpd // 30,
+        "status_code": pd.array(draw(st.lists(st.none() | st.integers(STATUS_CODE_MIN, STATUS_CODE_MAX),
+                                              min_size=n, max_size=n)), dtype="Int64"),
     })  # fmt: skip
     m = draw(st.integers(1, 15))
     loan, when = _rows(draw, m, ids, cutoff, 1)
@@ -116,6 +125,7 @@ def test_rows_after_as_of_change_no_feature(book, data):
     cases = overdue_cases(tables["cycles"])
     cases = cases[cases["as_of"] <= cutoff].reset_index(drop=True)
     before = build_features(tables, cases, CFG)
+    assert before["paid_in_full_cycles_6"].notna().any()  # the status counts are exercised too
     extra = data.draw(appended(tables["loans"]["loan_id"].to_numpy(), cutoff))
     after = build_features(_append(tables, extra, cutoff), cases, CFG)
     pd.testing.assert_frame_equal(after, before, check_exact=True)

@@ -126,3 +126,30 @@ def test_missing_required_table(tiny_tables):
     del tiny_tables["cycles"]
     with pytest.raises(TableValidationError, match="cycles.-: table missing"):
         validate_tables(tiny_tables)
+
+
+#: Lender status codes for the 12 cycle rows of the hand-built book (loan 10, then loan 20).
+STATUS_CODES = [-2, -1, 1, 2, 0, 1] + [None, -1, -2, 0, -1, 9]
+
+
+def test_status_code_is_an_optional_nullable_column(tiny_tables):
+    assert "status_code" not in tiny_tables["cycles"]  # a book without it is valid (checked above)
+    tiny_tables["cycles"]["status_code"] = pd.array(STATUS_CODES, dtype="Int64")
+    assert validate_tables(tiny_tables) is None
+
+
+@pytest.mark.parametrize(
+    "codes, dtype, keys, rule",
+    [
+        ([-3] + STATUS_CODES[1:], "Int64", "(10, 2024-01-31)", "in_range(-2, 9)"),
+        (STATUS_CODES[:-1] + [10], "Int64", "(20, 2024-06-30)", "in_range(-2, 9)"),
+        (STATUS_CODES, "float64", "-", "wrong dtype"),
+    ],
+    ids=["below -2", "above 9", "float"],
+)
+def test_status_code_out_of_contract_is_rejected(tiny_tables, codes, dtype, keys, rule):
+    tiny_tables["cycles"]["status_code"] = pd.array(codes, dtype="Int64").astype(dtype)
+    with pytest.raises(TableValidationError) as info:
+        validate_tables(tiny_tables)
+    (problem,) = [p for p in info.value.problems if p[:2] == ("cycles", "status_code")]
+    assert keys in problem[2] and rule in problem[3]

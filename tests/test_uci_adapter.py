@@ -13,7 +13,10 @@ from adapters.config import UciImportConfig
 from adapters.uci import convert
 from adapters.uci_format import BILL_COLUMNS, REQUIRED_COLUMNS, STATUS_COLUMNS, check_header, check_rows
 from adapters.uci_tables import uci_to_tables
-from features.schemas import TABLE_DTYPES, validate_tables
+from features.build import build_features
+from features.cases import overdue_cases
+from features.config import FeatureConfig
+from features.schemas import OPTIONAL_DTYPES, TABLE_DTYPES, validate_tables
 from rollcure.domain import bucket_of
 from rollcure.errors import InputError
 
@@ -37,8 +40,8 @@ def test_doctests_run():
 
 def test_tables_have_the_contract_columns_and_dtypes():
     converted, _ = convert(raw_frame(uci_row(ID=1), uci_row(ID=2, PAY_0=3)))
-    for name in ("borrowers", "loans", "cycles"):
-        frame, spec = converted.tables[name], TABLE_DTYPES[name]
+    for name in ("borrowers", "loans", "cycles"):  # cycles carry the optional status_code
+        frame, spec = converted.tables[name], TABLE_DTYPES[name] | OPTIONAL_DTYPES[name]
         assert list(frame.columns) == list(spec), name
         assert {c: str(t) for c, t in frame.dtypes.items()} == spec, name
     assert set(converted.tables) == {"borrowers", "loans", "cycles"}  # no invented contacts/actions
@@ -67,13 +70,25 @@ def test_arrears_never_exceed_the_balance():
     assert cycles["cycle_date"].dt.month.tolist() == [4, 5, 6, 7, 8, 9]
 
 
-def test_minus_two_minus_one_zero_stay_apart_in_the_status_side_table():
+def test_minus_two_minus_one_zero_stay_apart_in_status_code_and_the_side_table():
     row = uci_row(**dict(zip(STATUS_COLUMNS, [-2, -1, 0, -1, -2, 0], strict=True)))
     out = uci_to_tables(check_rows(raw_frame(row))[0])
-    assert out.tables["cycles"]["dpd"].eq(0).all()
+    cycles = out.tables["cycles"]
+    assert cycles["dpd"].eq(0).all()
+    assert cycles["status_code"].tolist() == [-2, -1, 0, -1, -2, 0]
     assert out.status["status"].tolist() == [-2, -1, 0, -1, -2, 0]
     keys = ["loan_id", "cycle_date"]
-    assert (out.status[keys].to_numpy() == out.tables["cycles"][keys].to_numpy()).all()
+    assert (out.status[keys].to_numpy() == cycles[keys].to_numpy()).all()
+
+
+def test_status_codes_become_features_through_the_one_feature_path():
+    statuses = [-2, -1, -1, 0, 0, 1]  # April..September: the account is overdue in September
+    row = uci_row(**dict(zip(STATUS_COLUMNS, statuses, strict=True)), **dict.fromkeys(BILL_COLUMNS, 500))
+    tables = uci_to_tables(check_rows(raw_frame(row))[0]).tables
+    x = build_features(tables, overdue_cases(tables["cycles"]), FeatureConfig()).iloc[0]
+    assert x["as_of"] == pd.Timestamp("2005-09-30")
+    counts = ["no_consumption_cycles_6", "paid_in_full_cycles_6", "revolving_cycles_6"]
+    assert x[counts].tolist() == [1.0, 2.0, 2.0]
 
 
 def test_payment_offset_pay_amount_answers_previous_bill():

@@ -10,6 +10,9 @@ import pytest
 
 from adapters.uci import read_default_labels, read_side_tables
 from adapters.uci_format import REQUIRED_COLUMNS
+from features.build import build_features
+from features.cases import overdue_cases
+from features.config import FeatureConfig
 from rollcure.cli import run
 from rollcure.io import read_tables
 
@@ -120,3 +123,14 @@ def test_real_file_imports_every_account_consistently(tmp_path):
                       raw["default payment next month"].mean())
     attrs = read_side_tables(tmp_path / "d")["attributes"]
     assert (attrs["education"] == "unknown").sum() == raw["EDUCATION"].isin([0, 5, 6]).sum()
+    # the raw status code survives the Parquet round trip and feeds the status-count features
+    codes = cycles[cycles["cycle_date"] == "2005-09-30"].set_index("loan_id")["status_code"]
+    assert str(codes.dtype) == "Int64"
+    assert codes.sort_index().tolist() == raw.set_index("ID")["PAY_0"].sort_index().tolist()
+    cases = overdue_cases(cycles)
+    X = build_features(tables, cases, FeatureConfig())
+    counts = X[["no_consumption_cycles_6", "paid_in_full_cycles_6", "revolving_cycles_6"]]
+    assert len(cases) > 1000 and counts.notna().all().all()
+    # six months: every cycle not delinquent has one of the three codes
+    assert (counts.sum(axis=1) == X["cycles_observed"] - X["delinquent_cycles_6"]).all()
+    assert (counts.sum() > 0).all()  # every counted code occurs among the delinquent cases
