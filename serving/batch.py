@@ -1,10 +1,11 @@
 """`rollcure score`: every case overdue at one cycle, scored, explained and decided in chunks.
 
-Memory stays bounded by the chunk size: from a data folder only the case keys are read whole; each
-chunk of cases (sorted by loan) reads just its loans' rows known at the as-of date, with Parquet
-pushdown filters, and goes through the same ``build_features`` → bundle → policy path as the HTTP
-service. In-memory tables (tests, notebooks) are sliced with a binary search per table instead.
-The output is appended to one Parquet file chunk by chunk.
+Memory stays bounded by the chunk size: from a data folder only the cycle dates and the as-of
+cycle's overdue rows are read whole; each chunk of cases (sorted by loan) reads just its loans'
+rows known at the as-of date, with Parquet pushdown filters, and goes through the same
+``build_features`` -> bundle -> policy path as the HTTP service. In-memory tables (tests,
+notebooks) are sliced with a binary search per table instead. The output is appended to one
+Parquet file chunk by chunk.
 """
 
 from __future__ import annotations
@@ -208,9 +209,18 @@ class ParquetBook:
                     raise InputError(f"--data: table '{name}' missing ({path.name} not found in {data_dir})")
                 del self.paths[name]
 
-    def cycle_keys(self) -> pd.DataFrame:
-        """loan_id, cycle_date, dpd of every cycle row (what finding the cases needs)."""
-        return pd.read_parquet(self.paths["cycles"], columns=["loan_id", "cycle_date", "dpd"])
+    def cycle_dates(self) -> pd.DataFrame:
+        """The distinct cycle dates of the book (one column read)."""
+        dates = pd.read_parquet(self.paths["cycles"], columns=["cycle_date"])["cycle_date"]
+        return pd.DataFrame({"cycle_date": pd.Series(dates.unique())})
+
+    def cases_at(self, as_of: pd.Timestamp) -> pd.DataFrame:
+        """Cases overdue at ``as_of`` (only that cycle's overdue rows are read)."""
+        from features.cases import overdue_cases
+
+        known = [("cycle_date", "==", as_of.to_pydatetime()), ("dpd", ">", 0)]
+        rows = pd.read_parquet(self.paths["cycles"], columns=["loan_id", "cycle_date", "dpd"], filters=known)
+        return overdue_cases(rows, as_of)
 
     def chunk(self, loan_ids: np.ndarray, as_of: pd.Timestamp) -> dict[str, pd.DataFrame]:
         """Rows of the loans in [min, max] of ``loan_ids`` known at ``as_of``, sorted like tables_up_to."""
@@ -241,13 +251,10 @@ def score_book(
     on_chunk: Callable[[int, int], None] | None = None,
 ) -> BatchSummary:
     """:func:`score_tables` for a data folder, reading and validating one chunk of loans at a time."""
-    from features.cases import overdue_cases
     from features.schemas import validate_tables
 
-    keys = book.cycle_keys()
-    when = resolve_as_of(keys, as_of)
-    cases = overdue_cases(keys, when).sort_values("loan_id", kind="stable").reset_index(drop=True)
-    del keys
+    when = resolve_as_of(book.cycle_dates(), as_of)
+    cases = book.cases_at(when).sort_values("loan_id", kind="stable").reset_index(drop=True)
 
     def load(ids: np.ndarray) -> dict[str, pd.DataFrame]:
         tables = book.chunk(ids, when)
