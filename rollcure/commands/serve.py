@@ -6,42 +6,13 @@ inside the commands so that ``rollcure --help`` stays fast.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import typer
 
 _CONFIG = typer.Option(None, "--config", help="YAML config file (defaults when omitted).")
 _DATA = typer.Option(None, "--data", help="Data folder (default: $ROLLCURE_DATA_DIR or ./rollcure_data).")
-
-
-def _one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Bad input ends in one line on stderr and exit 2.
-
-    The CLI shell does this too; doing it here as well keeps these commands right whatever the
-    shell's exception handling catches (its typer/click compatibility shim has changed before).
-    """
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from pydantic import ValidationError
-
-        from rollcure.config import format_validation_error
-        from rollcure.errors import InputError
-
-        try:
-            return command(*args, **kwargs)
-        except InputError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-        except ValidationError as exc:
-            typer.echo(f"error: {format_validation_error(exc)}", err=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
 
 
 def _config(config: Path | None, data: Path | None):
@@ -132,8 +103,8 @@ def reload(
 def register(app: typer.Typer) -> None:
     """Add the serving commands and the `decisions` group."""
     decisions = typer.Typer(help="The audit log of served decisions.", no_args_is_help=True)
-    decisions.command("export")(_one_line_errors(export))
+    decisions.command("export")(export)
     app.add_typer(decisions, name="decisions")
-    app.command()(_one_line_errors(serve))
-    app.command()(_one_line_errors(score))
-    app.command()(_one_line_errors(reload))
+    app.command()(serve)
+    app.command()(score)
+    app.command()(reload)
