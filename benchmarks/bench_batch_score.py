@@ -6,7 +6,7 @@ DIR is a data folder with a registered ``champion`` and simulated tables (see be
 The book is scaled up by copying the loans overdue at the latest cycle (with the history the
 feature windows read) under new loan and borrower ids until it holds N cases at that cycle. The
 CLI runs as a child process, so the wall time includes start-up and bundle loading, and the peak
-RSS is the child's (``ru_maxrss``).
+RSS is the child's own high-water mark (``VmHWM``, polled), not counting this process.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -68,6 +67,17 @@ def scaled_book(tables: dict[str, pd.DataFrame], n_cases: int) -> dict[str, pd.D
     return out
 
 
+def _high_water_kb(pid: int) -> int:
+    """Peak resident set size so far of a running process (VmHWM), 0 once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def main() -> None:
     from rollcure.io import read_tables, write_tables
 
@@ -82,6 +92,7 @@ def main() -> None:
         t0 = time.perf_counter()
         book = scaled_book(read_tables(args.data), args.cases)
         write_tables(book, work / "book")
+        rows = {k: int(len(v)) for k, v in book.items()}
         prep_s = time.perf_counter() - t0
         env = {**os.environ, "ROLLCURE_DATA_DIR": str(args.data.resolve())}
         cmd = [str(Path(sys.executable).with_name("rollcure")), "score", "--data", str(work / "book")]
@@ -91,13 +102,17 @@ def main() -> None:
 
             (work / "cfg.yaml").write_text(yaml.safe_dump({"serving": {"batch_chunk_size": args.chunk}}))
             cmd += ["--config", str(work / "cfg.yaml")]
+        del book  # the child's figures must not include this process's copy of the book
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        peak_kb = 0
+        while proc.poll() is None:
+            peak_kb = max(peak_kb, _high_water_kb(proc.pid))
+            time.sleep(0.2)
         wall = time.perf_counter() - t0
         if proc.returncode != 0:
-            raise SystemExit(f"rollcure score failed: {proc.stderr[-2000:]}")
+            raise SystemExit(f"rollcure score failed: {proc.stderr.read()[-2000:]}")
         n = len(pd.read_parquet(work / "scores.parquet", columns=["loan_id"]))
-        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         result = {
             "benchmark": "batch_score_cli",
             "machine": {
@@ -107,7 +122,7 @@ def main() -> None:
                 "load_average_1m": round(os.getloadavg()[0], 2),
             },
             "cases": n,
-            "rows": {k: int(len(v)) for k, v in book.items()},
+            "rows": rows,
             "book_prep_s": round(prep_s, 1),
             "wall_s": round(wall, 1),
             "cases_per_s": round(n / wall, 1),
