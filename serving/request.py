@@ -1,10 +1,10 @@
 """The request model of the service: the feature stage's ``CasePayload``, plus transport rules.
 
-Three things JSON can carry that the data contract cannot hold, each rejected with HTTP 400 naming
-the field rather than failing deeper in: date-times with a time zone (``...Z``, ``+08:00``, or a
-bare number, which pydantic reads as a Unix time in UTC; the contract's date-times are naive),
-integers beyond int64 (the tables' integer type), and non-finite numbers (``NaN``/``Infinity``
-tokens).
+Values JSON can carry that the data contract cannot hold, each rejected with HTTP 400 naming the
+field rather than failing deeper in: date-times with a time zone (``...Z``, ``+08:00``, or a bare
+number, which pydantic reads as a Unix time in UTC; the contract's date-times are naive) or outside
+the datetime64[ns] range, integers beyond int64 (the tables' integer type), and non-finite numbers
+(``NaN``/``Infinity`` tokens).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from pydantic import BaseModel, model_validator
 from features.payload import CasePayload
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: The raw tables hold date-times as datetime64[ns], which spans 1677-09-21 .. 2262-04-11.
+DATETIME_MIN, DATETIME_MAX = dt.datetime(1678, 1, 1), dt.datetime(2262, 1, 1)
 
 
 def _problems(node: object, path: str) -> Iterator[tuple[str, str]]:
@@ -27,6 +29,8 @@ def _problems(node: object, path: str) -> Iterator[tuple[str, str]]:
     if isinstance(node, dt.datetime):
         if node.tzinfo is not None:
             yield path, "time zone given"
+        elif not DATETIME_MIN <= node <= DATETIME_MAX:
+            yield path, f"outside {DATETIME_MIN.year}..{DATETIME_MAX.year}"
     elif isinstance(node, int):
         if not INT64_MIN <= node <= INT64_MAX:
             yield path, "integer out of the 64-bit range"

@@ -148,6 +148,7 @@ _DROP = object()
         (("as_of",), "2025-06-30T00:00:00Z", 400, "time zone"),
         (("as_of",), 1751241600, 400, "time zone"),  # a number is a UTC Unix time
         (("cycles", 0, "missed_instalments"), 2**63, 400, "64-bit"),
+        (("loan", "origination_date"), "0001-01-01T00:00:00", 400, "origination_date"),
     ],
 )
 def test_bad_fields_are_4xx_naming_the_field(
