@@ -1,8 +1,9 @@
 """Starting and stopping the service as a real process (`rollcure serve`, the demo, the tests).
 
-``bentoml serve`` runs a supervisor and a worker process; ``start_service`` puts them in a new
-process group so that ``stop_service`` (SIGTERM, then SIGKILL) stops both. The service reads its
-configuration from ``$ROLLCURE_CONFIG`` and ``$ROLLCURE_DATA_DIR``, set here from the caller's.
+``bentoml serve`` runs a supervisor and worker processes (each worker in a process group of its
+own); ``stop_service`` signals the whole process tree (SIGTERM, then SIGKILL for what remains).
+The service reads its configuration from ``$ROLLCURE_CONFIG`` and ``$ROLLCURE_DATA_DIR``, set here
+from the caller's.
 """
 
 from __future__ import annotations
@@ -98,22 +99,68 @@ def wait_ready(base_url: str, proc: subprocess.Popen, timeout: float = 120.0) ->
     raise InputError(f"service: not ready after {timeout:.0f} s at {base_url}")
 
 
+def _children(pid: int) -> list[int]:
+    """Direct children of a process, from /proc (BentoML's workers run in their own process groups)."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return children
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting for its parent counts as gone)."""
+    return Path(f"/proc/{pid}").exists() and not _is_zombie(pid)
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants, parents first."""
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop(0)
+        tree.append(p)
+        todo.extend(_children(p))
+    return tree
+
+
+def _signal_all(pids: list[int], sig: int) -> None:
+    for p in pids:
+        try:
+            os.kill(p, sig)
+        except ProcessLookupError:
+            pass
+
+
 def stop_service(proc: subprocess.Popen, sig: int = signal.SIGTERM, grace: float = 10.0) -> None:
-    """Signal the whole process group (supervisor and workers); SIGKILL whatever outlives ``grace``."""
-    try:
-        os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        return
+    """Signal the service's whole process tree (CLI, supervisor, workers); SIGKILL what outlives ``grace``.
+
+    The tree is collected before signalling: BentoML starts each worker in a process group of its
+    own, so signalling the supervisor's group alone would leave workers running (and, after a
+    SIGKILL, still answering on the shared socket).
+    """
+    pids = process_tree(proc.pid)
+    _signal_all(pids, sig)
     try:
         proc.wait(timeout=grace)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=grace)
-    # Workers may outlive the supervisor for a moment; make sure the group is gone.
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
         pass
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(
+        Path(f"/proc/{p}").exists() and not _is_zombie(p) for p in pids[1:]
+    ):
+        time.sleep(0.1)
+    _signal_all(pids, signal.SIGKILL)
+    if proc.poll() is None:
+        proc.wait(timeout=grace)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def check_servable(cfg: RollcureConfig) -> str:

@@ -18,7 +18,7 @@ import pytest
 from fixtures_serving import free_port, service_env_for, use_registry, write_serving_config
 
 from rollcure.cli import run
-from serving.runner import stop_service, wait_ready
+from serving.runner import alive, process_tree, stop_service, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -128,9 +128,13 @@ def test_promote_and_reload_under_load_fails_no_request(live, serving_setup, sam
 
 
 def test_sigkill_under_load_loses_no_acknowledged_decision(live, sample_payloads, serving_setup):
+    tree = process_tree(live["proc"].pid)
+    assert len(tree) >= 3  # rollcure serve -> bentoml supervisor -> worker
     with Load(live["url"], sample_payloads) as load:
         load.wait_for(40)
         stop_service(live["proc"], sig=signal.SIGKILL)
+    time.sleep(0.5)
+    assert not any(alive(p) for p in tree), "a service process survived SIGKILL"
     acked = {d["decision_id"] for d in load.acked}
     assert len(acked) >= 40
     # A fresh connection, as after a crash: SQLite replays the WAL.
