@@ -9,6 +9,9 @@ collector or an auditor reads.
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -106,6 +109,12 @@ def _reason_columns(bundle, X: pd.DataFrame, top_k: int | None) -> pd.DataFrame:
     )
 
 
+@functools.lru_cache(maxsize=4)
+def _rules_of(path: Path | None) -> RuleSet:
+    """The rule set a policy config names, parsed once per process (serving decides per request)."""
+    return load_rules(path)
+
+
 def decide(
     bundle,
     X: pd.DataFrame,
@@ -124,7 +133,7 @@ def decide(
     if bundle.action_models is None:
         raise InputError("policy: the bundle carries no action-response models (train them first)")
     cfg = policy_config_of(bundle)
-    rules = rules or load_rules(cfg.rules_path)
+    rules = rules or _rules_of(cfg.rules_path)
     n = len(X)
     X = X.reset_index(drop=True)
     caps = np.asarray(capacities if capacities is not None else cfg.cycle_capacity(), dtype=float)

@@ -110,18 +110,18 @@ class ActionModels:
         """Expected recovery (with band), cure probability and expected value under every action."""
         Xm = self._matrix(X)
         balance = _balance(Xm)
-        # members x cases x actions; one vectorised prediction per member and action
-        members = np.stack(
-            [
-                np.column_stack([m.predict(_with_action(Xm, a), num_threads=1) for a in ACTIONS])
-                for m in self.recovery_members
-            ]
-        ) * balance[None, :, None]
+        n = len(Xm)
+        # every case under every action, as one numeric matrix: one LightGBM call per member
+        # (per-call pandas conversion, not the trees, dominated small requests)
+        stacked = _numeric(pd.concat([_with_action(Xm, a) for a in ACTIONS], ignore_index=True))
+
+        def per_action(model) -> np.ndarray:  # cases x actions
+            return model.predict(stacked, num_threads=1).reshape(len(ACTIONS), n).T
+
+        members = np.stack([per_action(m) for m in self.recovery_members]) * balance[None, :, None]
         rec = np.clip(members.mean(axis=0), 0, None)
         sd = members.std(axis=0, ddof=1)
-        cure = np.column_stack(
-            [self.cure_model.predict(_with_action(Xm, a), num_threads=1) for a in ACTIONS]
-        )
+        cure = per_action(self.cure_model)
         c = self.costs if costs is None else np.asarray(costs, dtype=float)
         value = rec - c[None, :]
         half = self.band_z * sd
@@ -152,6 +152,21 @@ def _with_action(X: pd.DataFrame, action: str) -> pd.DataFrame:
     out = X.copy()
     out[_ACTION] = pd.Categorical([action] * len(X), categories=list(ACTIONS))
     return out
+
+
+def _numeric(X: pd.DataFrame) -> np.ndarray:
+    """Float matrix LightGBM reads as it would the frame: category codes (NaN when missing).
+
+    Valid because every categorical column carries the registry's fixed categories, the same
+    ones the boosters were trained with.
+    """
+    cols = [
+        np.where(X[c].cat.codes.to_numpy() < 0, np.nan, X[c].cat.codes.to_numpy())
+        if isinstance(X[c].dtype, pd.CategoricalDtype)
+        else X[c].to_numpy(dtype=float, na_value=np.nan)
+        for c in X.columns
+    ]
+    return np.column_stack(cols).astype(float)
 
 
 def _lgb_params(cfg: PolicyConfig, objective: str, seed: int) -> dict:

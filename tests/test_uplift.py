@@ -115,3 +115,21 @@ def test_bad_logs_are_named():
         fit_action_models(X, labels, actions.drop(columns="propensity"), cfg, seed=1)
     with pytest.raises(InputError, match="need at least"):
         fit_action_models(X.head(20), labels, actions, cfg, seed=1)
+
+
+def test_numeric_fast_path_predicts_exactly_what_the_frame_path_does(fitted):
+    """predict() feeds LightGBM one float matrix (category codes) instead of a frame per action."""
+    from models.uplift import _numeric, _with_action
+
+    models, _ = fitted
+    X, *_ = _logs(300, seed=9)
+    X = X.assign(region=pd.Categorical(np.where(X["x"] > 0, "north", None), categories=["north", "south"]))
+    Xm = X[models.feature_names]
+    pred = models.predict(X)
+    for j, a in enumerate(ACTIONS):
+        frame_path = models.cure_model.predict(_with_action(Xm, a), num_threads=1)
+        assert np.array_equal(frame_path, models.cure_model.predict(_numeric(_with_action(Xm, a))))
+        assert np.allclose(pred.cure[:, j], np.clip(frame_path, 0, 1))
+    coded = _numeric(X[["region"]])
+    missing = X["region"].isna().to_numpy()
+    assert np.isnan(coded[missing, 0]).all() and set(coded[~missing, 0]) == {0}
