@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from models.config import LightGBMParams
+from models.lgb_input import as_lgb_matrix
 from rollcure.errors import InputError
 
 
@@ -150,7 +151,9 @@ class GBMClassifier:
 
     def predict_margin(self, X: pd.DataFrame) -> np.ndarray:
         """Raw score in log-odds, using the early-stopped number of trees."""
-        return self.booster_.predict(self._frame(X), raw_score=True, num_iteration=self.best_iteration_)
+        return self.booster_.predict(
+            as_lgb_matrix(self._frame(X)), raw_score=True, num_iteration=self.best_iteration_
+        )
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Uncalibrated probability (logistic of the margin)."""
@@ -158,7 +161,8 @@ class GBMClassifier:
 
     def contributions(self, X: pd.DataFrame) -> np.ndarray:
         """TreeSHAP contributions in log-odds, shape (n, features + 1); the last column is the base value."""
-        return self.booster_.predict(self._frame(X), pred_contrib=True, num_iteration=self.best_iteration_)
+        return self.booster_.predict(
+            as_lgb_matrix(self._frame(X)), pred_contrib=True, num_iteration=self.best_iteration_)
 
     def feature_importance(self) -> pd.Series:
         """Total gain per feature, for the report."""

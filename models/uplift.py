@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from models.lgb_input import as_lgb_matrix
 from models.policy_config import PolicyConfig
 from rollcure.domain import ACTIONS
 from rollcure.errors import InputError
@@ -113,7 +114,10 @@ class ActionModels:
         n = len(Xm)
         # every case under every action, as one numeric matrix: one LightGBM call per member
         # (per-call pandas conversion, not the trees, dominated small requests)
-        stacked = _numeric(pd.concat([_with_action(Xm, a) for a in ACTIONS], ignore_index=True))
+        base = as_lgb_matrix(Xm)
+        stacked = np.column_stack(  # the action is the last column, as in training (_with_action)
+            [np.tile(base, (len(ACTIONS), 1)), np.repeat(np.arange(len(ACTIONS), dtype=float), n)]
+        )
 
         def per_action(model) -> np.ndarray:  # cases x actions
             return model.predict(stacked, num_threads=1).reshape(len(ACTIONS), n).T
@@ -152,21 +156,6 @@ def _with_action(X: pd.DataFrame, action: str) -> pd.DataFrame:
     out = X.copy()
     out[_ACTION] = pd.Categorical([action] * len(X), categories=list(ACTIONS))
     return out
-
-
-def _numeric(X: pd.DataFrame) -> np.ndarray:
-    """Float matrix LightGBM reads as it would the frame: category codes (NaN when missing).
-
-    Valid because every categorical column carries the registry's fixed categories, the same
-    ones the boosters were trained with.
-    """
-    cols = [
-        np.where(X[c].cat.codes.to_numpy() < 0, np.nan, X[c].cat.codes.to_numpy())
-        if isinstance(X[c].dtype, pd.CategoricalDtype)
-        else X[c].to_numpy(dtype=float, na_value=np.nan)
-        for c in X.columns
-    ]
-    return np.column_stack(cols).astype(float)
 
 
 def _lgb_params(cfg: PolicyConfig, objective: str, seed: int) -> dict:

@@ -225,3 +225,19 @@ def test_bundle_round_trip_is_exact(toy_models, toy_frame, tmp_path):
 def test_loading_a_non_bundle_folder_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="bundle.json"):
         Bundle.load(tmp_path)
+
+
+def test_numeric_input_path_matches_lightgbm_reading_the_frame(toy_frame, toy_spec):
+    """The classifier feeds LightGBM a code matrix; scores must equal LightGBM's own frame path."""
+    names = [s.name for s in toy_spec]
+    model = GBMClassifier(ModelConfig(lightgbm={"num_threads": 1}).lightgbm, seed=SEED).fit(
+        toy_frame[names].iloc[:2000], toy_frame["cure"].iloc[:2000]
+    )
+    held = toy_frame[names].iloc[2000:2600]
+    frame, n = model._frame(held), model.best_iteration_
+    assert np.array_equal(
+        model.predict_margin(held), model.booster_.predict(frame, raw_score=True, num_iteration=n)
+    )
+    assert np.array_equal(
+        model.contributions(held), model.booster_.predict(frame, pred_contrib=True, num_iteration=n)
+    )

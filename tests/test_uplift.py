@@ -119,7 +119,8 @@ def test_bad_logs_are_named():
 
 def test_numeric_fast_path_predicts_exactly_what_the_frame_path_does(fitted):
     """predict() feeds LightGBM one float matrix (category codes) instead of a frame per action."""
-    from models.uplift import _numeric, _with_action
+    from models.lgb_input import as_lgb_matrix as _numeric
+    from models.uplift import _with_action
 
     models, _ = fitted
     X, *_ = _logs(300, seed=9)
