@@ -85,3 +85,20 @@ def test_preferences_fall_through_ineligible_actions():
     eligible[0, 5] = False
     out = assign_by_preference(prefs, np.array([1.0, 2.0]), eligible, np.full(len(ACTIONS), np.inf))
     assert out.tolist() == [1, 5]
+
+
+def test_transition_matrix_skips_a_missing_month():
+    """M1 in January then M0 in March is not a one-cycle cure: the gap is left out."""
+    import pandas as pd
+
+    from training.forecast import transition_matrix
+
+    cycles = pd.DataFrame(
+        {
+            "loan_id": [1, 1, 2, 2],
+            "cycle_date": pd.to_datetime(["2025-01-31", "2025-03-31", "2025-01-31", "2025-02-28"]),
+            "dpd": [10, 0, 10, 40],
+        }
+    )
+    m = transition_matrix(cycles)
+    assert m[1, 2] == 1.0 and m[1, 0] == 0.0

@@ -29,10 +29,13 @@ def expected_flow(bucket_now: np.ndarray, p_cure: np.ndarray, p_roll: np.ndarray
 
 
 def transition_matrix(cycles: pd.DataFrame, until: pd.Timestamp | None = None) -> np.ndarray:
-    """Row-stochastic bucket transition matrix from consecutive cycle rows (cycle dates <= until)."""
+    """Row-stochastic bucket transition matrix from month-to-month moves (from-cycle dates <= until)."""
     c = cycles[["loan_id", "cycle_date", "dpd"]].sort_values(["loan_id", "cycle_date"], kind="stable")
-    nxt = c.groupby("loan_id", sort=False)["dpd"].shift(-1)
-    ok = nxt.notna().to_numpy()
+    by_loan = c.groupby("loan_id", sort=False)
+    nxt = by_loan["dpd"].shift(-1)
+    # a loan's next row counts only if it is the next month (a gap is not one transition)
+    next_month = by_loan["cycle_date"].shift(-1).dt.to_period("M")
+    ok = (nxt.notna() & (next_month == c["cycle_date"].dt.to_period("M") + 1)).to_numpy()
     if until is not None:
         ok = ok & (c["cycle_date"] <= until).to_numpy()
     k = len(BUCKETS)
