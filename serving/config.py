@@ -62,6 +62,26 @@ class ServingConfig(BaseModel):
     batch_chunk_size: int = Field(
         default=50_000, ge=1, description="Cases per chunk in `rollcure score` (bounds memory)."
     )
+    batch_workers: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Processes scoring chunks in parallel in `rollcure score`; 0 means one per CPU core. "
+        "Output is the same whatever the number.",
+    )
+    coalesce_max_cases: int = Field(
+        default=256,
+        ge=1,
+        description="Most cases the service decides in one pass when it merges concurrent requests "
+        "(one feature build, one model call and one log commit for all of them).",
+    )
+    coalesce_wait_ms: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=100.0,
+        description="How long the first waiting request holds the pass open for others to join; 0 "
+        "merges only what is already queued, so a lone request never waits.",
+    )
 
     @model_validator(mode="after")
     def _reload_reaches_every_worker(self) -> ServingConfig:
