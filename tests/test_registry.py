@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pytest
 
@@ -57,3 +59,19 @@ def test_tracking_uri_defaults_to_local_sqlite_and_env_overrides(tmp_path, monke
     monkeypatch.setenv(registry.TRACKING_ENV, "http://127.0.0.1:5000")
     assert registry.tracking_uri(cfg_uri) == "http://127.0.0.1:5000"
     assert registry.artifact_root(cfg) is None
+
+
+def test_one_process_reaches_two_stores_and_leaves_the_environment_alone(trained_run, tmp_path, monkeypatch):
+    monkeypatch.delenv(registry.TRACKING_ENV, raising=False)
+    import mlflow
+
+    before = mlflow.get_tracking_uri()
+    assert registry.load_bundle(trained_run.cfg, "champion").metadata["run_id"] == trained_run.run_id
+    other = RollcureConfig(data_dir=tmp_path)
+    with pytest.raises(InputError, match="no version or alias 'champion'"):
+        registry.load_bundle(other, "champion")  # an empty store of its own, not the trained one
+    with registry.tracking(other) as uri:
+        assert mlflow.get_tracking_uri() == uri == registry.tracking_uri(other)
+    assert registry.TRACKING_ENV not in os.environ
+    assert mlflow.get_tracking_uri() == before
+    assert registry.load_bundle(trained_run.cfg, "champion").metadata["run_id"] == trained_run.run_id

@@ -104,7 +104,7 @@ def run_training(
     digest = frame_digest(data.cases)
     result.bundle.metadata["data_digest"] = digest
     exp_id = registry.experiment_id(cfg)
-    with mlflow.start_run(experiment_id=exp_id) as run:
+    with registry.tracking(cfg), mlflow.start_run(experiment_id=exp_id) as run:
         run_id = run.info.run_id
         params = {
             **_flatten("model", cfg.model.model_dump()),

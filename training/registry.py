@@ -10,8 +10,10 @@ mlflow is imported inside the functions: importing it costs seconds.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,16 +42,43 @@ def artifact_root(cfg: RollcureConfig) -> str | None:
     return None
 
 
-def client(cfg: RollcureConfig) -> Any:
-    """An ``MlflowClient`` on the configured store (the local folder is created on first use)."""
-    import mlflow
-    from mlflow.tracking import MlflowClient
-
+def _prepared_uri(cfg: RollcureConfig) -> str:
+    """The configured store's URI, its local folder created on first use."""
     uri = tracking_uri(cfg)
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return uri
+
+
+def client(cfg: RollcureConfig) -> Any:
+    """An ``MlflowClient`` on the configured store; MLflow's process-wide URI is left alone."""
+    from mlflow.tracking import MlflowClient
+
+    uri = _prepared_uri(cfg)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+@contextlib.contextmanager
+def tracking(cfg: RollcureConfig) -> Iterator[str]:
+    """MLflow's fluent API (``start_run``, ``log_*``) on the configured store for one block.
+
+    ``mlflow.set_tracking_uri`` also exports ``MLFLOW_TRACKING_URI``, which :func:`tracking_uri`
+    prefers over any config: left set, every later config in the process would reach this same
+    store. So the previous URI and variable are put back when the block ends.
+    """
+    import mlflow
+
+    previous_uri, previous_env = mlflow.get_tracking_uri(), os.environ.get(TRACKING_ENV)
+    uri = _prepared_uri(cfg)
     mlflow.set_tracking_uri(uri)
-    return MlflowClient(tracking_uri=uri)
+    try:
+        yield uri
+    finally:
+        mlflow.set_tracking_uri(previous_uri)
+        if previous_env is None:
+            os.environ.pop(TRACKING_ENV, None)
+        else:
+            os.environ[TRACKING_ENV] = previous_env
 
 
 def experiment_id(cfg: RollcureConfig) -> str:
@@ -109,10 +138,12 @@ def load_bundle(cfg: RollcureConfig, ref: str = CHAMPION) -> Bundle:
     import mlflow
 
     mv = resolve_version(cfg, ref)
-    client(cfg)
+    uri = _prepared_uri(cfg)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     with tempfile.TemporaryDirectory() as tmp:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=mv.source, dst_path=tmp)
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=mv.source, dst_path=tmp, tracking_uri=uri, registry_uri=uri
+        )
         bundle = Bundle.load(Path(local))
     bundle.metadata = {**bundle.metadata, "registered_version": str(mv.version), "run_id": mv.run_id}
     return bundle
