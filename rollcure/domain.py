@@ -61,6 +61,26 @@ def bucket_index(dpd: np.ndarray | pd.Series) -> np.ndarray:
     return np.searchsorted(_BUCKET_UPPER_DPD, np.asarray(dpd), side="left").astype(np.int8)
 
 
+def transition_counts(cycles: pd.DataFrame, until: pd.Timestamp | None = None) -> np.ndarray:
+    """Bucket-to-bucket move counts (from x to), one per loan and month-to-month step.
+
+    A loan's next row counts only if it is the next calendar month: a row two months on (a month
+    missing from the book) is not one transition, and a loan without a next row (repaid, charged
+    off, end of data) has none. ``until`` keeps moves whose from-cycle is on or before it.
+    """
+    c = cycles[["loan_id", "cycle_date", "dpd"]].sort_values(["loan_id", "cycle_date"], kind="stable")
+    by_loan = c.groupby("loan_id", sort=False)
+    nxt = by_loan["dpd"].shift(-1)
+    next_month = by_loan["cycle_date"].shift(-1).dt.to_period("M")
+    ok = (nxt.notna() & (next_month == c["cycle_date"].dt.to_period("M") + 1)).to_numpy()
+    if until is not None:
+        ok &= (c["cycle_date"] <= until).to_numpy()
+    k = len(BUCKETS)
+    frm = bucket_index(c["dpd"].to_numpy()[ok]).astype(np.int64)
+    to = bucket_index(nxt.to_numpy()[ok].astype(np.int64)).astype(np.int64)
+    return np.bincount(frm * k + to, minlength=k * k).reshape(k, k)
+
+
 def bucket_of(dpd: np.ndarray | pd.Series) -> np.ndarray:
     """Bucket label (M0..M7+) for days past due."""
     return np.asarray(BUCKETS, dtype=object)[bucket_index(dpd)]

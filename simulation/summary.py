@@ -11,7 +11,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from rollcure.domain import BUCKETS, TIERS, bucket_index, tier_by_dpd, tier_by_missed
+from rollcure.domain import BUCKETS, TIERS, tier_by_dpd, tier_by_missed, transition_counts
 
 
 def _last_cycle(cycles: pd.DataFrame) -> pd.DataFrame:
@@ -24,16 +24,7 @@ def transition_matrix(cycles: pd.DataFrame) -> pd.DataFrame:
     Loans without a next cycle (repaid, charged off, end of data, a month missing from the book)
     are left out: a row two months on is not the next cycle.
     """
-    c = cycles[["loan_id", "cycle_date", "dpd"]].sort_values(["loan_id", "cycle_date"])
-    now = bucket_index(c["dpd"].to_numpy())
-    by_loan = c.groupby("loan_id")
-    nxt_dpd = by_loan["dpd"].shift(-1)
-    month = c["cycle_date"].dt.to_period("M")
-    next_month = by_loan["cycle_date"].shift(-1).dt.to_period("M")
-    has_next = (nxt_dpd.notna() & (next_month == month + 1)).to_numpy()
-    now, nxt = now[has_next], bucket_index(nxt_dpd[has_next].to_numpy())
-    counts = np.zeros((len(BUCKETS), len(BUCKETS)), dtype=np.int64)
-    np.add.at(counts, (now, nxt), 1)
+    counts = transition_counts(cycles)
     n = counts.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         shares = counts / n[:, None]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rollcure.domain import BUCKETS, bucket_index
+from rollcure.domain import BUCKETS, bucket_index, transition_counts
 
 
 def expected_flow(bucket_now: np.ndarray, p_cure: np.ndarray, p_roll: np.ndarray) -> np.ndarray:
@@ -30,18 +30,8 @@ def expected_flow(bucket_now: np.ndarray, p_cure: np.ndarray, p_roll: np.ndarray
 
 def transition_matrix(cycles: pd.DataFrame, until: pd.Timestamp | None = None) -> np.ndarray:
     """Row-stochastic bucket transition matrix from month-to-month moves (from-cycle dates <= until)."""
-    c = cycles[["loan_id", "cycle_date", "dpd"]].sort_values(["loan_id", "cycle_date"], kind="stable")
-    by_loan = c.groupby("loan_id", sort=False)
-    nxt = by_loan["dpd"].shift(-1)
-    # a loan's next row counts only if it is the next month (a gap is not one transition)
-    next_month = by_loan["cycle_date"].shift(-1).dt.to_period("M")
-    ok = (nxt.notna() & (next_month == c["cycle_date"].dt.to_period("M") + 1)).to_numpy()
-    if until is not None:
-        ok = ok & (c["cycle_date"] <= until).to_numpy()
     k = len(BUCKETS)
-    frm = bucket_index(c["dpd"].to_numpy()[ok])
-    to = bucket_index(nxt.to_numpy()[ok].astype(np.int64))
-    counts = np.bincount(frm.astype(int) * k + to, minlength=k * k).reshape(k, k).astype(float)
+    counts = transition_counts(cycles, until).astype(float)
     rows = counts.sum(axis=1, keepdims=True)
     return np.divide(counts, rows, out=np.eye(k), where=rows > 0)
 
