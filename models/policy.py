@@ -16,15 +16,24 @@ import numpy as np
 import pandas as pd
 
 from models.allocation import allocate
+from models.draws import case_seeds, uniforms
 from models.eligibility import Eligibility, eligibility
 from models.policy_config import PolicyConfig
 from models.rules import MANUAL_REVIEW, RuleSet, load_rules
-from models.strategies import dpd_ladder, random_policy, risk_score_policy, uniform_eligible
+from models.strategies import dpd_ladder, random_policy_from, risk_score_policy, uniform_eligible
 from models.uplift import KEYS
 from rollcure.domain import ACTIONS
 from rollcure.errors import InputError
 
 ARMS: tuple[str, ...] = ("champion", "challenger", "explore")
+_N_ACTIONS = len(ACTIONS)
+#: Columns of a case's uniforms (``models.draws`` streams): the arm, the exploration noise per
+#: action, the random challenger's preference noise per action, then its priority.
+_ARM_U = 0
+_EXPLORE_U = slice(1, 1 + _N_ACTIONS)
+_CHALLENGER_PREF_U = slice(1 + _N_ACTIONS, 1 + 2 * _N_ACTIONS)
+_CHALLENGER_PRIORITY_U = 1 + 2 * _N_ACTIONS
+_N_STREAMS = 2 + 2 * _N_ACTIONS
 
 
 def policy_config_of(bundle) -> PolicyConfig:
@@ -36,19 +45,18 @@ def policy_config_of(bundle) -> PolicyConfig:
 
 
 def challenger_choice(
-    strategy: str, X: pd.DataFrame, scores: pd.DataFrame, el: Eligibility, caps, cfg: PolicyConfig, rng
+    strategy: str, X: pd.DataFrame, scores: pd.DataFrame, el: Eligibility, caps, cfg: PolicyConfig, u
 ) -> np.ndarray:
-    """The configured challenger strategy's choice for every case."""
+    """The configured challenger strategy's choice for every case (``u``: the cases' uniforms)."""
     if strategy == "dpd_ladder":
         return dpd_ladder(X, el.mask, caps)
     if strategy == "risk_score":
         return risk_score_policy(X, scores, el.mask, caps, cfg)
-    return random_policy(el.mask, caps, rng)
+    return random_policy_from(el.mask, caps, u[:, _CHALLENGER_PREF_U], u[:, _CHALLENGER_PRIORITY_U])
 
 
-def assign_arms(n: int, cfg: PolicyConfig, rng: np.random.Generator) -> np.ndarray:
-    """Arm index per case (0 champion, 1 challenger, 2 explore) drawn with the configured shares."""
-    u = rng.random(n)
+def assign_arms(u: np.ndarray, cfg: PolicyConfig) -> np.ndarray:
+    """Arm index per case (0 champion, 1 challenger, 2 explore) from one uniform per case."""
     return np.where(
         u < cfg.exploration_share, 2, np.where(u < cfg.exploration_share + cfg.challenger_share, 1, 0)
     )
@@ -119,7 +127,7 @@ def decide(
     bundle,
     X: pd.DataFrame,
     *,
-    seed: int,
+    seed: int | np.ndarray,
     rules: RuleSet | None = None,
     capacities: list[float] | None = None,
     explain: bool = True,
@@ -128,7 +136,10 @@ def decide(
     """Decide the next action for every case of a feature frame (one decision cycle).
 
     ``X`` is ``features.build_features`` output. ``capacities`` (ACTIONS order, inf = unlimited)
-    default to the policy's per-cycle capacities. ``seed`` drives the arm draw and exploration.
+    default to the policy's per-cycle capacities. ``seed`` drives the arm, exploration and
+    random-challenger draws: an int for the frame or an integer array with one seed per case; each
+    case draws from its own seed only (``models.draws``), so its draws do not depend on which other
+    cases share the call (an int gives row ``i`` the seed ``splitmix64(seed) + i``).
     """
     if bundle.action_models is None:
         raise InputError("policy: the bundle carries no action-response models (train them first)")
@@ -139,17 +150,15 @@ def decide(
     caps = np.asarray(capacities if capacities is not None else cfg.cycle_capacity(), dtype=float)
     if caps.shape != (len(ACTIONS),):
         raise InputError(f"policy: capacities needs {len(ACTIONS)} entries (ACTIONS order), got {caps.shape}")
-    rng = np.random.default_rng(seed)
+    u = uniforms(case_seeds(seed, n), _N_STREAMS)
     el = eligibility(X, rules)
     scores = bundle.score(X).reset_index(drop=True)
     pred = bundle.action_models.predict(X, costs=np.asarray(cfg.cost_vector()))
     values = pred.decision  # what the policy ranks by (cautious away from the reference action)
 
-    arm = assign_arms(n, cfg, rng)
-    explore_cf = uniform_eligible(el.mask, rng)
-    chall_cf = challenger_choice(
-        cfg.challenger_strategy, X, scores, el, np.full(len(ACTIONS), np.inf), cfg, rng
-    )
+    arm = assign_arms(u[:, _ARM_U], cfg)
+    explore_cf = uniform_eligible(el.mask, u[:, _EXPLORE_U])
+    chall_cf = challenger_choice(cfg.challenger_strategy, X, scores, el, np.full(_N_ACTIONS, np.inf), cfg, u)
     champ_cf = allocate(values, el.mask, caps)  # what the champion does with the whole book
 
     # Capacity: exploration and challenger cases take theirs first, the champion optimises the rest.

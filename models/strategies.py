@@ -95,11 +95,16 @@ def risk_score_policy(
 def random_policy(eligible: np.ndarray, capacities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A uniformly random eligible action per case (capacity permitting), random priority."""
     n, k = eligible.shape
-    prefs = np.argsort(rng.random((n, k)), axis=1)
-    return assign_by_preference(prefs, rng.random(n), eligible, capacities)
+    return random_policy_from(eligible, capacities, rng.random((n, k)), rng.random(n))
 
 
-def uniform_eligible(eligible: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One uniformly drawn eligible action per case, ignoring capacity (exploration draws)."""
-    noise = np.where(eligible, rng.random(eligible.shape), -1.0)
-    return noise.argmax(axis=1)
+def random_policy_from(
+    eligible: np.ndarray, capacities: np.ndarray, pref_u: np.ndarray, priority_u: np.ndarray
+) -> np.ndarray:
+    """``random_policy`` on given uniforms (n x A preference noise, n priorities): per-case draws."""
+    return assign_by_preference(np.argsort(pref_u, axis=1), priority_u, eligible, capacities)
+
+
+def uniform_eligible(eligible: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """One uniformly drawn eligible action per case from n x A uniforms, ignoring capacity (exploration)."""
+    return np.where(eligible, u, -1.0).argmax(axis=1)

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 from test_rules_eligibility import violations
 
+from models.draws import case_seeds, uniforms
 from models.eligibility import eligibility
-from models.policy import decide
+from models.policy import assign_arms, decide
 from models.rules import load_rules
+from models.strategies import uniform_eligible
 from rollcure.domain import ACTIONS
 from rollcure.errors import InputError
 
@@ -86,6 +88,62 @@ def test_same_seed_same_decisions(policy_bundle, latest_book):
     a = decide(policy_bundle, latest_book.head(300), seed=9, explain=False)
     b = decide(policy_bundle, latest_book.head(300), seed=9, explain=False)
     assert a.equals(b)
+
+
+def _with_strategy(bundle, strategy: str):
+    import copy
+
+    out = copy.copy(bundle)
+    out.policy_config = bundle.policy_config.model_copy(update={"challenger_strategy": strategy})
+    return out
+
+
+@pytest.mark.parametrize("strategy", ["random", "dpd_ladder"])
+def test_a_case_draws_from_its_own_seed_whatever_its_companions(policy_bundle, latest_book, strategy):
+    # Unlimited capacity makes every arm's choice a per-case matter, so the whole decision row of a
+    # case must follow from its own features and seed, not from the other cases in the call.
+    bundle = _with_strategy(policy_bundle, strategy)
+    caps = [np.inf] * len(ACTIONS)
+    book = latest_book.head(400).reset_index(drop=True)
+    seeds = np.arange(1000, 1000 + len(book), dtype=np.int64)
+    alone = decide(bundle, book, seed=seeds, capacities=caps, explain=False)
+    order = np.random.default_rng(0).permutation(len(book))[:150]  # other companions, other order
+    mixed = decide(bundle, book.iloc[order], seed=seeds[order], capacities=caps, explain=False)
+    assert mixed.reset_index(drop=True).equals(alone.iloc[order].reset_index(drop=True))
+    assert set(alone["arm"]) == {"champion", "challenger", "explore"}
+
+
+def test_an_int_seed_stands_for_per_row_seeds(policy_bundle, latest_book):
+    book = latest_book.head(300)
+    a = decide(policy_bundle, book, seed=9, explain=False)
+    b = decide(policy_bundle, book, seed=case_seeds(9, len(book)).astype(np.int64), explain=False)
+    assert a.equals(b)
+    assert not a["arm"].equals(decide(policy_bundle, book, seed=10, explain=False)["arm"])
+
+
+def test_per_case_seeds_must_match_the_cases(policy_bundle, latest_book):
+    with pytest.raises(InputError, match="one seed per case"):
+        decide(policy_bundle, latest_book.head(5), seed=np.arange(4), explain=False)
+    with pytest.raises(InputError, match="one seed per case"):
+        decide(policy_bundle, latest_book.head(5), seed=np.linspace(0, 1, 5), explain=False)
+
+
+def test_per_case_draws_match_the_configured_shares(policy_bundle):
+    cfg = policy_bundle.policy_config
+    n = 200_000
+    u = uniforms(case_seeds(np.arange(n, dtype=np.int64), n), 1 + len(ACTIONS))
+    assert ((u >= 0) & (u < 1)).all()
+    share = np.bincount(assign_arms(u[:, 0], cfg), minlength=3) / n
+    sd = np.sqrt(0.25 / n)
+    assert abs(share[2] - cfg.exploration_share) < 5 * sd
+    assert abs(share[1] - cfg.challenger_share) < 5 * sd
+    # exploration is uniform over the eligible actions of a case (here: the first three)
+    eligible = np.zeros((n, len(ACTIONS)), dtype=bool)
+    eligible[:, :3] = True
+    picks = np.bincount(uniform_eligible(eligible, u[:, 1:]), minlength=len(ACTIONS)) / n
+    assert np.abs(picks[:3] - 1 / 3).max() < 5 * sd and (picks[3:] == 0).all()
+    # streams of one case and neighbouring seeds are not correlated
+    assert np.abs(np.corrcoef(u.T) - np.eye(u.shape[1])).max() < 5 / np.sqrt(n)
 
 
 def test_bundle_without_action_models_is_an_input_error(trained_run, latest_book):
