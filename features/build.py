@@ -4,12 +4,17 @@
 ``loan_id``, ``as_of``, then every registry feature in registry order with its registry dtype.
 Each case sees only rows stamped at or before its ``as_of`` (actions strictly before), so the same
 call is correct for a whole book of historical cases and for one serving payload.
+
+The same code serves one case per request, so fixed per-call costs matter as much as per-row ones:
+cases travel as two arrays, table rows are gathered per column (never as a sliced frame), and the
+result is assembled from one 2-D block per numeric dtype plus one categorical per category feature.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from pandas.api.internals import create_dataframe_from_blocks
 
 from features._actions import action_features, missing_action_features
 from features._contacts import contact_features, missing_contact_features
@@ -20,17 +25,50 @@ from features.registry import ACTION_WINDOW_DAYS, CONTACT_WINDOW_DAYS, FEATURES,
 from rollcure.domain import FLAGS
 from rollcure.errors import InputError
 
-
-def _first_keys(frame: pd.DataFrame, mask: np.ndarray, n: int = 3) -> str:
-    rows = frame.loc[np.asarray(mask), ["loan_id", "as_of"]].head(n)
-    return ", ".join(f"({r.loan_id}, {pd.Timestamp(r.as_of).date()})" for r in rows.itertuples())
+_KEY_COLUMNS = ("loan_id", "as_of")
+_COLUMNS = pd.Index([*_KEY_COLUMNS, *(f.name for f in FEATURES)])
 
 
-def _check_cases(cases: pd.DataFrame) -> pd.DataFrame:
-    missing = [c for c in ("loan_id", "as_of") if c not in cases.columns]
+def _numeric_blocks() -> dict[str, tuple[list[str], np.ndarray]]:
+    """Numeric features grouped by dtype, with their output column positions."""
+    names: dict[str, list[str]] = {}
+    for f in FEATURES:
+        if f.dtype != "category":
+            names.setdefault(PANDAS_DTYPES[f.name], []).append(f.name)
+    return {dtype: (cols, _COLUMNS.get_indexer(cols)) for dtype, cols in names.items()}
+
+
+_NUMERIC_BLOCKS = _numeric_blocks()
+_CATEGORICAL: dict[str, np.ndarray] = {
+    f.name: _COLUMNS.get_indexer([f.name]) for f in FEATURES if f.dtype == "category"
+}
+#: Registry category -> code, per categorical feature (code -1 is missing, as in `pd.Categorical`).
+_CODE_OF: dict[str, dict[object, int]] = {
+    name: {c: i for i, c in enumerate(PANDAS_DTYPES[name].categories)} for name in _CATEGORICAL
+}
+
+
+def _first_keys(loan_id: np.ndarray, as_of: np.ndarray, mask: np.ndarray, n: int = 3) -> str:
+    rows = np.flatnonzero(mask)[:n]
+    return ", ".join(f"({loan_id[i]}, {pd.Timestamp(as_of[i]).date()})" for i in rows)
+
+
+def _check_cases(cases: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(loan_id int64, as_of datetime64[ns]) of the cases; typed columns skip the conversions."""
+    missing = [c for c in _KEY_COLUMNS if c not in cases.columns]
     if missing:
         raise InputError(f"cases: missing column(s) {', '.join(missing)}")
-    out = pd.DataFrame({"loan_id": cases["loan_id"].to_numpy(), "as_of": cases["as_of"].to_numpy()})
+    ids, as_of = cases["loan_id"].to_numpy(), cases["as_of"].to_numpy()
+    if ids.dtype.kind in "iu" and as_of.dtype == np.dtype("datetime64[ns]"):
+        if np.isnat(as_of).any():
+            raise InputError("cases: loan_id and as_of must not be null")
+        return ids.astype(np.int64), as_of
+    return _convert_cases(ids, as_of)
+
+
+def _convert_cases(ids: np.ndarray, as_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Loose case columns (objects, floats, strings) checked and converted to the typed pair."""
+    out = pd.DataFrame({"loan_id": ids, "as_of": as_of})
     if out["as_of"].isna().any() or out["loan_id"].isna().any():
         raise InputError("cases: loan_id and as_of must not be null")
     ids = out["loan_id"]
@@ -39,23 +77,44 @@ def _check_cases(cases: pd.DataFrame) -> pd.DataFrame:
         if np.isnan(num).any() or (num != np.floor(num)).any():
             raise InputError("cases.loan_id: must be whole numbers")
         ids = num
-    out["loan_id"] = np.asarray(ids).astype("int64")
     try:
-        out["as_of"] = pd.to_datetime(out["as_of"]).astype("datetime64[ns]")
+        when = pd.to_datetime(out["as_of"]).astype("datetime64[ns]")
     except (TypeError, ValueError) as exc:
         raise InputError("cases.as_of: must be dates") from exc
-    return out
+    return np.asarray(ids).astype("int64"), when.to_numpy()
 
 
-def _lookup(table: pd.DataFrame, key: str, ids: np.ndarray, name: str, cases: pd.DataFrame) -> pd.DataFrame:
-    """Rows of ``table`` for each id, in order; an unknown id is an input error naming the case."""
+def _lookup(table: pd.DataFrame, key: str, ids: np.ndarray, name: str, cases: tuple) -> np.ndarray:
+    """Row position in ``table`` of each id, in order; an unknown id is an input error naming the case."""
     index = pd.Index(table[key])
     if not index.is_unique:
         raise InputError(f"{name}.{key}: key not unique (run `rollcure validate` for the rows)")
     pos = index.get_indexer(ids)
     if (pos < 0).any():
-        raise InputError(f"{name}.{key}: no row for case(s) {_first_keys(cases, pos < 0)}")
-    return table.iloc[pos].reset_index(drop=True)
+        raise InputError(f"{name}.{key}: no row for case(s) {_first_keys(*cases, pos < 0)}")
+    return pos
+
+
+def _gather(table: pd.DataFrame, column: str, pos: np.ndarray, dtype: str | None = None) -> np.ndarray:
+    """``table[column]`` at rows ``pos`` as numpy, converted like `Series.to_numpy(dtype)` would."""
+    values = table[column].array
+    if isinstance(values, pd.arrays.NumpyExtensionArray):
+        return np.asarray(values.to_numpy()[pos], dtype=dtype)
+    return values.take(pos).to_numpy(dtype=dtype)
+
+
+def _categorical(values: object, name: str) -> pd.Categorical:
+    """Values as the feature's registry categorical: one factorize, then a code per distinct value
+    (labels outside the registry become missing, as `pd.Categorical(values, dtype)` makes them)."""
+    dtype = PANDAS_DTYPES[name]
+    if isinstance(values, pd.Categorical) and values.dtype == dtype:
+        return values
+    if not isinstance(values, pd.api.extensions.ExtensionArray):
+        values = np.asarray(values, dtype=object)
+    codes, uniques = pd.factorize(values)
+    code_of = _CODE_OF[name]
+    lut = np.array([code_of.get(u, -1) for u in uniques] + [-1], dtype=np.int64)  # [-1]: missing
+    return pd.Categorical.from_codes(lut[codes], dtype=dtype, validate=False)
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -63,72 +122,61 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
-def _static_features(loans: pd.DataFrame, borrowers: pd.DataFrame, as_of: np.ndarray, balance: np.ndarray):
-    """Borrower and loan features: attributes as of origination plus flags active at as_of."""
-    income = borrowers["monthly_income"].to_numpy(dtype=np.float64)
-    instalment = loans["instalment"].to_numpy(dtype=np.float64)
+_BORROWER_COLUMNS = ("age", "bureau_score", "other_debt", "dependants", "phone_verified", "address_verified")
+_LOAN_COLUMNS = ("principal", "annual_rate", "term_months", "instalment", "collateral_value", "has_guarantor")
+
+
+def _static_features(loans, lpos, borrowers, bpos, as_of: np.ndarray, balance: np.ndarray):
+    """Borrower and loan features: attributes as of origination plus flags active at as_of.
+    ``lpos``/``bpos`` are each case's row in ``loans``/``borrowers``."""
+    out = {c: _gather(borrowers, c, bpos) for c in _BORROWER_COLUMNS}
+    for c in ("employment", "region"):  # factorized over the table once, then gathered
+        out[c] = _categorical(borrowers[c].array, c)[bpos]
+    for c in ("product", "collateral_type"):
+        out[c] = _categorical(loans[c].array, c)[lpos]
+    out.update({c: _gather(loans, c, lpos) for c in _LOAN_COLUMNS})
+    income = _gather(borrowers, "monthly_income", bpos, np.float64)
+    instalment = _gather(loans, "instalment", lpos, np.float64)
     as_of_m = as_of.astype("datetime64[M]").astype(np.int64)
     orig_m = (
-        loans["origination_date"].to_numpy(dtype="datetime64[ns]").astype("datetime64[M]").astype(np.int64)
+        _gather(loans, "origination_date", lpos, "datetime64[ns]").astype("datetime64[M]").astype(np.int64)
     )
     mob = np.maximum(as_of_m - orig_m, 0)
-    out = {
-        c: borrowers[c].to_numpy()
-        for c in (
-            "age",
-            "employment",
-            "region",
-            "bureau_score",
-            "other_debt",
-            "dependants",
-            "phone_verified",
-            "address_verified",
-        )
-    }
     out["monthly_income"] = income
-    out["debt_to_income"] = _ratio(borrowers["other_debt"].to_numpy(dtype=np.float64), income)
-    out.update(
-        {
-            c: loans[c].to_numpy()
-            for c in (
-                "product",
-                "principal",
-                "annual_rate",
-                "term_months",
-                "instalment",
-                "collateral_type",
-                "collateral_value",
-                "has_guarantor",
-            )
-        }
-    )
+    out["debt_to_income"] = _ratio(_gather(borrowers, "other_debt", bpos, np.float64), income)
     out["months_on_book"] = mob
-    term = loans["term_months"].to_numpy(dtype=np.int64)
+    term = _gather(loans, "term_months", lpos, np.int64)
     out["remaining_term"] = np.where(term > 0, np.maximum(term - mob, 0), np.nan)
     out["instalment_to_income"] = _ratio(instalment, income)
-    out["loan_to_value"] = _ratio(balance, loans["collateral_value"].to_numpy(dtype=np.float64))
-    out["balance_to_principal"] = _ratio(balance, loans["principal"].to_numpy(dtype=np.float64))
-    flag_date = loans["flag_date"].to_numpy(dtype="datetime64[ns]")
+    out["loan_to_value"] = _ratio(balance, _gather(loans, "collateral_value", lpos, np.float64))
+    out["balance_to_principal"] = _ratio(balance, _gather(loans, "principal", lpos, np.float64))
+    flag_date = _gather(loans, "flag_date", lpos, "datetime64[ns]")
     known = np.isnat(flag_date) | (flag_date <= as_of)
-    any_flag = np.zeros(len(loans), dtype=bool)
+    any_flag = np.zeros(lpos.size, dtype=bool)
     for flag in FLAGS:
-        active = loans[flag].to_numpy(dtype=bool) & known
+        active = _gather(loans, flag, lpos, bool) & known
         out[f"{flag}_now"] = active
         any_flag |= active
     out["any_flag_now"] = any_flag
     return out
 
 
-def _assemble(cases: pd.DataFrame, values: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Registry order and dtypes; categories fixed by the registry."""
-    cols: dict[str, object] = {"loan_id": cases["loan_id"].to_numpy(), "as_of": cases["as_of"].to_numpy()}
-    for f in FEATURES:
-        v, dtype = values[f.name], PANDAS_DTYPES[f.name]
-        if f.dtype == "category":
-            cols[f.name] = pd.Categorical(np.asarray(v, dtype=object), dtype=dtype)
-        else:
-            cols[f.name] = np.asarray(v).astype(dtype, copy=False)
-    return pd.DataFrame(cols, copy=False)
+def _assemble(loan_id: np.ndarray, as_of: np.ndarray, values: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Registry order and dtypes; categories fixed by the registry. One 2-D block per numeric
+    dtype: a small frame's cost is per block, and a wide frame of per-column blocks makes every
+    later column selection slow."""
+    n = loan_id.size
+    blocks: list[tuple[object, np.ndarray]] = [(as_of.reshape(1, n), np.array([1]))]
+    for dtype, (names, places) in _NUMERIC_BLOCKS.items():
+        block = np.empty((len(names), n), dtype=dtype)
+        for row, name in enumerate(names):
+            block[row] = np.asarray(values[name]).astype(dtype, copy=False)
+        if dtype == "int64":
+            block = np.concatenate([loan_id.reshape(1, n), block])
+            places = np.concatenate([[0], places])
+        blocks.append((block, places))
+    blocks += [(_categorical(values[name], name), place) for name, place in _CATEGORICAL.items()]
+    return create_dataframe_from_blocks(blocks, index=pd.RangeIndex(n), columns=_COLUMNS)
 
 
 def build_features(
@@ -142,26 +190,25 @@ def build_features(
     ``cfg`` is the `FeatureConfig` or the whole `RollcureConfig` (its ``features`` section is used).
     """
     cfg = getattr(cfg, "features", cfg)  # the whole RollcureConfig or its features section
-    cases = _check_cases(cases)
-    n = len(cases)
-    loan_id = cases["loan_id"].to_numpy()
-    as_of = cases["as_of"].to_numpy(dtype="datetime64[ns]")
+    loan_id, as_of = _check_cases(cases)
+    n = loan_id.size
     as_of_s = to_seconds(as_of, ceil=False)
     t_min = int(as_of_s.min(initial=0)) - (max(ACTION_WINDOW_DAYS, CONTACT_WINDOW_DAYS) + 1) * DAY_S
     t_max = int(as_of_s.max(initial=0)) + DAY_S
 
-    loans = _lookup(tables["loans"], "loan_id", loan_id, "loans", cases)
-    borrowers = _lookup(
-        tables["borrowers"], "borrower_id", loans["borrower_id"].to_numpy(), "borrowers", cases
+    loans, borrowers = tables["loans"], tables["borrowers"]
+    lpos = _lookup(loans, "loan_id", loan_id, "loans", (loan_id, as_of))
+    bpos = _lookup(
+        borrowers, "borrower_id", _gather(loans, "borrower_id", lpos), "borrowers", (loan_id, as_of)
     )
     book = CycleBook.build(tables["cycles"], t_min, t_max)
     pos, start, exact = book.case_rows(loan_id, as_of_s)
     if not exact.all():
-        raise InputError(f"cycles: no cycle row at as_of for case(s) {_first_keys(cases, ~exact)}")
+        raise InputError(f"cycles: no cycle row at as_of for case(s) {_first_keys(loan_id, as_of, ~exact)}")
 
-    instalment = loans["instalment"].to_numpy(dtype=np.float64)
+    instalment = _gather(loans, "instalment", lpos, np.float64)
     values = repayment_features(book, pos, start, instalment)
-    values.update(_static_features(loans, borrowers, as_of, values["balance"]))
+    values.update(_static_features(loans, lpos, borrowers, bpos, as_of, values["balance"]))
     if "contacts" in tables and tables["contacts"] is not None:
         values.update(
             contact_features(tables["contacts"], book, loan_id, as_of_s, t_min, t_max, cfg.ptp_kept_share)
@@ -174,4 +221,4 @@ def build_features(
         )
     else:
         values.update(missing_action_features(n))
-    return _assemble(cases, values)
+    return _assemble(loan_id, as_of, values)
