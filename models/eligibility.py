@@ -48,13 +48,20 @@ class Eligibility:
 
 
 def _as_float(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Numeric values and a missing mask; booleans become 0/1, unparseable values count as missing."""
-    values = pd.to_numeric(col, errors="coerce").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    """Numeric values and a missing mask; booleans become 0/1, unparseable values count as missing.
+
+    Plain numpy numbers and booleans are cast directly (what the general path gives them, without
+    its nullable round trip, which dominated a single-case decision).
+    """
+    if isinstance(col.dtype, np.dtype) and col.dtype.kind in "biuf":
+        values = col.to_numpy(dtype=float)
+    else:
+        values = pd.to_numeric(col, errors="coerce").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     return values, np.isnan(values)
 
 
-def _clause_holds(clause: Clause, X: pd.DataFrame) -> np.ndarray:
-    values, missing = _as_float(X[clause.feature])
+def _clause_holds(clause: Clause, columns: dict[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    values, missing = columns[clause.feature]
     with np.errstate(invalid="ignore"):
         match clause.op:
             case "is_true":
@@ -93,12 +100,15 @@ def eligibility(X: pd.DataFrame, rules: RuleSet) -> Eligibility:
     ``none`` is never blocked (the rules file refuses it), so every case keeps a compliant choice.
     """
     check_rule_features(X, rules)
+    # each feature converted once, however many clauses read it
+    features = dict.fromkeys(c.feature for rule in rules.rules for c in rule.when)
+    columns = {f: _as_float(X[f]) for f in features}
     n, n_actions = len(X), len(ACTIONS)
     col = {a: j for j, a in enumerate(ACTIONS)}
     blocked = np.full((n, n_actions), NOT_BLOCKED, dtype=np.int16)
     manual = np.zeros(n, dtype=bool)
     for r_idx, rule in enumerate(rules.rules):
-        holds = np.stack([_clause_holds(c, X) for c in rule.when])
+        holds = np.stack([_clause_holds(c, columns) for c in rule.when])
         hit = holds.any(axis=0) if rule.combine == "any" else holds.all(axis=0)
         if rule.route == MANUAL_REVIEW:
             manual |= hit

@@ -192,23 +192,26 @@ def decide(
     names = np.asarray(ACTIONS, dtype=object)
     action = names[choice].copy()
     action[el.manual_review] = MANUAL_REVIEW
-    out = pd.DataFrame({k_: X[k_].to_numpy() for k_ in KEYS if k_ in X.columns})
-    out["action"] = action
-    out["arm"] = np.asarray(ARMS, dtype=object)[arm]
-    out["propensity"] = propensity
-    out["expected_value"] = pred.value[rows, choice]
-    out["expected_value_low"] = pred.value_low[rows, choice]
-    out["expected_value_high"] = pred.value_high[rows, choice]
-    out["p_roll_forward"] = scores["p_roll_forward"].to_numpy()
-    out["p_cure"] = scores["p_cure"].to_numpy()
-    out = pd.concat([out, pred.to_frame()], axis=1)
+    # every column gathered first and the frame built once: inserting 40 columns one by one cost
+    # more than the decision itself on a single case
+    cols = {k_: X[k_].to_numpy() for k_ in KEYS if k_ in X.columns}
+    cols["action"] = action
+    cols["arm"] = np.asarray(ARMS, dtype=object)[arm]
+    cols["propensity"] = propensity
+    cols["expected_value"] = pred.value[rows, choice]
+    cols["expected_value_low"] = pred.value_low[rows, choice]
+    cols["expected_value_high"] = pred.value_high[rows, choice]
+    cols["p_roll_forward"] = scores["p_roll_forward"].to_numpy()
+    cols["p_cure"] = scores["p_cure"].to_numpy()
+    cols.update(pred.columns())
     why, why_not = _explanations(values, el, choice)
     why[el.manual_review] = "manual_review: routed to a person by a compliance rule (no debtor contact)"
-    out["why"] = why
+    cols["why"] = why
     for a in ACTIONS:
-        out[f"why_not_{a}"] = why_not[a]
+        cols[f"why_not_{a}"] = why_not[a]
     contact = np.isin(names[choice], rules.contact_actions) & ~el.manual_review
-    out["contact_window"] = np.where(contact, rules.contact_hours.label(), "")
+    cols["contact_window"] = np.where(contact, rules.contact_hours.label(), "")
+    out = pd.DataFrame(cols)
     if explain:
         out = pd.concat([out, _reason_columns(bundle, X, top_k)], axis=1)
     return out

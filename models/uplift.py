@@ -75,7 +75,8 @@ class ActionPrediction:
     #: what the policy ranks by: the reference's value, the others' lower contrast band (see above)
     decision: np.ndarray
 
-    def to_frame(self, index: pd.Index | None = None) -> pd.DataFrame:
+    def columns(self) -> dict[str, np.ndarray]:
+        """The per-action columns of ``to_frame`` as arrays, for callers that build one wider frame."""
         cols = {}
         for j, a in enumerate(ACTIONS):
             cols[f"ev_{a}"] = self.value[:, j]
@@ -83,7 +84,10 @@ class ActionPrediction:
             cols[f"ev_high_{a}"] = self.value_high[:, j]
             cols[f"recovery_{a}"] = self.recovery[:, j]
             cols[f"p_cure_{a}"] = self.cure[:, j]
-        return pd.DataFrame(cols, index=index)
+        return cols
+
+    def to_frame(self, index: pd.Index | None = None) -> pd.DataFrame:
+        return pd.DataFrame(self.columns(), index=index)
 
 
 @dataclass
@@ -101,26 +105,32 @@ class ActionModels:
     arm_rows: dict[str, int] = field(default_factory=dict)
     weighting: str = "none"
 
-    def _matrix(self, X: pd.DataFrame) -> pd.DataFrame:
-        missing = [c for c in self.feature_names if c not in X.columns]
-        if missing:
-            raise InputError(f"action models: feature frame lacks column(s) {missing[:5]}")
-        return X[self.feature_names]
+    def _matrix(self, X: pd.DataFrame) -> np.ndarray:
+        """The features as LightGBM's float matrix; selects columns only when X has others too."""
+        cols = X.columns
+        if not (len(cols) == len(self.feature_names) and (cols == self.feature_names).all()):
+            missing = [c for c in self.feature_names if c not in cols]
+            if missing:
+                raise InputError(f"action models: feature frame lacks column(s) {missing[:5]}")
+            X = X[self.feature_names]
+        return as_lgb_matrix(X)
 
     def predict(self, X: pd.DataFrame, costs: np.ndarray | None = None) -> ActionPrediction:
         """Expected recovery (with band), cure probability and expected value under every action."""
-        Xm = self._matrix(X)
-        balance = _balance(Xm)
-        n = len(Xm)
+        base = self._matrix(X)
+        balance = _balance(X, self.feature_names)
+        n = len(X)
+        n_actions = len(ACTIONS)
         # every case under every action, as one numeric matrix: one LightGBM call per member
-        # (per-call pandas conversion, not the trees, dominated small requests)
-        base = as_lgb_matrix(Xm)
-        stacked = np.column_stack(  # the action is the last column, as in training (_with_action)
-            [np.tile(base, (len(ACTIONS), 1)), np.repeat(np.arange(len(ACTIONS), dtype=float), n)]
-        )
+        # (per-call pandas conversion, not the trees, dominated small requests); the action is the
+        # last column, as in training (_with_action)
+        stacked = np.empty((n_actions, n, base.shape[1] + 1))
+        stacked[:, :, :-1] = base[None]
+        stacked[:, :, -1] = np.arange(n_actions, dtype=float)[:, None]
+        stacked = stacked.reshape(n_actions * n, -1)
 
         def per_action(model) -> np.ndarray:  # cases x actions
-            return model.predict(stacked, num_threads=1).reshape(len(ACTIONS), n).T
+            return model.predict(stacked, num_threads=1).reshape(n_actions, n).T
 
         members = np.stack([per_action(m) for m in self.recovery_members]) * balance[None, :, None]
         rec = np.clip(members.mean(axis=0), 0, None)
@@ -144,8 +154,9 @@ def _cautious_values(members: np.ndarray, rec: np.ndarray, costs: np.ndarray, z:
     return rec[:, [ref]] + low - costs[None, :]
 
 
-def _balance(X: pd.DataFrame) -> np.ndarray:
-    if "balance" not in X.columns:
+def _balance(X: pd.DataFrame, features: list[str] | None = None) -> np.ndarray:
+    """Each case's balance (>= 1), which must be one of the model's ``features`` (default: X's columns)."""
+    if "balance" not in (X.columns if features is None else features):
         raise InputError(
             "action models: feature 'balance' is required (recoveries are modelled as its share)"
         )

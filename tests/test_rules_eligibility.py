@@ -100,3 +100,24 @@ def test_property_small_frames(default_rules, seed, n):
     values = np.random.default_rng(seed).normal(0, 100, (n, len(ACTIONS)))
     chosen = allocate(values, el.mask, [np.inf, np.inf, 2, 1, 3, 1])
     assert violations(X, chosen, default_rules) == {}
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [True, False, True],
+        [3, -1, 0],
+        [1.5, np.nan, -np.inf],
+        np.array([0.25, np.nan, 7.0], dtype=np.float32),
+        pd.array([1, None, 2], dtype="Int64"),
+        ["1", "x", None],
+    ],
+)
+def test_feature_values_read_as_the_nullable_float_path_reads_them(values):
+    from models.eligibility import _as_float
+
+    col = pd.Series(values)
+    general = pd.to_numeric(col, errors="coerce").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    got, missing = _as_float(col)
+    np.testing.assert_array_equal(got, general)
+    np.testing.assert_array_equal(missing, np.isnan(general))

@@ -134,3 +134,14 @@ def test_numeric_fast_path_predicts_exactly_what_the_frame_path_does(fitted):
     coded = _numeric(X[["region"]])
     missing = X["region"].isna().to_numpy()
     assert np.isnan(coded[missing, 0]).all() and set(coded[~missing, 0]) == {0}
+
+
+def test_prediction_does_not_depend_on_the_frames_other_columns_or_their_order(fitted):
+    models, _ = fitted
+    X, *_ = _logs(200, seed=4)
+    exact = models.predict(X[models.feature_names])
+    wider = models.predict(X.assign(extra=1.0)[[*reversed(X.columns), "extra"]])
+    for f in ("recovery", "recovery_sd", "cure", "value", "decision"):
+        assert np.array_equal(getattr(exact, f), getattr(wider, f))
+    with pytest.raises(InputError, match="lacks column"):
+        models.predict(X.drop(columns=[models.feature_names[0]]))
