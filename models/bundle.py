@@ -23,6 +23,7 @@ from models.classifiers import GBMClassifier
 from models.config import TARGETS, ModelConfig
 from models.explain import top_reasons
 from models.feature_spec import FeatureSpec, spec_from_dicts
+from models.lgb_input import column_positions
 from models.reason_codes import reason_code_table
 from rollcure.errors import InputError
 
@@ -52,37 +53,49 @@ class Bundle:
     def top_k(self) -> int:
         return self.model_config.top_k
 
-    def _check(self, X: pd.DataFrame) -> pd.DataFrame:
-        missing = [n for n in self.feature_names if n not in X.columns]
-        if missing:
-            raise InputError(
-                f"features: missing column(s) {missing[:5]} (bundle expects {len(self.features)})"
-            )
-        return X[self.feature_names]
+    def _check(self, X: pd.DataFrame) -> None:
+        """Raise an input error naming the missing features (no frame is copied)."""
+        try:
+            column_positions(X, self.feature_names)
+        except InputError as err:
+            raise InputError(f"{err} (bundle expects {len(self.features)})") from None
+
+    def matrices(self, X: pd.DataFrame, targets: tuple[str, ...] = TARGETS) -> dict[str, np.ndarray]:
+        """Each target model's LightGBM input, converted from the frame once for models that read
+        the same columns and categories (both targets do: they are trained on one frame)."""
+        self._check(X)
+        first = self.models[targets[0]]
+        shared = first.matrix(X)
+        return {
+            t: shared if _same_input(self.models[t], first) else self.models[t].matrix(X) for t in targets
+        }
 
     def margin(self, X: pd.DataFrame, target: str) -> np.ndarray:
         """Raw log-odds of one target."""
-        return self.models[target].predict_margin(self._check(X))
+        return self.models[target].predict_margin(self.matrices(X, (target,))[target])
 
     def score(self, X: pd.DataFrame) -> pd.DataFrame:
         """Calibrated probabilities, one row per case: p_roll_forward, p_cure."""
-        X = self._check(X)
+        inputs = self.matrices(X)
         return pd.DataFrame(
-            {f"p_{t}": self.calibrators[t].transform(self.models[t].predict_margin(X)) for t in TARGETS},
+            {
+                f"p_{t}": self.calibrators[t].transform(self.models[t].predict_margin(inputs[t]))
+                for t in TARGETS
+            },
             index=X.index,
         )
 
     def contributions(self, X: pd.DataFrame, target: str) -> pd.DataFrame:
         """SHAP contributions in log-odds per feature, plus ``base_value``; rows sum to the margin."""
-        values = self.models[target].contributions(self._check(X))
+        values = self.models[target].contributions(self.matrices(X, (target,))[target])
         return pd.DataFrame(values, columns=[*self.feature_names, "base_value"], index=X.index)
 
     def explain(self, X: pd.DataFrame, top_k: int | None = None) -> pd.DataFrame:
         """Top-k reasons up and down per case and target (long frame, ``case`` = row position)."""
-        X = self._check(X)
+        inputs = self.matrices(X)
         k = top_k or self.top_k
         parts = [
-            top_reasons(self.models[t].contributions(X), X, self.features, self.calibrators[t], t, k)
+            top_reasons(self.models[t].contributions(inputs[t]), X, self.features, self.calibrators[t], t, k)
             for t in TARGETS
         ]
         return pd.concat(parts, ignore_index=True)
@@ -147,6 +160,10 @@ class Bundle:
             action_models=action_models,
             metadata=manifest.get("metadata", {}),
         )
+
+
+def _same_input(a: GBMClassifier, b: GBMClassifier) -> bool:
+    return a is b or (a.features_ == b.features_ and a.categories_ == b.categories_)
 
 
 def _dump_policy(policy: Any) -> dict | None:

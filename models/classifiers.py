@@ -149,20 +149,25 @@ class GBMClassifier:
         }
         return X.assign(**recast) if recast else X
 
-    def predict_margin(self, X: pd.DataFrame) -> np.ndarray:
-        """Raw score in log-odds, using the early-stopped number of trees."""
-        return self.booster_.predict(
-            as_lgb_matrix(self._frame(X)), raw_score=True, num_iteration=self.best_iteration_
-        )
+    def matrix(self, X: pd.DataFrame) -> np.ndarray:
+        """The float matrix LightGBM reads: training column order, categories re-encoded to the
+        training ones. Compute it once and pass it to several predictions of the same frame."""
+        return as_lgb_matrix(X, self.features_, self.categories_)
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+    def _input(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        return X if isinstance(X, np.ndarray) else self.matrix(X)
+
+    def predict_margin(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Raw score in log-odds, using the early-stopped number of trees (``X``: frame or ``matrix(X)``)."""
+        return self.booster_.predict(self._input(X), raw_score=True, num_iteration=self.best_iteration_)
+
+    def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Uncalibrated probability (logistic of the margin)."""
         return 1.0 / (1.0 + np.exp(-self.predict_margin(X)))
 
-    def contributions(self, X: pd.DataFrame) -> np.ndarray:
+    def contributions(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """TreeSHAP contributions in log-odds, shape (n, features + 1); the last column is the base value."""
-        return self.booster_.predict(
-            as_lgb_matrix(self._frame(X)), pred_contrib=True, num_iteration=self.best_iteration_)
+        return self.booster_.predict(self._input(X), pred_contrib=True, num_iteration=self.best_iteration_)
 
     def feature_importance(self) -> pd.Series:
         """Total gain per feature, for the report."""

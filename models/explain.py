@@ -15,6 +15,7 @@ import pandas as pd
 from models.calibration import Calibrator
 from models.classifiers import GBMClassifier
 from models.feature_spec import FeatureSpec
+from models.lgb_input import column_arrays
 from models.reason_codes import format_values, reason_code, sentences
 
 #: Columns of the long reasons frame returned by :func:`top_reasons`.
@@ -45,11 +46,63 @@ def shap_contributions(model: GBMClassifier, X: pd.DataFrame) -> np.ndarray:
     return np.column_stack([values, np.full(len(values), base)])
 
 
-def _codes(target: str, groups: np.ndarray, direction: str) -> np.ndarray:
-    """Reason codes for many reasons at once (one code per distinct group, then gathered)."""
-    distinct, inverse = np.unique(groups.astype(str), return_inverse=True)
-    table = np.array([reason_code(target, g, direction) for g in distinct], dtype=object)
-    return table[inverse] if len(groups) else np.array([], dtype=object)
+def _values(
+    X: pd.DataFrame, names: list[str], rows: np.ndarray, cols: np.ndarray, spec: list[FeatureSpec]
+) -> tuple:
+    """Raw value and its sentence start for each reason (one pass per feature that appears)."""
+    used, inverse = np.unique(cols, return_inverse=True)
+    raw = np.empty(len(rows), dtype=object)
+    text = np.empty(len(rows), dtype=object)
+    for u, (j, values) in enumerate(
+        zip(used.tolist(), column_arrays(X, [names[j] for j in used]), strict=True)
+    ):
+        at = inverse == u
+        taken = values[rows[at]]
+        raw[at] = np.asarray(taken, dtype=object)
+        text[at] = format_values(taken, spec[j])
+    return raw, text, used, inverse
+
+
+def reason_arrays(
+    contrib: np.ndarray,
+    X: pd.DataFrame,
+    spec: list[FeatureSpec],
+    calibrator: Calibrator,
+    target: str,
+    top_k: int,
+    direction: str,
+) -> dict[str, np.ndarray]:
+    """The columns of :func:`top_reasons` for one direction, rows ordered by case then rank.
+
+    The serving path needs one direction of one target, so this is the unit of work; formatting
+    (the costly part) runs only on the reasons kept.
+    """
+    n, f = len(X), len(spec)
+    phi = contrib[:, :f]
+    margin = contrib.sum(axis=1)
+    k = min(top_k, f)
+    order = np.argsort(-phi if direction == "up" else phi, axis=1, kind="stable")[:, :k]
+    rows = np.repeat(np.arange(n), k)
+    cols = order.ravel()
+    vals = phi[rows, cols]
+    keep = vals > 0 if direction == "up" else vals < 0
+    rows, cols, vals = rows[keep], cols[keep], vals[keep]
+    pp = 100.0 * (calibrator.transform(margin[rows]) - calibrator.transform(margin[rows] - vals))
+    names = [s.name for s in spec]
+    raw, value_text, used, inverse = _values(X, names, rows, cols, spec)
+    codes = np.array([reason_code(target, spec[j].group, direction) for j in used.tolist()], dtype=object)
+    return {
+        "case": rows,
+        "target": np.full(len(rows), target, dtype=object),
+        "direction": np.full(len(rows), direction, dtype=object),
+        "rank": np.tile(np.arange(1, k + 1), n)[keep],
+        "code": codes[inverse],
+        "feature": np.array(names, dtype=object)[cols],
+        "value": raw,
+        "contribution": vals,
+        "contribution_pp": pp,
+        "text": sentences(value_text, target, np.full(len(rows), direction), pp),
+    }
 
 
 def top_reasons(
@@ -59,52 +112,17 @@ def top_reasons(
     calibrator: Calibrator,
     target: str,
     top_k: int,
+    directions: tuple[str, ...] = ("up", "down"),
 ) -> pd.DataFrame:
-    """The ``top_k`` largest positive and negative contributions per case, as a long frame.
+    """The ``top_k`` largest positive ("up") and negative ("down") contributions per case, as a long
+    frame ordered by case, direction as given, rank.
 
-    ``contrib`` is (n, features + 1) with the base value last, columns in ``spec`` order. A
-    reason is listed only if its contribution is non-zero in its direction. Vectorised: the
-    Python loops run over features and ranks, never over cases.
+    ``contrib`` is (n, features + 1) with the base value last, columns in ``spec`` order; ``X`` holds
+    the features by name (other columns are ignored). A reason is listed only if its contribution is
+    non-zero in its direction. Vectorised: the Python loops run over features and ranks, never over
+    cases.
     """
-    n, f = len(X), len(spec)
-    phi = contrib[:, :f]
-    margin = contrib.sum(axis=1)
-    k = min(top_k, f)
-    order_up = np.argsort(-phi, axis=1, kind="stable")[:, :k]
-    order_dn = np.argsort(phi, axis=1, kind="stable")[:, :k]
-    frames = []
-    for direction, order in (("up", order_up), ("down", order_dn)):
-        rows = np.repeat(np.arange(n), k)
-        cols = order.ravel()
-        vals = phi[rows, cols]
-        keep = vals > 0 if direction == "up" else vals < 0
-        rows, cols, vals = rows[keep], cols[keep], vals[keep]
-        pp = 100.0 * (calibrator.transform(margin[rows]) - calibrator.transform(margin[rows] - vals))
-        value_text = np.empty(len(rows), dtype=object)
-        raw_values = np.empty(len(rows), dtype=object)
-        for j in np.unique(cols):
-            at = cols == j
-            column = X[spec[j].name].iloc[rows[at]]
-            value_text[at] = format_values(column, spec[j])
-            raw_values[at] = column.astype(object).to_numpy()
-        groups = np.array([s.group for s in spec], dtype=object)[cols]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "case": rows,
-                    "target": target,
-                    "direction": direction,
-                    "rank": np.tile(np.arange(1, k + 1), n)[keep],
-                    "code": _codes(target, groups, direction),
-                    "feature": np.array([s.name for s in spec], dtype=object)[cols],
-                    "value": raw_values,
-                    "contribution": vals,
-                    "contribution_pp": pp,
-                    "text": sentences(value_text, target, np.full(len(rows), direction), pp),
-                }
-            )
-        )
-    out = pd.concat(frames, ignore_index=True)
-    return out.sort_values(
-        ["case", "direction", "rank"], ascending=[True, False, True], kind="stable"
-    ).reset_index(drop=True)[list(REASON_COLUMNS)]
+    parts = [reason_arrays(contrib, X, spec, calibrator, target, top_k, d) for d in directions]
+    columns = {c: np.concatenate([p[c] for p in parts]) for c in REASON_COLUMNS}
+    order = np.argsort(columns["case"], kind="stable")  # per case: the directions in turn, by rank
+    return pd.DataFrame({c: v[order] for c, v in columns.items()})

@@ -122,38 +122,77 @@ def _phrase(description: str) -> str:
     return d[:1].lower() + d[1:] if d[:2] != d[:2].upper() else d
 
 
-def _numbers(s: pd.Series, percent: bool) -> pd.Series:
-    """Whole numbers without decimals, others with two; thousands separators; optional percent."""
-    x = s.astype(float) * (100 if percent else 1)
-    whole = x.round(0).eq(x) | (percent & x.abs().ge(1))
-    text = x.map("{:,.2f}".format).where(~whole, x.round(0).map("{:,.0f}".format))
-    return text + "%" if percent else text
+def _array(values: object) -> object:
+    """A Series or array as the numpy or extension array behind it."""
+    if isinstance(values, pd.Series):
+        values = values.array
+    if isinstance(values, pd.arrays.NumpyExtensionArray):
+        return values.to_numpy()
+    return values
 
 
-def format_values(values: pd.Series, spec: FeatureSpec) -> np.ndarray:
+def _floats(values: object) -> np.ndarray:
+    if isinstance(values, pd.api.extensions.ExtensionArray):
+        return values.to_numpy(dtype=float, na_value=np.nan)
+    return np.asarray(values, dtype=float)
+
+
+def _numbers(x: np.ndarray, percent: bool) -> list[str]:
+    """Whole numbers without decimals, others with two; thousands separators; optional percent.
+
+    Formats Python floats in a list comprehension: ``Series.map`` is the same per-value loop with
+    pandas overhead on top.
+    """
+    x = x * (100 if percent else 1)
+    rounded = np.round(x)
+    whole = (rounded == x) | (percent & (np.abs(x) >= 1))
+    unit = "%" if percent else ""
+    return [
+        f"{r:,.0f}{unit}" if w else f"{v:,.2f}{unit}"
+        for v, r, w in zip(x.tolist(), rounded.tolist(), whole.tolist(), strict=True)
+    ]
+
+
+def _shown(values: object, spec: FeatureSpec, missing: np.ndarray) -> list[str]:
+    """The value itself as text (anything for missing values: they are replaced)."""
+    if spec.dtype in ("int", "float"):
+        x = _floats(values)
+        if spec.name.startswith("days_since"):  # timestamps give fractions of a day
+            x = np.round(x)
+        return _numbers(x, spec.name in _PERCENT_FEATURES)
+    objects = np.asarray(values, dtype=object)
+    if spec.dtype == "bool":
+        return [
+            "no" if m or not v else "yes" for v, m in zip(objects.tolist(), missing.tolist(), strict=True)
+        ]
+    return [str(v) for v in objects.tolist()]
+
+
+def format_values(values: pd.Series | np.ndarray, spec: FeatureSpec) -> np.ndarray:
     """Each value as the start of a sentence about it ("3 broken promises…", "employment: retired")."""
     phrase = _phrase(spec.description)
-    s = pd.Series(values).reset_index(drop=True)
-    missing = s.isna().to_numpy()
+    values = _array(values)
+    missing = np.asarray(pd.isna(values), dtype=bool)
     template = PHRASES.get(spec.name)
-    numeric = spec.dtype in ("int", "float")
-    if numeric:
-        whole_days = spec.name.startswith("days_since")  # timestamps give fractions of a day
-        shown = _numbers(s.round(0) if whole_days else s, spec.name in _PERCENT_FEATURES)
-    elif spec.dtype == "bool":
-        shown = pd.Series(np.where(s.fillna(False).astype(bool), "yes", "no"))
-    else:
-        shown = s.astype(object).astype(str)
-    if template is not None:
-        prefix, suffix = template.split("{}")
-        text = prefix + shown.to_numpy(dtype=object) + suffix
-    else:
-        text = f"{phrase}: " + shown.to_numpy(dtype=object)
-    return np.where(missing, f"{phrase}: missing", text).astype(object)
+    prefix, suffix = template.split("{}") if template is not None else (f"{phrase}: ", "")
+    absent = f"{phrase}: missing"
+    shown = _shown(values, spec, missing)
+    out = np.empty(len(shown), dtype=object)
+    out[:] = [absent if m else f"{prefix}{v}{suffix}" for v, m in zip(shown, missing.tolist(), strict=True)]
+    return out
 
 
 def sentences(value_text: np.ndarray, target: str, direction: np.ndarray, pp: np.ndarray) -> np.ndarray:
-    """Join value text, verb and probability points, vectorised over reasons."""
-    verb = np.where(np.asarray(direction) == "up", _VERB["up"], _VERB["down"])
-    pp_text = pd.Series(np.asarray(pp, dtype=float)).map("{:+.1f} pp".format).to_numpy(dtype=object)
-    return np.asarray(value_text, dtype=object) + " " + verb + f" {_TARGET_NOUN[target]} (" + pp_text + ")"
+    """Join value text, verb and probability points (string formatting: a comprehension per reason)."""
+    noun = _TARGET_NOUN[target]
+    out = np.empty(len(value_text), dtype=object)
+    out[:] = [
+        f"{v} {_VERB['up'] if d == 'up' else _VERB['down']} {noun} ({p:+.1f} pp)"
+        for v, d, p in zip(
+            np.asarray(value_text, dtype=object).tolist(),
+            np.asarray(direction).tolist(),
+            np.asarray(pp, dtype=float).tolist(),
+            strict=True,
+        )
+    ]
+    return out

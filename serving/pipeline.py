@@ -80,31 +80,50 @@ def explain_cases(bundle: Any, X: pd.DataFrame) -> pd.DataFrame:
     return bundle.explain(X.reset_index(drop=True))
 
 
-def decision_reason_frame(bundle: Any, X: pd.DataFrame) -> pd.DataFrame:
-    """The bundle's reasons for the decision target only (same rows as ``bundle.explain`` gives it).
+def _decision_reason_arrays(bundle: Any, X: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The decision's reasons as the columns of the reasons frame: TreeSHAP for the decision target
+    only (the throughput bottleneck; ``bundle.explain`` runs it for both targets) and only the
+    direction a decision shows, via the same ``models.explain`` code as ``bundle.explain``."""
+    from models.explain import reason_arrays
 
-    TreeSHAP is the throughput bottleneck and ``bundle.explain`` runs it for both targets; a
-    decision shows only the roll-forward reasons, so this runs the same ``models.explain``
-    function on that target's model, calibrator and top-k, and nothing else.
-    """
-    from models.explain import top_reasons
-
-    features = X.reset_index(drop=True)[bundle.feature_names]
     target = DECISION_REASON_TARGET
-    contrib = bundle.models[target].contributions(features)
-    return top_reasons(contrib, features, bundle.features, bundle.calibrators[target], target, bundle.top_k)
+    bundle._check(X)
+    contrib = bundle.models[target].contributions(X)
+    return reason_arrays(
+        contrib,
+        X,
+        bundle.features,
+        bundle.calibrators[target],
+        target,
+        bundle.top_k,
+        DECISION_REASON_DIRECTION,
+    )
+
+
+def decision_reason_frame(bundle: Any, X: pd.DataFrame) -> pd.DataFrame:
+    """The bundle's reasons a decision shows: the same rows ``bundle.explain`` gives for the
+    decision target and direction (``case`` = row position in X)."""
+    return pd.DataFrame(_decision_reason_arrays(bundle, X.reset_index(drop=True)))
+
+
+def _reason_lists(case: np.ndarray, codes: np.ndarray, texts: np.ndarray, n_cases: int) -> ReasonLists:
+    """Lists from reasons already ordered by case then rank."""
+    counts = np.bincount(np.asarray(case, dtype=np.int64), minlength=n_cases)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return ReasonLists(
+        offsets=offsets, codes=np.asarray(codes, dtype=object), texts=np.asarray(texts, dtype=object)
+    )
 
 
 def decision_reasons(reasons: pd.DataFrame, n_cases: int) -> ReasonLists:
     """The roll-forward-raising reasons of each case, in rank order, as Arrow-style lists."""
     keep = (reasons["target"] == DECISION_REASON_TARGET) & (reasons["direction"] == DECISION_REASON_DIRECTION)
     chosen = reasons.loc[keep].sort_values(["case", "rank"], kind="stable")
-    counts = np.bincount(chosen["case"].to_numpy(dtype=np.int64), minlength=n_cases)
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return ReasonLists(
-        offsets=offsets,
-        codes=chosen["code"].to_numpy(dtype=object),
-        texts=chosen["text"].to_numpy(dtype=object),
+    return _reason_lists(
+        chosen["case"].to_numpy(),
+        chosen["code"].to_numpy(dtype=object),
+        chosen["text"].to_numpy(dtype=object),
+        n_cases,
     )
 
 
@@ -120,13 +139,15 @@ def _scores_only(bundle: Any, X: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def decide_cases(bundle: Any, X: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, ReasonLists, pd.DataFrame]:
+def decide_cases(
+    bundle: Any, X: pd.DataFrame, seed: int | np.ndarray
+) -> tuple[pd.DataFrame, ReasonLists, pd.DataFrame]:
     """Decision, scores and reasons for every case of a feature frame.
 
     Returns the decision frame (``DECISION_COLUMNS``), the reason lists, and the policy's full
     frame (expected value of every action as ``ev_<action>``, why-not texts) — empty when the
     bundle carries no policy, in which case serving answers with scores and reasons only rather
-    than inventing an action.
+    than inventing an action. ``seed`` (one int, or one per case) goes to the policy unchanged.
     """
     X = X.reset_index(drop=True)
     if has_policy(bundle):
@@ -137,7 +158,8 @@ def decide_cases(bundle: Any, X: pd.DataFrame, seed: int) -> tuple[pd.DataFrame,
     else:
         policy = pd.DataFrame(index=X.index)
         frame = _scores_only(bundle, X)
-    return frame, decision_reasons(decision_reason_frame(bundle, X), len(X)), policy
+    reasons = _decision_reason_arrays(bundle, X)
+    return frame, _reason_lists(reasons["case"], reasons["code"], reasons["text"], len(X)), policy
 
 
 def expected_values_of(policy: pd.DataFrame, i: int) -> dict[str, float] | None:

@@ -199,6 +199,34 @@ def test_values_read_naturally_in_sentences():
         format_values(pd.Series([1234.5]), described)[0] == "balance / balance 3 cycles earlier - 1: 1,234.50"
     )
     assert format_values(pd.Series([True]), spec("b", "bool", "Phone verified."))[0] == "phone verified: yes"
+    employment = pd.Series(pd.Categorical(["retired", None]))
+    assert list(format_values(employment, spec("employment", "category", "Employment."))) == [
+        "employment: retired",
+        "employment: missing",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "dtype", "values"),
+    [
+        ("balance", "float", [1234567.891, -0.5, 2.0, np.nan, 1e-3]),
+        ("paid_to_due_1", "float", [0.004, 0.5, 1.2345, np.nan, -0.01]),
+        ("days_since_last_rpc", "float", [2.5, 3.5, np.nan]),
+        ("dpd", "int", [0, 30, 12345]),
+        ("b", "bool", [True, False, None]),
+    ],
+)
+def test_values_read_the_same_from_any_container(name, dtype, values):
+    """Series, numpy arrays and pandas' nullable arrays of the same values give the same text."""
+    from models.feature_spec import FeatureSpec
+    from models.reason_codes import format_values
+
+    spec = FeatureSpec(name, "repayment", dtype, "Some value.", 0)
+    nullable = {"float": "Float64", "int": "Int64", "bool": "boolean"}[dtype]
+    expected = format_values(pd.Series(values, dtype=object if dtype == "bool" else None), spec)
+    assert list(format_values(pd.array(values, dtype=nullable), spec)) == list(expected)
+    if dtype != "bool":
+        assert list(format_values(np.asarray(values, dtype=float), spec)) == list(expected)
 
 
 def test_reason_code_table_is_stable_and_unique():
@@ -227,17 +255,81 @@ def test_loading_a_non_bundle_folder_is_an_input_error(tmp_path):
         Bundle.load(tmp_path)
 
 
-def test_numeric_input_path_matches_lightgbm_reading_the_frame(toy_frame, toy_spec):
-    """The classifier feeds LightGBM a code matrix; scores must equal LightGBM's own frame path."""
+def _nullable(X: pd.DataFrame) -> pd.DataFrame:
+    """Pandas' nullable dtypes, with missing values in an integer column too."""
+    out = X.astype({"dpd": "Int64", "ptp_broken_90d": "Int64", "monthly_income": "Float64"})
+    out["phone_verified"] = out["phone_verified"].astype("boolean")
+    out.loc[out.index[::7], "dpd"] = pd.NA
+    return out
+
+
+def _strings_shuffled(X: pd.DataFrame) -> pd.DataFrame:
+    """Categories as plain strings (one missing), columns reversed, an extra column in front."""
+    out = X.assign(employment=X["employment"].astype(object))
+    out.loc[out.index[3], "employment"] = None
+    return out[list(reversed(out.columns))].assign(extra=1.5)
+
+
+def _other_category_order(X: pd.DataFrame) -> pd.DataFrame:
+    cats = list(reversed(X["employment"].cat.categories))
+    return X.assign(employment=X["employment"].cat.reorder_categories(cats))
+
+
+def _as_plain(X: pd.DataFrame) -> pd.DataFrame:
+    """The same values in the dtypes LightGBM's frame path reads (missing integers as float NaN)."""
+    return X.astype(
+        {
+            c: float
+            for c in X.columns
+            if isinstance(X[c].dtype, pd.api.extensions.ExtensionDtype)
+            and not isinstance(X[c].dtype, pd.CategoricalDtype)
+        }
+    )
+
+
+@pytest.mark.parametrize("layout", [lambda X: X, _nullable, _strings_shuffled, _other_category_order])
+def test_numeric_input_path_matches_lightgbm_reading_the_frame(toy_frame, toy_spec, layout):
+    """The classifier feeds LightGBM a code matrix read from the frame's arrays; scores and TreeSHAP
+    must equal LightGBM's own frame path for any dtypes, column order and category order."""
     names = [s.name for s in toy_spec]
     model = GBMClassifier(ModelConfig(lightgbm={"num_threads": 1}).lightgbm, seed=SEED).fit(
         toy_frame[names].iloc[:2000], toy_frame["cure"].iloc[:2000]
     )
-    held = toy_frame[names].iloc[2000:2600]
-    frame, n = model._frame(held), model.best_iteration_
+    held = layout(toy_frame[names].iloc[2000:2600])
+    frame, n = model._frame(_as_plain(held)), model.best_iteration_
     assert np.array_equal(
         model.predict_margin(held), model.booster_.predict(frame, raw_score=True, num_iteration=n)
     )
     assert np.array_equal(
         model.contributions(held), model.booster_.predict(frame, pred_contrib=True, num_iteration=n)
     )
+
+
+@pytest.mark.parametrize("layout", [_strings_shuffled, _other_category_order])
+def test_bundle_reads_any_column_order_and_category_encoding_alike(toy_models, toy_frame, layout):
+    X = toy_frame[toy_models.feature_names].iloc[5000:5300]
+    X.iloc[3, X.columns.get_loc("employment")] = None  # the layouts agree on one missing category
+    pd.testing.assert_frame_equal(toy_models.score(layout(X)), toy_models.score(X), check_exact=True)
+    relaid, plain = toy_models.explain(layout(X)), toy_models.explain(X)
+    pd.testing.assert_frame_equal(relaid.drop(columns="value"), plain.drop(columns="value"))
+    assert (relaid["value"].isna() == plain["value"].isna()).all()  # raw values: None here, NaN there
+    assert (relaid["value"].dropna() == plain["value"].dropna()).all()
+
+
+def test_bundle_names_missing_features(toy_models, toy_frame):
+    X = toy_frame[toy_models.feature_names].drop(columns="dpd")
+    for call in (toy_models.score, toy_models.explain, lambda X: toy_models.contributions(X, "cure")):
+        with pytest.raises(InputError, match=r"missing column\(s\) \['dpd'\] \(bundle expects 5\)"):
+            call(X)
+
+
+def test_one_direction_of_reasons_is_those_rows_of_both(toy_models, toy_frame):
+    from models.explain import top_reasons
+
+    X = toy_frame[toy_models.feature_names].iloc[5000:5200]
+    contrib = toy_models.models["cure"].contributions(X)
+    args = (contrib, X, toy_models.features, toy_models.calibrators["cure"], "cure", 2)
+    both = top_reasons(*args)
+    for d in ("up", "down"):
+        one = top_reasons(*args, directions=(d,))
+        pd.testing.assert_frame_equal(one, both[both["direction"] == d].reset_index(drop=True))
