@@ -9,10 +9,14 @@ tests).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Literal
 
 import numpy as np
 import pandas as pd
+from pandas.api.extensions import ExtensionArray, ExtensionDtype
+from pandas.api.internals import create_dataframe_from_blocks
+from pandas.api.types import pandas_dtype
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.registry import ACTION_WINDOW_DAYS, CONTACT_WINDOW_DAYS
@@ -129,16 +133,81 @@ class CasePayload(BaseModel):
         return self
 
 
-def _frame(records: list[dict], columns: dict[str, str]) -> pd.DataFrame:
-    """Column-wise construction with the contract dtypes (None becomes NaN/NaT)."""
-    cols: dict[str, object] = {}
-    for col, dtype in columns.items():
-        values = [r[col] for r in records]
-        if dtype in ("str", "Int64"):  # pandas extension dtypes: None becomes NA
-            cols[col] = pd.array(values, dtype=dtype)
-        else:
-            cols[col] = np.array(values, dtype=dtype)
-    return pd.DataFrame(cols, copy=False)
+_EPOCH = dt.datetime(1970, 1, 1)
+_US = dt.timedelta(microseconds=1)
+_NS_PER_US = 1000
+#: Microseconds since the epoch whose nanoseconds fit datetime64[ns] (NaT excluded).
+_US_RANGE = (-(2**63 // _NS_PER_US) + 1, (2**63 - 1) // _NS_PER_US)
+
+
+def _naive_datetimes(values: list) -> np.ndarray | None:
+    """datetime64[ns] of naive datetimes (None is NaT) by integer arithmetic, since numpy converts
+    Python datetimes one object at a time at ~3 us each; None for anything else (time zones,
+    dates out of range), which the caller converts as before."""
+    if not all(v is None or (type(v) is dt.datetime and v.tzinfo is None) for v in values):
+        return None
+    us = [0 if v is None else (v - _EPOCH) // _US for v in values]
+    if us and not (_US_RANGE[0] <= min(us) and max(us) <= _US_RANGE[1]):
+        return None
+    ns = np.array(us, dtype=np.int64) * _NS_PER_US
+    ns[np.array([v is None for v in values], dtype=bool)] = np.iinfo(np.int64).min  # NaT
+    return ns.view("datetime64[ns]")
+
+
+def _array(values: list, dtype: str) -> np.ndarray | ExtensionArray:
+    """One column with its contract dtype (None becomes NaN/NaT/NA), as `pd.array` / `np.array`
+    would build it but without their per-call type inference."""
+    resolved = pandas_dtype(dtype)
+    if isinstance(resolved, ExtensionDtype):  # str, Int64: None becomes NA
+        return resolved.construct_array_type()._from_sequence(values, dtype=resolved)
+    if resolved.kind == "M":
+        fast = _naive_datetimes(values)
+        if fast is not None:
+            return fast
+    return np.array(values, dtype=resolved)
+
+
+def _columns(records: list, columns: dict[str, str], given: dict[str, object]) -> dict[str, object]:
+    """Typed columns of pydantic ``records``; ``given`` holds columns that are not record fields."""
+    return {
+        col: given[col] if col in given else _array([getattr(r, col) for r in records], dtype)
+        for col, dtype in columns.items()
+    }
+
+
+@functools.cache
+def _column_index(names: tuple[str, ...]) -> pd.Index:
+    return pd.Index(list(names))
+
+
+def _frame(columns: dict[str, object], rows: np.ndarray | None = None) -> pd.DataFrame:
+    """A frame of the typed columns (optionally only ``rows``), one block per column, built without
+    the DataFrame constructor's per-column checks (they cost more than the data for one case)."""
+    blocks = []
+    for place, values in enumerate(columns.values()):
+        if rows is not None:
+            values = values.take(rows)
+        if isinstance(values, np.ndarray):
+            values = values.reshape(1, -1)
+        blocks.append((values, np.array([place])))
+    n = len(next(iter(columns.values()))) if rows is None else rows.size
+    return create_dataframe_from_blocks(blocks, index=pd.RangeIndex(n), columns=_column_index(tuple(columns)))
+
+
+def _keep_last(*keys: np.ndarray) -> np.ndarray | None:
+    """Rows that `drop_duplicates(keep="last")` keeps on these key columns, or None when no key
+    repeats (the usual case, which then costs one sort of a few rows)."""
+    n = keys[0].size
+    if n < 2:
+        return None
+    order = np.lexsort([k.view(np.int64) if k.dtype.kind == "M" else k for k in reversed(keys)])
+    same_as_next = np.ones(n - 1, dtype=bool)
+    for k in keys:
+        ks = k[order]
+        same_as_next &= ks[1:] == ks[:-1]
+    if not same_as_next.any():
+        return None
+    return np.sort(order[np.append(~same_as_next, True)])  # the last of each run of equal keys
 
 
 def _later_payload_window_start(payloads: list[CasePayload], days: int) -> np.ndarray:
@@ -163,19 +232,43 @@ def _history(
     """One table of a history field. Payloads of the same loan overlap: a row inside the window
     of the loan's next later payload is taken from that payload only, so no event counts twice
     while genuine repeats (two identical calls in one hour) survive."""
+    per_payload = [getattr(p, field) or [] for p in payloads]
+    records = [r for rs in per_payload for r in rs]
+    owner = np.repeat(np.arange(len(payloads)), [len(rs) for rs in per_payload])
+    loan_ids = np.array([p.loan.loan_id for p in payloads], dtype=np.int64)
+    t = _array([getattr(r, tcol) for r in records], columns[tcol])
+    cols = _columns(records, columns, {"loan_id": loan_ids[owner], tcol: t})
     later_start = _later_payload_window_start(payloads, days)
-    rows, owner = [], []
-    for i, p in enumerate(payloads):
-        records = getattr(p, field) or []
-        rows += [{"loan_id": p.loan.loan_id, **r.model_dump()} for r in records]
-        owner += [i] * len(records)
-    frame = _frame(rows, columns)
-    if len(frame):
-        t = frame[tcol].to_numpy(dtype="datetime64[ns]")
-        start = later_start[np.asarray(owner, dtype=np.int64)]
-        covered = ~np.isnat(start) & ((t >= start) if strict else (t > start))
-        frame = frame[~covered]
-    return frame
+    if not len(records) or np.isnat(later_start).all():
+        return _frame(cols)
+    start = later_start[owner]
+    covered = ~np.isnat(start) & ((t >= start) if strict else (t > start))
+    return _frame(cols, np.flatnonzero(~covered))
+
+
+def _cycles(payloads: list[CasePayload]) -> pd.DataFrame:
+    """The cycles table; a cycle without a bucket gets the one its DPD implies."""
+    records = [c for p in payloads for c in p.cycles]
+    columns = dict(TABLE_DTYPES["cycles"])
+    if any(c.status_code is not None for c in records):  # optional: only if sent
+        columns.update(OPTIONAL_DTYPES["cycles"])
+    loan_id = np.repeat(
+        np.array([p.loan.loan_id for p in payloads], dtype=np.int64), [len(p.cycles) for p in payloads]
+    )
+    implied = bucket_of(np.array([c.dpd for c in records], dtype=np.int64))
+    bucket = [c.bucket if c.bucket is not None else b for c, b in zip(records, implied, strict=True)]
+    cycle_date = _array([c.cycle_date for c in records], columns["cycle_date"])
+    given = {"loan_id": loan_id, "cycle_date": cycle_date, "bucket": _array(bucket, columns["bucket"])}
+    return _frame(_columns(records, columns, given), _keep_last(loan_id, cycle_date))
+
+
+def _cases(payloads: list[CasePayload]) -> pd.DataFrame:
+    as_of = [p.as_of for p in payloads]
+    when = _naive_datetimes(as_of)
+    if when is None:  # time zones and the like: pandas decides (and may refuse)
+        when = pd.to_datetime(as_of).astype("datetime64[ns]").to_numpy()
+    loan_id = np.array([p.loan.loan_id for p in payloads], dtype=np.int64)
+    return _frame({"loan_id": loan_id, "as_of": when})
 
 
 def payloads_to_tables(payloads: list[CasePayload]) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
@@ -189,24 +282,13 @@ def payloads_to_tables(payloads: list[CasePayload]) -> tuple[dict[str, pd.DataFr
     for name in ("contacts", "actions"):
         if len({getattr(p, name) is not None for p in payloads}) > 1:
             raise InputError(f"payload.{name}: give it for every case in a batch or for none")
-    borrowers, loans, cycles = [], [], []
-    cycle_columns = dict(TABLE_DTYPES["cycles"])
-    if any(c.status_code is not None for p in payloads for c in p.cycles):  # optional: only if sent
-        cycle_columns.update(OPTIONAL_DTYPES["cycles"])
-    for p in payloads:
-        lid = p.loan.loan_id
-        borrowers.append(p.borrower.model_dump())
-        loans.append({**p.loan.model_dump(), "borrower_id": p.borrower.borrower_id})
-        for c in p.cycles:
-            row = c.model_dump()
-            row["bucket"] = row["bucket"] or bucket_of([c.dpd])[0]
-            cycles.append({"loan_id": lid, **row})
+    borrowers = _columns([p.borrower for p in payloads], TABLE_DTYPES["borrowers"], {})
+    borrower_id = np.array([p.borrower.borrower_id for p in payloads], dtype=np.int64)
+    loans = _columns([p.loan for p in payloads], TABLE_DTYPES["loans"], {"borrower_id": borrower_id})
     tables = {
-        "borrowers": _frame(borrowers, TABLE_DTYPES["borrowers"]).drop_duplicates("borrower_id", keep="last"),
-        "loans": _frame(loans, TABLE_DTYPES["loans"]).drop_duplicates("loan_id", keep="last"),
-        "cycles": _frame(cycles, cycle_columns).drop_duplicates(
-            ["loan_id", "cycle_date"], keep="last"
-        ),
+        "borrowers": _frame(borrowers, _keep_last(borrowers["borrower_id"])),
+        "loans": _frame(loans, _keep_last(loans["loan_id"])),
+        "cycles": _cycles(payloads),
     }
     if payloads[0].contacts is not None:
         tables["contacts"] = _history(
@@ -216,11 +298,4 @@ def payloads_to_tables(payloads: list[CasePayload]) -> tuple[dict[str, pd.DataFr
         tables["actions"] = _history(
             payloads, "actions", "decided_at", TABLE_DTYPES["actions"], ACTION_WINDOW_DAYS, strict=True
         )
-    tables = {k: v.reset_index(drop=True) for k, v in tables.items()}
-    cases = pd.DataFrame(
-        {
-            "loan_id": np.array([p.loan.loan_id for p in payloads], dtype=np.int64),
-            "as_of": pd.to_datetime([p.as_of for p in payloads]).astype("datetime64[ns]"),
-        }
-    )
-    return tables, cases
+    return tables, _cases(payloads)
