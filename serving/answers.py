@@ -1,29 +1,30 @@
 """From validated payloads to response models and audit records, without any HTTP.
 
-The service calls these; tests call them directly. The per-case loops here build one response
-object per case of a request (bounded by ``serving.max_batch_size``); the maths is vectorised
-upstream in the feature, model and policy code.
+The service calls these (on a merged pass of several requests); tests call them directly. Columns
+are taken out of the frames once, as plain Python values, and the per-case loops only assemble
+response objects: at one case per request the pandas per-row access cost more than the decision.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 
+from rollcure.domain import ACTIONS
 from serving.decision_log import DecisionRecord, hash_case_id, inputs_digest
-from serving.pipeline import (
-    decide_cases,
-    expected_values_of,
-    explain_cases,
-    request_seed,
-    rule_notes_of,
-    score_cases,
-)
+from serving.pipeline import decide_cases, explain_cases, score_cases
 from serving.runtime import ModelRuntime
 from serving.schemas import CaseDecision, CaseExplanation, CaseScore, Reason
+
+#: Hex digits of a case's inputs digest that make its seed (60 bits: fits an int64).
+SEED_HEX_DIGITS = 15
+#: The policy arm whose decisions are flagged ``challenger`` in responses and the log.
+CHALLENGER_ARM = "challenger"
 
 
 def features_for(payloads: Sequence[object], feature_cfg: object) -> pd.DataFrame:
@@ -35,8 +36,43 @@ def features_for(payloads: Sequence[object], feature_cfg: object) -> pd.DataFram
     return build_features(tables, cases, feature_cfg)
 
 
-def _opt_float(value: object) -> float | None:
-    return None if value is None or pd.isna(value) else float(value)
+def case_seeds(digests: Sequence[str]) -> np.ndarray:
+    """One seed per case from its own inputs digest: a case draws the same arm whatever request or
+    merged pass it comes in, and can be replayed from the decision log's digest alone."""
+    return np.fromiter((int(d[:SEED_HEX_DIGITS], 16) for d in digests), dtype=np.int64, count=len(digests))
+
+
+def _floats_or_none(values: object) -> list[float | None]:
+    """Plain floats, NaN as None (one conversion per column, not per cell)."""
+    arr = np.asarray(values, dtype=float)
+    return [None if v != v else v for v in arr.tolist()]
+
+
+def _texts_or_none(values: object) -> list[str | None]:
+    return [v if isinstance(v, str) else None for v in np.asarray(values, dtype=object).tolist()]
+
+
+def _expected_values(policy: pd.DataFrame, n: int) -> list[dict[str, float] | None]:
+    """Expected net recovery of every action per case (finite ones only); None without a policy."""
+    cols = [a for a in ACTIONS if f"ev_{a}" in policy.columns]
+    if not cols:
+        return [None] * n
+    matrix = policy[[f"ev_{a}" for a in cols]].to_numpy(dtype=float).tolist()
+    return [{a: v for a, v in zip(cols, row, strict=True) if math.isfinite(v)} for row in matrix]
+
+
+def _rule_notes(policy: pd.DataFrame, n: int) -> list[list[str]]:
+    """Why the chosen action, then why not each other action, per case (``pipeline.rule_notes_of``
+    one column at a time)."""
+    notes: list[list[str]] = [[] for _ in range(n)]
+    columns = [("why", "")] + [(f"why_not_{a}", f"not {a}: ") for a in ACTIONS]
+    for col, prefix in columns:
+        if col not in policy.columns:
+            continue
+        for i, text in enumerate(policy[col].tolist()):
+            if isinstance(text, str) and text:
+                notes[i].append(prefix + text)
+    return notes
 
 
 def recommend(
@@ -48,47 +84,65 @@ def recommend(
 ) -> tuple[list[CaseDecision], list[DecisionRecord]]:
     """Decisions for a batch of cases (request order) and the audit records to append first."""
     digests = [inputs_digest(p.model_dump(mode="json")) for p in payloads]
-    frame, reasons, policy = decide_cases(runtime.bundle, X, request_seed(digests))
+    frame, reasons, policy = decide_cases(runtime.bundle, X, case_seeds(digests))
+    n = len(frame)
     stamp = decided_at.isoformat()
+    loan_ids = frame["loan_id"].to_numpy(dtype=np.int64).tolist()
+    as_ofs = pd.DatetimeIndex(frame["as_of"]).date.tolist()
+    p_rf = frame["p_roll_forward"].to_numpy(dtype=float).tolist()
+    p_cure = frame["p_cure"].to_numpy(dtype=float).tolist()
+    actions = _texts_or_none(frame["action"])
+    values = _floats_or_none(frame["expected_value"])
+    propensities = _floats_or_none(frame["propensity"])
+    arms = [str(a) for a in frame["arm"].tolist()]
+    all_values = _expected_values(policy, n)
+    notes = _rule_notes(policy, n)
+    codes = reasons.codes.tolist()
+    texts = reasons.texts.tolist()
+    offsets = reasons.offsets.tolist()
+    version, name = runtime.model_version, runtime.model_name
     decisions: list[CaseDecision] = []
     records: list[DecisionRecord] = []
-    for i, f in enumerate(frame.itertuples(index=False)):
-        action = None if pd.isna(f.action) else str(f.action)
-        decision = CaseDecision(
-            decision_id=uuid.uuid4().hex,
-            loan_id=int(f.loan_id),
-            as_of=pd.Timestamp(f.as_of).date(),
-            p_roll_forward=float(f.p_roll_forward),
-            p_cure=float(f.p_cure),
-            action=action,
-            expected_value=_opt_float(f.expected_value),
-            expected_values=expected_values_of(policy, i),
-            reason_codes=reasons.codes_of(i),
-            reasons=reasons.texts_of(i),
-            rule_notes=rule_notes_of(policy, i),
-            model_version=runtime.model_version,
-            arm=str(f.arm),
-            challenger=f.arm == "challenger",
+    for i in range(n):
+        lo, hi = offsets[i], offsets[i + 1]
+        decision_id = uuid.uuid4().hex
+        challenger = arms[i] == CHALLENGER_ARM
+        decisions.append(
+            CaseDecision(
+                decision_id=decision_id,
+                loan_id=loan_ids[i],
+                as_of=as_ofs[i],
+                p_roll_forward=p_rf[i],
+                p_cure=p_cure[i],
+                action=actions[i],
+                expected_value=values[i],
+                expected_values=all_values[i],
+                reason_codes=[str(c) for c in codes[lo:hi]],
+                reasons=[str(t) for t in texts[lo:hi]],
+                rule_notes=notes[i],
+                model_version=version,
+                arm=arms[i],
+                challenger=challenger,
+            )
         )
-        decisions.append(decision)
         records.append(
             DecisionRecord(
-                decision_id=decision.decision_id,
+                decision_id=decision_id,
                 case_hash=hash_case_id(payloads[i].loan.loan_id, salt),
-                as_of=decision.as_of.isoformat(),
+                as_of=as_ofs[i].isoformat(),
                 decided_at=stamp,
                 endpoint="recommend",
-                model_name=runtime.model_name,
-                model_version=runtime.model_version,
+                model_name=name,
+                model_version=version,
                 inputs_digest=digests[i],
-                p_roll_forward=decision.p_roll_forward,
-                p_cure=decision.p_cure,
-                action=action,
-                expected_value=decision.expected_value,
-                reason_codes=tuple(decision.reason_codes),
-                arm=decision.arm,
-                challenger=decision.challenger,
-                propensity=_opt_float(f.propensity),
+                p_roll_forward=p_rf[i],
+                p_cure=p_cure[i],
+                action=actions[i],
+                expected_value=values[i],
+                reason_codes=tuple(str(c) for c in codes[lo:hi]),
+                arm=arms[i],
+                challenger=challenger,
+                propensity=propensities[i],
             )
         )
     return decisions, records
@@ -96,15 +150,16 @@ def recommend(
 
 def scores(runtime: ModelRuntime, X: pd.DataFrame) -> list[CaseScore]:
     frame = score_cases(runtime.bundle, X)
+    columns = zip(
+        frame["loan_id"].to_numpy(dtype=np.int64).tolist(),
+        pd.DatetimeIndex(frame["as_of"]).date.tolist(),
+        frame["p_roll_forward"].to_numpy(dtype=float).tolist(),
+        frame["p_cure"].to_numpy(dtype=float).tolist(),
+        strict=True,
+    )
     return [
-        CaseScore(
-            loan_id=int(r.loan_id),
-            as_of=pd.Timestamp(r.as_of).date(),
-            p_roll_forward=float(r.p_roll_forward),
-            p_cure=float(r.p_cure),
-            model_version=runtime.model_version,
-        )
-        for r in frame.itertuples(index=False)
+        CaseScore(loan_id=lid, as_of=day, p_roll_forward=rf, p_cure=cure, model_version=runtime.model_version)
+        for lid, day, rf, cure in columns
     ]
 
 

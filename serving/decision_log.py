@@ -1,7 +1,8 @@
 """The durable audit log of served decisions.
 
 Every decision the service returns is appended here *before* the response leaves, in one
-transaction per request, so a decision a client has seen is a decision an auditor can find, even if
+transaction per pass (the requests the service merged decide and commit together: a group
+commit, one fsync for all of them), so a decision a client has seen is a decision an auditor can find, even if
 the process is killed the next instant. The default store is SQLite in WAL mode with
 ``synchronous=FULL`` (each commit is fsynced); any SQLAlchemy URL (e.g. ``postgresql://``) works too.
 
@@ -54,6 +55,10 @@ decisions_table = sa.Table(
 )
 #: Column order of the Parquet export (the table's, less the internal sequence number).
 EXPORT_COLUMNS: tuple[str, ...] = tuple(c.name for c in decisions_table.columns if c.name != "seq")
+
+
+class LogUnavailable(RuntimeError):
+    """The log could not take a pass's decisions; none of them may be returned (HTTP 503)."""
 
 
 @dataclass(frozen=True)

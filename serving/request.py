@@ -55,3 +55,22 @@ class ServedCase(CasePayload):
             listed = "; ".join(f"{p}: {why}" for p, why in bad[:3])
             raise ValueError(f"{listed} (date-times are local without an offset, e.g. 2025-06-30T00:00:00)")
         return self
+
+
+def merge_key(cases: list[ServedCase]) -> tuple[tuple[bool, bool, bool], frozenset[tuple[str, int]]]:
+    """(kind, keys) of a request for ``serving.coalesce``: what decides whether it may share a pass.
+
+    ``features.payload.payloads_to_tables`` merges payloads of one loan (or borrower) into one
+    history and adds optional tables or columns when any payload has them, so requests share a
+    pass only when they carry the same optional parts (kind) and no loan or borrower id (keys):
+    then every case's features are those it gets alone.
+    """
+    kind = (
+        cases[0].contacts is not None,
+        cases[0].actions is not None,
+        any(c.status_code is not None for p in cases for c in p.cycles),
+    )
+    keys = frozenset(
+        [("loan", p.loan.loan_id) for p in cases] + [("borrower", p.borrower.borrower_id) for p in cases]
+    )
+    return kind, keys

@@ -6,7 +6,9 @@ that started on the old model finishes on it and no request ever sees half of ea
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import math
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +32,21 @@ class ModelRuntime:
         from serving.pipeline import has_policy
 
         return has_policy(self.bundle)
+
+    @functools.cached_property
+    def merge_limit(self) -> float:
+        """Most cases one merged pass of decisions may hold (inf without a policy).
+
+        The policy shares each action's per-cycle capacity among the cases it decides together. A
+        pass no larger than the smallest finite capacity cannot make any capacity bind, so each case
+        gets what it would get in its own request; a request larger than that runs alone, as before.
+        """
+        if not self.has_policy:
+            return math.inf
+        from models.policy import policy_config_of
+
+        caps = [c for c in policy_config_of(self.bundle).cycle_capacity() if math.isfinite(c) and c > 0]
+        return float(max(1, math.floor(min(caps)))) if caps else math.inf
 
 
 def config_hash(cfg: RollcureConfig) -> str:

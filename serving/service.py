@@ -8,6 +8,15 @@ and oversized batches into 413.
 ``/recommend`` appends every decision to the durable log before it returns; if the log cannot be
 written it answers 503 and gives no decision.
 
+Concurrent requests of one endpoint are decided together (``serving.coalesce``): one feature build,
+one model pass and, for ``/recommend``, one log commit for all of them, then each gets its own
+slice. Requests share a pass only when no case can be affected by the others: no shared loan or
+borrower (payloads of one loan merge into one history), the same optional tables, and at most
+``ModelRuntime.merge_limit`` cases (so no action capacity binds); each case's arm draw is seeded by
+its own inputs. A pass uses one model, read once, so a hot swap never splits it. The handlers are
+``async``: BentoML runs sync handlers one at a time on a single thread, which queued every request
+behind the previous one.
+
 Configuration comes from ``$ROLLCURE_CONFIG`` (a YAML file; defaults when unset) and
 ``$ROLLCURE_DATA_DIR``, read when the service starts, never at import.
 """
@@ -28,9 +37,11 @@ from starlette.responses import JSONResponse
 from rollcure.errors import InputError
 from serving.answers import explanations, features_for, recommend, scores
 from serving.auth import BearerAuthMiddleware, install_log_redaction
+from serving.coalesce import Coalescer, split
 from serving.config import CONFIG_ENV, SERVICE_NAME
+from serving.decision_log import LogUnavailable
 from serving.examples import EXAMPLE_CASE
-from serving.request import ServedCase
+from serving.request import ServedCase, merge_key
 from serving.schemas import CaseDecision, CaseExplanation, CaseScore, ModelMetadata, ReloadResult
 
 logger = logging.getLogger(__name__)
@@ -78,6 +89,10 @@ class RollcureService:
         self.log = open_configured_log(self.cfg)
         self.holder = RuntimeHolder(self.cfg, load_runtime(self.cfg))
         self._stop = threading.Event()
+        plain_limit = lambda _runtime: self.cfg.serving.coalesce_max_cases  # noqa: E731
+        self._recommending = self._coalescer(self._recommend_pass, self._pass_limit, "rollcure-recommend")
+        self._scoring = self._coalescer(self._score_pass, plain_limit, "rollcure-score")
+        self._explaining = self._coalescer(self._explain_pass, plain_limit, "rollcure-explain")
         if self.cfg.serving.reload_poll_seconds > 0:
             self.holder.watch(self.cfg.serving.reload_poll_seconds, self._stop, self._watch_failed)
         logger.info(
@@ -96,6 +111,8 @@ class RollcureService:
     @bentoml.on_shutdown
     def _close(self) -> None:
         self._stop.set()
+        for coalescer in (self._recommending, self._scoring, self._explaining):
+            coalescer.close()
         self.log.close()
 
     def _too_many(self, cases: list[ServedCase]) -> JSONResponse | None:
@@ -104,48 +121,65 @@ class RollcureService:
             return _error(413, ["cases"], f"cases: {len(cases)} cases in one request, the limit is {limit}")
         return None
 
-    def _features(self, cases: list[ServedCase]) -> Any:
-        return features_for(cases, self.cfg.features)
+    def _coalescer(self, run_pass: Any, limit: Any, name: str) -> Coalescer:
+        return Coalescer(
+            run_pass,
+            context=lambda: self.holder.current,
+            limit=limit,
+            merge_key=merge_key,
+            wait_s=self.cfg.serving.coalesce_wait_ms / 1000.0,
+            name=name,
+        )
 
-    @bentoml.api(route="/recommend")
-    def recommend(self, cases: Cases) -> list[CaseDecision]:
-        """The policy's decision per case (scores and reason codes until a policy is bundled)."""
-        if (too_many := self._too_many(cases)) is not None:
-            return too_many
-        runtime = self.holder.current
-        try:
-            X = self._features(cases)
-            decisions, records = recommend(runtime, cases, X, self.salt, datetime.now(UTC))
-        except InputError as exc:
-            return _error(422, ["cases"], str(exc))
+    def _pass_limit(self, runtime: Any) -> int:
+        return int(min(self.cfg.serving.coalesce_max_cases, runtime.merge_limit))
+
+    def _recommend_pass(self, runtime: Any, groups: list[list[ServedCase]]) -> list[list[CaseDecision]]:
+        """Decide the merged requests together and log them in one commit before any is answered."""
+        cases = [c for g in groups for c in g]
+        decisions, records = recommend(
+            runtime, cases, features_for(cases, self.cfg.features), self.salt, datetime.now(UTC)
+        )
         try:
             self.log.append(records)
         except Exception as exc:  # noqa: BLE001 - no decision leaves unless it is logged
             logger.error("decision log append failed (%s); no decision returned", type(exc).__name__)
+            raise LogUnavailable from exc
+        return split(decisions, [len(g) for g in groups])
+
+    def _score_pass(self, runtime: Any, groups: list[list[ServedCase]]) -> list[list[CaseScore]]:
+        cases = [c for g in groups for c in g]
+        return split(scores(runtime, features_for(cases, self.cfg.features)), [len(g) for g in groups])
+
+    def _explain_pass(self, runtime: Any, groups: list[list[ServedCase]]) -> list[list[CaseExplanation]]:
+        cases = [c for g in groups for c in g]
+        return split(explanations(runtime, features_for(cases, self.cfg.features)), [len(g) for g in groups])
+
+    async def _answer(self, coalescer: Coalescer, cases: list[ServedCase]) -> Any:
+        """Queue a request for the next pass; its own failure (and only its own) becomes 4xx/503."""
+        if (too_many := self._too_many(cases)) is not None:
+            return too_many
+        try:
+            return await coalescer.submit(cases)
+        except InputError as exc:
+            return _error(422, ["cases"], str(exc))
+        except LogUnavailable:
             return _error(503, [], "decision log unavailable; no decision was made")
-        return decisions
+
+    @bentoml.api(route="/recommend")
+    async def recommend(self, cases: Cases) -> list[CaseDecision]:
+        """The policy's decision per case (scores and reason codes until a policy is bundled)."""
+        return await self._answer(self._recommending, cases)
 
     @bentoml.api(route="/score")
-    def score(self, cases: Cases) -> list[CaseScore]:
+    async def score(self, cases: Cases) -> list[CaseScore]:
         """Calibrated roll-forward and cure probabilities per case."""
-        if (too_many := self._too_many(cases)) is not None:
-            return too_many
-        runtime = self.holder.current
-        try:
-            return scores(runtime, self._features(cases))
-        except InputError as exc:
-            return _error(422, ["cases"], str(exc))
+        return await self._answer(self._scoring, cases)
 
     @bentoml.api(route="/explain")
-    def explain(self, cases: Cases) -> list[CaseExplanation]:
+    async def explain(self, cases: Cases) -> list[CaseExplanation]:
         """SHAP reason codes (up and down, both targets) and every feature's contribution."""
-        if (too_many := self._too_many(cases)) is not None:
-            return too_many
-        runtime = self.holder.current
-        try:
-            return explanations(runtime, self._features(cases))
-        except InputError as exc:
-            return _error(422, ["cases"], str(exc))
+        return await self._answer(self._explaining, cases)
 
     @bentoml.api(route="/reload")
     def reload(self, force: bool = False) -> ReloadResult:

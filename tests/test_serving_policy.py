@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 
 from rollcure.domain import ACTIONS
-from serving.answers import features_for, recommend
-from serving.pipeline import request_seed
+from serving.answers import case_seeds, features_for, recommend
 from serving.request import ServedCase
 from serving.runtime import ModelRuntime
 
@@ -36,7 +35,7 @@ def test_recommend_returns_the_policy_decision(policy_runtime, policy_bundle, sa
     X = features_for(payloads, trained_run.cfg.features)
     decisions, records = recommend(policy_runtime, payloads, X, "salt", NOW)
     digests = [r.inputs_digest for r in records]
-    expected = decide(policy_bundle, X, seed=request_seed(digests), explain=False)
+    expected = decide(policy_bundle, X, seed=case_seeds(digests), explain=False)
     assert [d.action for d in decisions] == list(expected["action"])
     assert [d.arm for d in decisions] == list(expected["arm"])
     np.testing.assert_allclose([d.expected_value for d in decisions], expected["expected_value"])
@@ -60,6 +59,44 @@ def test_same_request_same_decisions(policy_runtime, sample_payloads, trained_ru
     assert [(d.action, d.arm) for d in first] == [(d.action, d.arm) for d in again]
     assert [r.propensity for r in a] == [r.propensity for r in b]
     assert [r.case_hash for r in a] != [r.case_hash for r in b]  # the salt changes only the hashes
+
+
+def _alone_and_merged(runtime, payloads, feature_cfg):
+    """Each case decided in a request of its own, and all of them in one merged pass."""
+    alone = [recommend(runtime, [p], features_for([p], feature_cfg), "salt", NOW) for p in payloads]
+    merged = recommend(runtime, payloads, features_for(payloads, feature_cfg), "salt", NOW)
+    return [(d[0], r[0]) for d, r in alone], list(zip(*merged, strict=True))
+
+
+def test_a_case_gets_the_same_decision_alone_and_merged(policy_runtime, sample_payloads, trained_run):
+    """Merging requests must not change any case's answer: features, scores, arm draw, action."""
+    n = int(min(12, policy_runtime.merge_limit))
+    payloads = [ServedCase.model_validate(p) for p in sample_payloads[:n]]
+    alone, merged = _alone_and_merged(policy_runtime, payloads, trained_run.cfg.features)
+    keep = ("loan_id", "as_of", "action", "arm", "challenger", "reason_codes", "reasons", "rule_notes")
+    for (da, ra), (dm, rm) in zip(alone, merged, strict=True):
+        assert {k: getattr(da, k) for k in keep} == {k: getattr(dm, k) for k in keep}
+        assert da.p_roll_forward == pytest.approx(dm.p_roll_forward, abs=1e-12)
+        assert da.expected_value == pytest.approx(dm.expected_value, abs=1e-9)
+        assert ra.propensity == pytest.approx(rm.propensity) and ra.inputs_digest == rm.inputs_digest
+    assert len({d.action for d, _ in merged}) > 1  # the sample is not one action for everyone
+
+
+def test_merged_passes_stay_below_every_capacity(policy_runtime, policy_bundle):
+    """A pass of at most ``merge_limit`` cases cannot make a capacity bind (so merging is neutral)."""
+    from models.policy import policy_config_of
+
+    caps = [c for c in policy_config_of(policy_bundle).cycle_capacity() if np.isfinite(c) and c > 0]
+    assert 1 <= policy_runtime.merge_limit <= min(caps)
+
+
+def test_case_seeds_come_from_each_case_alone():
+    from serving.decision_log import inputs_digest
+
+    digests = [inputs_digest({"case": i}) for i in (1, 2, 3)]
+    seeds = case_seeds(digests)
+    assert seeds.dtype == np.int64 and len(set(seeds.tolist())) == 3
+    assert case_seeds(digests[1:2])[0] == seeds[1]
 
 
 def test_decision_reasons_are_the_bundles_roll_forward_reasons(trained_run, sample_cases):
