@@ -146,13 +146,14 @@ def decide(
     cfg = policy_config_of(bundle)
     rules = rules or _rules_of(cfg.rules_path)
     n = len(X)
-    X = X.reset_index(drop=True)
+    if not X.index.equals(pd.RangeIndex(n)):  # positions are the case ids below
+        X = X.reset_index(drop=True)
     caps = np.asarray(capacities if capacities is not None else cfg.cycle_capacity(), dtype=float)
     if caps.shape != (len(ACTIONS),):
         raise InputError(f"policy: capacities needs {len(ACTIONS)} entries (ACTIONS order), got {caps.shape}")
     u = uniforms(case_seeds(seed, n), _N_STREAMS)
     el = eligibility(X, rules)
-    scores = bundle.score(X).reset_index(drop=True)
+    scores = bundle.score(X)  # read by position only
     pred = bundle.action_models.predict(X, costs=np.asarray(cfg.cost_vector()))
     values = pred.decision  # what the policy ranks by (cautious away from the reference action)
 

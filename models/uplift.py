@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from models.lgb_input import as_lgb_matrix
+from models.lgb_input import as_lgb_matrix, column_positions
 from models.policy_config import PolicyConfig
 from rollcure.domain import ACTIONS
 from rollcure.errors import InputError
@@ -106,14 +106,9 @@ class ActionModels:
     weighting: str = "none"
 
     def _matrix(self, X: pd.DataFrame) -> np.ndarray:
-        """The features as LightGBM's float matrix; selects columns only when X has others too."""
-        cols = X.columns
-        if not (len(cols) == len(self.feature_names) and (cols == self.feature_names).all()):
-            missing = [c for c in self.feature_names if c not in cols]
-            if missing:
-                raise InputError(f"action models: feature frame lacks column(s) {missing[:5]}")
-            X = X[self.feature_names]
-        return as_lgb_matrix(X)
+        """The features as LightGBM's float matrix, read from X's arrays (no column-selecting copy)."""
+        column_positions(X, self.feature_names, "action models: feature frame")
+        return as_lgb_matrix(X, self.feature_names)
 
     def predict(self, X: pd.DataFrame, costs: np.ndarray | None = None) -> ActionPrediction:
         """Expected recovery (with band), cure probability and expected value under every action."""

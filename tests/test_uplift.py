@@ -111,7 +111,7 @@ def test_bad_logs_are_named():
         fit_action_models(X, labels, bad, cfg, seed=1)
     with pytest.raises(InputError, match="propensity must be in"):
         fit_action_models(X, labels, actions.assign(propensity=0.0), cfg, seed=1)
-    with pytest.raises(InputError, match="lacks column"):
+    with pytest.raises(InputError, match="action models: feature frame: missing column"):
         fit_action_models(X, labels, actions.drop(columns="propensity"), cfg, seed=1)
     with pytest.raises(InputError, match="need at least"):
         fit_action_models(X.head(20), labels, actions, cfg, seed=1)
@@ -143,5 +143,5 @@ def test_prediction_does_not_depend_on_the_frames_other_columns_or_their_order(f
     wider = models.predict(X.assign(extra=1.0)[[*reversed(X.columns), "extra"]])
     for f in ("recovery", "recovery_sd", "cure", "value", "decision"):
         assert np.array_equal(getattr(exact, f), getattr(wider, f))
-    with pytest.raises(InputError, match="lacks column"):
+    with pytest.raises(InputError, match="action models: feature frame: missing column"):
         models.predict(X.drop(columns=[models.feature_names[0]]))
