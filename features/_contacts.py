@@ -33,18 +33,15 @@ def missing_contact_features(n: int) -> dict[str, np.ndarray]:
 
 
 def _promise_resolution(
-    contacts: pd.DataFrame, book: CycleBook, share: float
+    loan: np.ndarray, ts: np.ndarray, ptp_date: np.ndarray, amount: np.ndarray, book: CycleBook, share: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """(resolution time in seconds, kept) per promise; unresolvable promises resolve at +inf."""
-    ts = to_seconds(contacts["ts"])
-    due = np.maximum(to_seconds(contacts["ptp_date"]), ts)
-    loan = contacts["loan_id"].to_numpy(dtype=np.int64)
+    due = np.maximum(to_seconds(ptp_date), ts)
     p = book.index.position(loan, due, side="left")
     end = book.index.position(loan, np.full(loan.size, np.iinfo(np.int64).max // 2), side="right")
     found = p < end
     p = np.where(found, p, 0)
     res_t = np.where(found, book.t[p] if book.t.size else 0, np.iinfo(np.int64).max)
-    amount = contacts["ptp_amount"].to_numpy(dtype=np.float64)
     kept = found & (book.paid[p] >= share * np.nan_to_num(amount) - CENT if book.t.size else False)
     return res_t, kept
 
@@ -58,13 +55,17 @@ def contact_features(
     t_max: int,
     ptp_kept_share: float,
 ) -> dict[str, np.ndarray]:
-    """Contact features for the cases (loan_id, as_of_s)."""
-    ts = to_seconds(contacts["ts"])
-    idx = EventIndex.build(contacts["loan_id"].to_numpy(), ts, t_min, t_max)
+    """Contact features for the cases (loan_id, as_of_s). Each column is read from the frame once:
+    for one serving case, column access costs more than the arithmetic."""
+    loan = contacts["loan_id"].to_numpy()
+    ts_raw = contacts["ts"].to_numpy()
+    ts = to_seconds(ts_raw)
+    idx = EventIndex.build(loan, ts, t_min, t_max)
     o = idx.order
-    channel = contacts["channel"].to_numpy(dtype=object)[o]
+    channel = contacts["channel"].to_numpy(dtype=object)
     party = contacts["party"].to_numpy(dtype=object)[o]
-    outcome = contacts["outcome"].to_numpy(dtype=object)[o]
+    outcome_raw = contacts["outcome"].to_numpy(dtype=object)
+    outcome, channel = outcome_raw[o], channel[o]
     t = ts[o]
 
     hi = idx.position(loan_id, as_of_s, "right")
@@ -106,20 +107,30 @@ def contact_features(
     out["days_since_last_rpc"] = np.where(
         last_rpc >= 0, (as_of_s - (t[np.maximum(last_rpc, 0)] if t.size else 0)) / DAY_S, np.nan
     )
-    out.update(_promise_features(contacts, book, loan_id, as_of_s, t_min, t_max, ptp_kept_share))
+    ptp_date = contacts["ptp_date"].to_numpy()
+    promise = (outcome_raw == "promise_to_pay") & pd.notna(ptp_date)
+    rows = np.flatnonzero(promise)
+    promises = {
+        "loan": loan[rows],
+        "ts_raw": ts_raw[rows],
+        "ptp_date": ptp_date[rows],
+        "amount": contacts["ptp_amount"].to_numpy(dtype=np.float64)[rows],
+    }
+    out.update(_promise_features(promises, book, loan_id, as_of_s, t_min, t_max, ptp_kept_share))
     return out
 
 
-def _promise_features(contacts, book, loan_id, as_of_s, t_min, t_max, share) -> dict[str, np.ndarray]:
-    promises = contacts[(contacts["outcome"] == "promise_to_pay") & contacts["ptp_date"].notna()]
+def _promise_features(promises, book, loan_id, as_of_s, t_min, t_max, share) -> dict[str, np.ndarray]:
+    """Promises made in the window: kept, broken (resolved by as_of) and still open."""
     n = loan_id.size
-    res_t, kept = _promise_resolution(promises, book, share)
-    ts = to_seconds(promises["ts"])
-    idx = EventIndex.build(promises["loan_id"].to_numpy(), ts, t_min, t_max)
+    loan = promises["loan"].astype(np.int64)
+    ts = to_seconds(promises["ts_raw"])
+    res_t, kept = _promise_resolution(loan, ts, promises["ptp_date"], promises["amount"], book, share)
+    idx = EventIndex.build(loan, ts, t_min, t_max)
     o = idx.order
     res_t, kept = res_t[o], kept[o]
     ptp_t = to_seconds(promises["ptp_date"], ceil=False)[o]
-    amount = np.nan_to_num(promises["ptp_amount"].to_numpy(dtype=np.float64))[o]
+    amount = np.nan_to_num(promises["amount"])[o]
     hi = idx.position(loan_id, as_of_s, "right")
     lo = idx.position(loan_id, as_of_s - CONTACT_WINDOW_DAYS * DAY_S, "right")
     case, ev = expand_windows(lo, hi)

@@ -154,10 +154,15 @@ def _naive_datetimes(values: list) -> np.ndarray | None:
     return ns.view("datetime64[ns]")
 
 
+@functools.cache
+def _resolved(dtype: str) -> np.dtype | ExtensionDtype:
+    return pandas_dtype(dtype)  # resolving a dtype name costs a registry scan
+
+
 def _array(values: list, dtype: str) -> np.ndarray | ExtensionArray:
     """One column with its contract dtype (None becomes NaN/NaT/NA), as `pd.array` / `np.array`
     would build it but without their per-call type inference."""
-    resolved = pandas_dtype(dtype)
+    resolved = _resolved(dtype)
     if isinstance(resolved, ExtensionDtype):  # str, Int64: None becomes NA
         return resolved.construct_array_type()._from_sequence(values, dtype=resolved)
     if resolved.kind == "M":
@@ -181,16 +186,20 @@ def _column_index(names: tuple[str, ...]) -> pd.Index:
 
 
 def _frame(columns: dict[str, object], rows: np.ndarray | None = None) -> pd.DataFrame:
-    """A frame of the typed columns (optionally only ``rows``), one block per column, built without
-    the DataFrame constructor's per-column checks (they cost more than the data for one case)."""
+    """A frame of the typed columns (optionally only ``rows``): one 2-D block per numpy dtype and
+    one per extension column, built without the DataFrame constructor's per-column checks (for
+    one case these cost more than the data)."""
+    numpy_cols: dict[np.dtype, list[int]] = {}
     blocks = []
-    for place, values in enumerate(columns.values()):
-        if rows is not None:
-            values = values.take(rows)
+    arrays = [v if rows is None else v.take(rows) for v in columns.values()]
+    for place, values in enumerate(arrays):
         if isinstance(values, np.ndarray):
-            values = values.reshape(1, -1)
-        blocks.append((values, np.array([place])))
-    n = len(next(iter(columns.values()))) if rows is None else rows.size
+            numpy_cols.setdefault(values.dtype, []).append(place)
+        else:
+            blocks.append((values, np.array([place])))
+    for places in numpy_cols.values():
+        blocks.append((np.stack([arrays[p] for p in places]), np.array(places)))
+    n = len(arrays[0])
     return create_dataframe_from_blocks(blocks, index=pd.RangeIndex(n), columns=_column_index(tuple(columns)))
 
 
