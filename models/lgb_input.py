@@ -13,25 +13,36 @@ vocabularies); columns that do not are re-encoded to ``categories`` first.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
 from rollcure.errors import InputError
 
+#: Column look-ups already made: (id of the frame's column index, wanted columns) -> (index,
+#: positions, missing). Holding the index keeps its id from being reused; one frame is read by
+#: several models per request, and an index is immutable.
+_LOOKED_UP: dict[tuple[int, tuple[str, ...]], tuple[pd.Index, np.ndarray, tuple[str, ...]]] = {}
 
-@lru_cache(maxsize=256)
-def _positions(have: tuple[str, ...], want: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Position in ``have`` of each wanted column (cached: a service sees the same columns every call)."""
-    where = {name: i for i, name in enumerate(have)}
+
+def _positions(have: pd.Index, want: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Position in ``have`` of each wanted column (-1 when missing) and the missing names."""
+    key = (id(have), want)
+    hit = _LOOKED_UP.get(key)
+    if hit is not None and hit[0] is have:
+        return hit[1], hit[2]
+    where = {name: i for i, name in enumerate(have.tolist())}
     missing = tuple(name for name in want if name not in where)
-    return np.array([where.get(name, -1) for name in want], dtype=np.int64), missing
+    positions = np.array([where.get(name, -1) for name in want], dtype=np.int64)
+    if len(_LOOKED_UP) > 1024:
+        _LOOKED_UP.clear()
+    _LOOKED_UP[key] = (have, positions, missing)
+    return positions, missing
 
 
 def column_positions(X: pd.DataFrame, columns: Sequence[str], what: str = "features") -> np.ndarray:
     """Positions of ``columns`` in ``X``; an input error naming the first missing ones."""
-    positions, missing = _positions(tuple(X.columns), tuple(columns))
+    positions, missing = _positions(X.columns, tuple(columns))
     if missing:
         raise InputError(f"{what}: missing column(s) {list(missing[:5])}")
     return positions
@@ -46,12 +57,31 @@ def _column_arrays(X: pd.DataFrame, positions: np.ndarray) -> list:
     mgr = getattr(X, "_mgr", None)
     if not all(hasattr(mgr, a) for a in ("blknos", "blklocs", "blocks")):
         return [X.iloc[:, p].array for p in positions]
-    blocks, blknos, blklocs = mgr.blocks, mgr.blknos, mgr.blklocs
-    out = []
-    for p in positions.tolist():
-        values = blocks[blknos[p]].values
-        out.append(values[blklocs[p]] if values.ndim == 2 else values)
+    blocks, out = mgr.blocks, []
+    for b, loc in zip(mgr.blknos[positions].tolist(), mgr.blklocs[positions].tolist(), strict=True):
+        values = blocks[b].values
+        out.append(values[loc] if values.ndim == 2 else values)
     return out
+
+
+#: Categorical dtypes already compared with a model's categories: (dtype id, categories) -> (dtype,
+#: same). Holding the dtype keeps its id from being reused; dtype equality is not used because
+#: unordered dtypes compare equal whatever the order of their categories, and codes depend on it.
+_CHECKED: dict[tuple[int, tuple], tuple[object, bool]] = {}
+
+
+def _same_categories(dtype: pd.CategoricalDtype, categories: list) -> bool:
+    """Exact comparison of categories and their order, remembered per dtype object (feature frames
+    reuse the registry's dtypes, so this is one dict look-up per column per call)."""
+    key = (id(dtype), tuple(categories))
+    hit = _CHECKED.get(key)
+    if hit is not None and hit[0] is dtype:
+        return hit[1]
+    same = dtype.categories.tolist() == list(categories)
+    if len(_CHECKED) > 4096:
+        _CHECKED.clear()
+    _CHECKED[key] = (dtype, same)
+    return same
 
 
 def column_arrays(X: pd.DataFrame, columns: Sequence[str]) -> list:
@@ -60,14 +90,13 @@ def column_arrays(X: pd.DataFrame, columns: Sequence[str]) -> list:
 
 
 def _codes(values: object, categories: list | None) -> np.ndarray:
-    """Category codes as floats (NaN when missing), re-encoded to ``categories`` when they differ."""
+    """Integer category codes (-1 when missing), re-encoded to ``categories`` when they differ."""
     if not isinstance(values, pd.Categorical) or (
-        categories is not None and list(values.categories) != categories
+        categories is not None and not _same_categories(values.dtype, categories)
     ):
         s = pd.Series(values).astype(object)
         values = pd.Categorical(s.where(s.notna(), None), categories=categories)
-    codes = values.codes
-    return np.where(codes < 0, np.nan, codes)
+    return values.codes
 
 
 def _floats(values: object) -> np.ndarray:
@@ -75,6 +104,12 @@ def _floats(values: object) -> np.ndarray:
     if isinstance(values, pd.api.extensions.ExtensionArray):
         return values.to_numpy(dtype=float, na_value=np.nan)
     return np.asarray(values, dtype=float)
+
+
+def _stacked(columns: list[np.ndarray], n: int) -> np.ndarray:
+    """Equal-length 1-d arrays as an (n, k) float matrix in one cast (``np.column_stack`` converts
+    each array to 2-d first, which dominates on one row)."""
+    return np.concatenate(columns, dtype=float).reshape(len(columns), n).T
 
 
 def as_lgb_matrix(
@@ -91,18 +126,21 @@ def as_lgb_matrix(
     names = list(X.columns) if columns is None else list(columns)
     cats = categories or {}
     arrays = _column_arrays(X, column_positions(X, names))
-    out = np.empty((len(X), len(names)), dtype=float)
-    plain = [
-        j
-        for j, a in enumerate(arrays)
-        if isinstance(a, np.ndarray) and a.dtype.kind in "fiub" and names[j] not in cats
-    ]
-    if plain:  # one cast for all numpy-backed numbers and booleans
-        out[:, plain] = np.vstack([arrays[j] for j in plain]).T
-    for j in sorted(set(range(len(names))) - set(plain)):
-        a = arrays[j]
-        if names[j] in cats or isinstance(a, pd.Categorical):
-            out[:, j] = _codes(a, cats.get(names[j]))
+    n = len(X)
+    out = np.empty((n, len(names)), dtype=float)
+    plain, coded, other = [], [], []
+    for j, (name, a) in enumerate(zip(names, arrays, strict=True)):
+        if name in cats or isinstance(a, pd.Categorical):
+            coded.append(j)
+        elif isinstance(a, np.ndarray) and a.dtype.kind in "fiub":
+            plain.append(j)
         else:
-            out[:, j] = _floats(a)
+            other.append(j)
+    if plain:
+        out[:, plain] = _stacked([arrays[j] for j in plain], n)
+    if coded:
+        codes = _stacked([_codes(arrays[j], cats.get(names[j])) for j in coded], n)
+        out[:, coded] = np.where(codes < 0, np.nan, codes)
+    for j in other:
+        out[:, j] = _floats(arrays[j])
     return out
