@@ -111,7 +111,7 @@ def test_bad_logs_are_named():
         fit_action_models(X, labels, bad, cfg, seed=1)
     with pytest.raises(InputError, match="propensity must be in"):
         fit_action_models(X, labels, actions.assign(propensity=0.0), cfg, seed=1)
-    with pytest.raises(InputError, match="action models: feature frame: missing column"):
+    with pytest.raises(InputError, match="lacks column"):
         fit_action_models(X, labels, actions.drop(columns="propensity"), cfg, seed=1)
     with pytest.raises(InputError, match="need at least"):
         fit_action_models(X.head(20), labels, actions, cfg, seed=1)
