@@ -128,3 +128,43 @@ def test_mixed_history_in_a_batch_is_rejected(payload):
     without = payload.model_copy(update={"contacts": None})
     with pytest.raises(InputError, match="payload.contacts"):
         payloads_to_tables([payload, without])
+
+
+def _plain_tables(payloads: list[CasePayload]) -> dict[str, pd.DataFrame]:
+    """Borrowers, loans and cycles the obvious way (records -> DataFrame -> contract dtypes ->
+    drop_duplicates), to check the block-built tables against."""
+    from features.schemas import TABLE_DTYPES
+    from rollcure.domain import bucket_of
+
+    borrowers = [p.borrower.model_dump() for p in payloads]
+    loans = [{**p.loan.model_dump(), "borrower_id": p.borrower.borrower_id} for p in payloads]
+    cycles = [
+        {"loan_id": p.loan.loan_id, **c.model_dump(), "bucket": c.bucket or bucket_of([c.dpd])[0]}
+        for p in payloads
+        for c in p.cycles
+    ]
+    keys = {"borrowers": ["borrower_id"], "loans": ["loan_id"], "cycles": ["loan_id", "cycle_date"]}
+    out = {}
+    for name, records in (("borrowers", borrowers), ("loans", loans), ("cycles", cycles)):
+        dtypes = TABLE_DTYPES[name]
+        frame = pd.DataFrame(records)[list(dtypes)].astype(dtypes)
+        out[name] = frame.drop_duplicates(keys[name], keep="last").reset_index(drop=True)
+    return out
+
+
+def test_tables_match_plain_pandas_with_repeated_loans(sim_default, thousand_cases):
+    """Several as_of dates of the same loans (repeated borrowers, loans and overlapping cycles)."""
+    cases = overdue_cases(sim_default.tables["cycles"])
+    repeated = cases[cases["loan_id"].isin(cases["loan_id"].value_counts().index[:5])]
+    payloads = payloads_from_tables(sim_default.tables, repeated.reset_index(drop=True))
+    payloads += payloads_from_tables(sim_default.tables, thousand_cases.iloc[:3])
+    tables, served_cases = payloads_to_tables(payloads)
+    for name, expected in _plain_tables(payloads).items():
+        pd.testing.assert_frame_equal(tables[name], expected, check_exact=True)
+    expected_cases = pd.DataFrame(
+        {
+            "loan_id": [p.loan.loan_id for p in payloads],
+            "as_of": pd.to_datetime([p.as_of for p in payloads]).astype("datetime64[ns]"),
+        }
+    ).astype({"loan_id": "int64"})
+    pd.testing.assert_frame_equal(served_cases, expected_cases, check_exact=True)
