@@ -95,12 +95,26 @@ def _lookup(table: pd.DataFrame, key: str, ids: np.ndarray, name: str, cases: tu
     return pos
 
 
-def _gather(table: pd.DataFrame, column: str, pos: np.ndarray, dtype: str | None = None) -> np.ndarray:
-    """``table[column]`` at rows ``pos`` as numpy, converted like `Series.to_numpy(dtype)` would."""
-    values = table[column].array
-    if isinstance(values, pd.arrays.NumpyExtensionArray):
-        return np.asarray(values.to_numpy()[pos], dtype=dtype)
-    return values.take(pos).to_numpy(dtype=dtype)
+class _Rows:
+    """Rows ``pos`` of a table, each column read from the frame once (for one case, reading a
+    column costs more than the arithmetic on it)."""
+
+    def __init__(self, table: pd.DataFrame, pos: np.ndarray):
+        self.table, self.pos, self._taken = table, pos, {}
+
+    def __call__(self, column: str, dtype: object = None) -> np.ndarray:
+        """The column at the rows, converted like `Series.to_numpy(dtype)` on the gathered rows."""
+        taken = self._taken.get(column)
+        if taken is None:
+            values = self.table[column].array
+            if isinstance(values, pd.arrays.NumpyExtensionArray):
+                taken = values.to_numpy()[self.pos]
+            else:
+                taken = values.take(self.pos)
+            self._taken[column] = taken
+        if isinstance(taken, np.ndarray):
+            return np.asarray(taken, dtype=dtype)
+        return taken.to_numpy(dtype=dtype)
 
 
 def _categorical(values: object, name: str) -> pd.Categorical:
@@ -126,35 +140,31 @@ _BORROWER_COLUMNS = ("age", "bureau_score", "other_debt", "dependants", "phone_v
 _LOAN_COLUMNS = ("principal", "annual_rate", "term_months", "instalment", "collateral_value", "has_guarantor")
 
 
-def _static_features(loans, lpos, borrowers, bpos, as_of: np.ndarray, balance: np.ndarray):
-    """Borrower and loan features: attributes as of origination plus flags active at as_of.
-    ``lpos``/``bpos`` are each case's row in ``loans``/``borrowers``."""
-    out = {c: _gather(borrowers, c, bpos) for c in _BORROWER_COLUMNS}
-    for c in ("employment", "region"):  # factorized over the table once, then gathered
-        out[c] = _categorical(borrowers[c].array, c)[bpos]
-    for c in ("product", "collateral_type"):
-        out[c] = _categorical(loans[c].array, c)[lpos]
-    out.update({c: _gather(loans, c, lpos) for c in _LOAN_COLUMNS})
-    income = _gather(borrowers, "monthly_income", bpos, np.float64)
-    instalment = _gather(loans, "instalment", lpos, np.float64)
+def _static_features(loans: _Rows, borrowers: _Rows, as_of: np.ndarray, balance: np.ndarray):
+    """Borrower and loan features: attributes as of origination plus flags active at as_of."""
+    out = {c: borrowers(c) for c in _BORROWER_COLUMNS}
+    for rows, columns in ((borrowers, ("employment", "region")), (loans, ("product", "collateral_type"))):
+        for c in columns:  # factorized over the table once, then gathered
+            out[c] = _categorical(rows.table[c].array, c)[rows.pos]
+    out.update({c: loans(c) for c in _LOAN_COLUMNS})
+    income = borrowers("monthly_income", np.float64)
+    instalment = loans("instalment", np.float64)
     as_of_m = as_of.astype("datetime64[M]").astype(np.int64)
-    orig_m = (
-        _gather(loans, "origination_date", lpos, "datetime64[ns]").astype("datetime64[M]").astype(np.int64)
-    )
+    orig_m = loans("origination_date", "datetime64[ns]").astype("datetime64[M]").astype(np.int64)
     mob = np.maximum(as_of_m - orig_m, 0)
     out["monthly_income"] = income
-    out["debt_to_income"] = _ratio(_gather(borrowers, "other_debt", bpos, np.float64), income)
+    out["debt_to_income"] = _ratio(borrowers("other_debt", np.float64), income)
     out["months_on_book"] = mob
-    term = _gather(loans, "term_months", lpos, np.int64)
+    term = loans("term_months", np.int64)
     out["remaining_term"] = np.where(term > 0, np.maximum(term - mob, 0), np.nan)
     out["instalment_to_income"] = _ratio(instalment, income)
-    out["loan_to_value"] = _ratio(balance, _gather(loans, "collateral_value", lpos, np.float64))
-    out["balance_to_principal"] = _ratio(balance, _gather(loans, "principal", lpos, np.float64))
-    flag_date = _gather(loans, "flag_date", lpos, "datetime64[ns]")
+    out["loan_to_value"] = _ratio(balance, loans("collateral_value", np.float64))
+    out["balance_to_principal"] = _ratio(balance, loans("principal", np.float64))
+    flag_date = loans("flag_date", "datetime64[ns]")
     known = np.isnat(flag_date) | (flag_date <= as_of)
-    any_flag = np.zeros(lpos.size, dtype=bool)
+    any_flag = np.zeros(as_of.size, dtype=bool)
     for flag in FLAGS:
-        active = _gather(loans, flag, lpos, bool) & known
+        active = loans(flag, bool) & known
         out[f"{flag}_now"] = active
         any_flag |= active
     out["any_flag_now"] = any_flag
@@ -196,19 +206,16 @@ def build_features(
     t_min = int(as_of_s.min(initial=0)) - (max(ACTION_WINDOW_DAYS, CONTACT_WINDOW_DAYS) + 1) * DAY_S
     t_max = int(as_of_s.max(initial=0)) + DAY_S
 
-    loans, borrowers = tables["loans"], tables["borrowers"]
-    lpos = _lookup(loans, "loan_id", loan_id, "loans", (loan_id, as_of))
-    bpos = _lookup(
-        borrowers, "borrower_id", _gather(loans, "borrower_id", lpos), "borrowers", (loan_id, as_of)
-    )
+    loans = _Rows(tables["loans"], _lookup(tables["loans"], "loan_id", loan_id, "loans", (loan_id, as_of)))
+    bpos = _lookup(tables["borrowers"], "borrower_id", loans("borrower_id"), "borrowers", (loan_id, as_of))
+    borrowers = _Rows(tables["borrowers"], bpos)
     book = CycleBook.build(tables["cycles"], t_min, t_max)
     pos, start, exact = book.case_rows(loan_id, as_of_s)
     if not exact.all():
         raise InputError(f"cycles: no cycle row at as_of for case(s) {_first_keys(loan_id, as_of, ~exact)}")
 
-    instalment = _gather(loans, "instalment", lpos, np.float64)
-    values = repayment_features(book, pos, start, instalment)
-    values.update(_static_features(loans, lpos, borrowers, bpos, as_of, values["balance"]))
+    values = repayment_features(book, pos, start, loans("instalment", np.float64))
+    values.update(_static_features(loans, borrowers, as_of, values["balance"]))
     if "contacts" in tables and tables["contacts"] is not None:
         values.update(
             contact_features(tables["contacts"], book, loan_id, as_of_s, t_min, t_max, cfg.ptp_kept_share)
