@@ -268,3 +268,19 @@ def test_categorical_codes_match_pandas(name, kind):
         expected = pd.Categorical(np.asarray(values, dtype=object), dtype=dtype)
     pd.testing.assert_extension_array_equal(got, expected)
     assert got.codes.dtype == expected.codes.dtype
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 40, 64, 65, 500])
+def test_key_positions_match_a_pandas_index(size):
+    """The sorted look-up used for small tables answers as `pd.Index` (unique, get_indexer)."""
+    from features.build import _positions
+
+    rng = np.random.default_rng(size)
+    for _ in range(50):
+        keys = rng.integers(0, 2 * size + 1, size).astype(np.int64)
+        ids = rng.integers(0, 2 * size + 3, 4).astype(np.int64)
+        unique, pos = _positions(keys, ids)
+        index = pd.Index(keys)
+        assert unique == index.is_unique
+        if unique:
+            np.testing.assert_array_equal(pos, index.get_indexer(ids))
