@@ -5,7 +5,8 @@ cycle's overdue rows are read whole; each chunk of cases (sorted by loan) reads 
 rows known at the as-of date, with Parquet pushdown filters, and goes through the same
 ``build_features`` -> bundle -> policy path as the HTTP service. In-memory tables (tests,
 notebooks) are sliced with a binary search per table instead. The output is appended to one
-Parquet file chunk by chunk.
+Parquet file chunk by chunk, in chunk order. From a data folder, chunks can be decided in several
+processes (``serving.batch_pool``): each loads the bundle once and reads its own chunks' rows.
 """
 
 from __future__ import annotations
@@ -126,35 +127,92 @@ def decisions_to_arrow(frame: pd.DataFrame, reasons: Any, model_name: str, model
     return pa.table(columns, schema=OUTPUT_SCHEMA)
 
 
+def chunk_seed(seed: int, k: int) -> int:
+    """The arm-draw seed of chunk ``k``: a function of (seed, k) only, so the output does not depend on
+    which worker decides the chunk; hashed so that run ``seed`` and run ``seed + 1`` share no chunk
+    stream (``seed + k`` would)."""
+    return int(np.random.SeedSequence([seed, k]).generate_state(1)[0])
+
+
+@dataclass(frozen=True)
+class _Chunks:
+    """What deciding a chunk needs besides its cases; pickled once to each worker process."""
+
+    load: Callable[[np.ndarray], dict[str, pd.DataFrame]]
+    bundle: Any
+    feature_cfg: Any
+    model_name: str
+    version: str
+    seed: int
+
+    def decide(self, k: int, cases: pd.DataFrame) -> pa.Table:
+        """Chunk ``k``: its rows -> features -> decisions, as an output table."""
+        from features.build import build_features
+
+        X = build_features(self.load(cases["loan_id"].to_numpy()), cases, self.feature_cfg)
+        frame, reasons, _ = decide_cases(self.bundle, X, chunk_seed(self.seed, k))
+        return decisions_to_arrow(frame, reasons, self.model_name, self.version)
+
+
+_WORKER: dict[str, _Chunks] = {}
+
+
+def _install(chunks: _Chunks) -> None:
+    _WORKER["chunks"] = chunks
+
+
+def _decide_in_worker(job: tuple[int, pd.DataFrame]) -> pa.Table:
+    try:
+        return _WORKER["chunks"].decide(*job)
+    except InputError as exc:  # subclasses with their own __init__ may not unpickle in the parent
+        raise InputError(str(exc)) from None
+
+
 def _score_chunks(
     cases: pd.DataFrame,
-    load_chunk: Callable[[np.ndarray], dict[str, pd.DataFrame]],
-    bundle: Any,
-    feature_cfg: Any,
+    chunks: _Chunks,
     out: Path,
     chunk_size: int,
-    model_name: str,
-    seed: int,
+    workers: int,
     on_chunk: Callable[[int, int], None] | None,
-) -> tuple[int, str]:
-    """Cases (sorted by loan) in chunks: that chunk's rows -> features -> decisions -> Parquet."""
-    from features.build import build_features
+) -> int:
+    """Cases (sorted by loan) in chunks, decided in ``workers`` processes (1: in this one) and
+    written in chunk order, so the file is the same whatever the number of workers.
 
-    version = str(bundle.metadata.get("registered_version", "unregistered"))
+    The file appears only when complete: chunks go to ``<out>.partial``, renamed at the end.
+    """
+    from serving.batch_pool import ordered_map, worker_count
+
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
     starts = range(0, len(cases), chunk_size)
-    with pq.ParquetWriter(out, OUTPUT_SCHEMA) as writer:
-        for k, start in enumerate(starts):
-            chunk = cases.iloc[start : start + chunk_size].reset_index(drop=True)
-            X = build_features(load_chunk(chunk["loan_id"].to_numpy()), chunk, feature_cfg)
-            frame, reasons, _ = decide_cases(bundle, X, seed + k)
-            writer.write_table(decisions_to_arrow(frame, reasons, model_name, version))
-            if on_chunk is not None:
-                on_chunk(min(start + chunk_size, len(cases)), len(cases))
-        if len(cases) == 0:
-            writer.write_table(OUTPUT_SCHEMA.empty_table())
-    return len(starts), version
+    jobs = ((k, cases.iloc[s : s + chunk_size].reset_index(drop=True)) for k, s in enumerate(starts))
+    n_workers = worker_count(workers, len(starts))
+    if n_workers > 1:
+        tables = ordered_map(_decide_in_worker, jobs, n_workers, _install, (chunks,))
+    else:
+        tables = (chunks.decide(k, c) for k, c in jobs)
+    try:
+        with pq.ParquetWriter(partial, OUTPUT_SCHEMA) as writer:
+            done = 0
+            for table in tables:
+                writer.write_table(table)
+                done += table.num_rows
+                if on_chunk is not None:
+                    on_chunk(done, len(cases))
+            if len(cases) == 0:
+                writer.write_table(OUTPUT_SCHEMA.empty_table())
+        partial.replace(out)
+    finally:
+        if hasattr(tables, "close"):
+            tables.close()  # stops the workers on an error
+        partial.unlink(missing_ok=True)
+    return len(starts)
+
+
+def _version_of(bundle: Any) -> str:
+    return str(bundle.metadata.get("registered_version", "unregistered"))
 
 
 def score_tables(
@@ -170,7 +228,8 @@ def score_tables(
 ) -> BatchSummary:
     """Score every case overdue at ``as_of`` (default: the latest cycle) of in-memory tables.
 
-    ``seed`` drives the policy's arm draw; chunk ``k`` uses ``seed + k`` so reruns are identical.
+    ``seed`` drives the policy's arm draw (chunk ``k`` uses :func:`chunk_seed`), so reruns are
+    identical. Chunks are decided in this process: the tables are already in its memory.
     """
     from features.cases import overdue_cases
 
@@ -178,17 +237,9 @@ def score_tables(
     known = tables_up_to(tables, when)
     known["loans"] = known["loans"].sort_values("loan_id", kind="stable").reset_index(drop=True)
     cases = overdue_cases(known["cycles"], when).sort_values("loan_id", kind="stable").reset_index(drop=True)
-    n_chunks, version = _score_chunks(
-        cases,
-        lambda ids: chunk_tables(known, ids),
-        bundle,
-        feature_cfg,
-        out,
-        chunk_size,
-        model_name,
-        seed,
-        on_chunk,
-    )
+    version = _version_of(bundle)
+    chunks = _Chunks(lambda ids: chunk_tables(known, ids), bundle, feature_cfg, model_name, version, seed)
+    n_chunks = _score_chunks(cases, chunks, out, chunk_size, 1, on_chunk)
     return BatchSummary(len(cases), n_chunks, when.date(), model_name, version)
 
 
@@ -239,6 +290,21 @@ class ParquetBook:
         return out
 
 
+@dataclass(frozen=True)
+class _BookChunk:
+    """Loads and validates one chunk's rows from the book; picklable, so each worker reads its own."""
+
+    book: ParquetBook
+    as_of: pd.Timestamp
+
+    def __call__(self, loan_ids: np.ndarray) -> dict[str, pd.DataFrame]:
+        from features.schemas import validate_tables
+
+        tables = self.book.chunk(loan_ids, self.as_of)
+        validate_tables(tables)
+        return tables
+
+
 def score_book(
     book: ParquetBook,
     bundle: Any,
@@ -249,21 +315,18 @@ def score_book(
     model_name: str,
     seed: int,
     on_chunk: Callable[[int, int], None] | None = None,
+    workers: int = 1,
 ) -> BatchSummary:
-    """:func:`score_tables` for a data folder, reading and validating one chunk of loans at a time."""
-    from features.schemas import validate_tables
+    """:func:`score_tables` for a data folder, reading and validating one chunk of loans at a time.
 
+    With ``workers`` > 1 (0: one per core) chunks are decided in that many processes, each reading
+    its chunks' rows itself; the parent only sends case keys and writes results in chunk order.
+    """
     when = resolve_as_of(book.cycle_dates(), as_of)
     cases = book.cases_at(when).sort_values("loan_id", kind="stable").reset_index(drop=True)
-
-    def load(ids: np.ndarray) -> dict[str, pd.DataFrame]:
-        tables = book.chunk(ids, when)
-        validate_tables(tables)
-        return tables
-
-    n_chunks, version = _score_chunks(
-        cases, load, bundle, feature_cfg, out, chunk_size, model_name, seed, on_chunk
-    )
+    version = _version_of(bundle)
+    chunks = _Chunks(_BookChunk(book, when), bundle, feature_cfg, model_name, version, seed)
+    n_chunks = _score_chunks(cases, chunks, out, chunk_size, workers, on_chunk)
     return BatchSummary(len(cases), n_chunks, when.date(), model_name, version)
 
 
@@ -274,8 +337,10 @@ def score_portfolio(
     as_of: date | None,
     model: str,
     on_chunk: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
 ) -> BatchSummary:
-    """Load the registry bundle ``model`` and score the data folder with :func:`score_book`."""
+    """Load the registry bundle ``model`` and score the data folder with :func:`score_book`
+    (``workers`` None: ``serving.batch_workers``)."""
     from training.registry import load_bundle
 
     book = ParquetBook(Path(data_dir))
@@ -290,4 +355,5 @@ def score_portfolio(
         cfg.training.registered_model,
         cfg.seed,
         on_chunk,
+        cfg.serving.batch_workers if workers is None else workers,
     )

@@ -173,3 +173,83 @@ def test_bad_as_of_and_unknown_model_exit_two(serving_setup, sim_default_dir, tm
     err = capsys.readouterr().err
     assert "--as-of: not a date" in err and "not a cycle date" in err and "no-such-alias" in err
     assert "Traceback" not in err
+
+
+def test_parallel_workers_write_the_same_file_as_one(sim_default_dir, trained_run, tmp_path):
+    from serving.batch import ParquetBook, score_book
+
+    args = (trained_run.bundle, trained_run.cfg.features)
+    files = {}
+    for workers in (1, 2):
+        files[workers] = tmp_path / f"w{workers}.parquet"
+        summary = score_book(
+            ParquetBook(sim_default_dir), *args, files[workers], None, 250, "m", 7, workers=workers
+        )
+        assert summary.n_chunks > 2  # more chunks than workers: queueing and ordering both happen
+    assert pq.read_table(files[1]).equals(pq.read_table(files[2]))
+
+
+def test_a_bad_row_met_by_a_worker_exits_two_in_one_line(serving_setup, sim_default_dir, tmp_path, capsys):
+    """The broken loan is in the last chunk, which only a worker reads; no output file is left."""
+    from rollcure.io import read_tables, write_tables
+
+    tables = read_tables(sim_default_dir)
+    latest = tables["cycles"]["cycle_date"].max()
+    cycles = tables["cycles"]
+    last_case = cycles.loc[(cycles["cycle_date"] == latest) & (cycles["dpd"] > 0), "loan_id"].max()
+    tables["loans"].loc[tables["loans"]["loan_id"] == last_case, "principal"] = -1.0
+    write_tables(tables, tmp_path / "book")
+    config = write_serving_config(serving_setup, tmp_path / "config.yaml", batch_chunk_size=700)
+    out = tmp_path / "scores.parquet"
+    argv = ["score", "--data", str(tmp_path / "book"), "--out", str(out), "--config", str(config)]
+    with use_registry(serving_setup):
+        assert run([*argv, "--workers", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "principal" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not out.exists() and not list(tmp_path.glob("scores.parquet*"))
+
+
+def test_results_come_back_in_job_order_with_bounded_jobs_in_flight():
+    from concurrent.futures import Future
+
+    from serving.batch_pool import in_order
+
+    submitted, consumed, in_flight = [], [], []
+
+    def submit(job):
+        submitted.append(job)
+        in_flight.append(len(submitted) - len(consumed))
+        future = Future()
+        future.set_result(job * 10)
+        return future
+
+    for result in in_order(submit, range(9), limit=3):
+        consumed.append(result)
+    assert consumed == [10 * k for k in range(9)]
+    assert max(in_flight) == 3
+
+
+def test_worker_pool_keeps_one_chunk_queued_per_busy_worker_set(monkeypatch):
+    """ordered_map runs real processes and allows workers + 1 jobs in flight."""
+    import serving.batch_pool as pool
+
+    limits = []
+    real = pool.in_order
+
+    def spy(submit, jobs, limit):
+        limits.append(limit)
+        return real(submit, jobs, limit)
+
+    monkeypatch.setattr(pool, "in_order", spy)
+    assert list(pool.ordered_map(abs, [-3, -1, -2, -5], 2, int, ())) == [3, 1, 2, 5]
+    assert limits == [3]
+
+
+def test_worker_count_and_chunk_seeds():
+    from serving.batch import chunk_seed
+    from serving.batch_pool import usable_cores, worker_count
+
+    assert worker_count(0, 100) == usable_cores()
+    assert worker_count(4, 2) == 2 and worker_count(3, 0) == 1
+    assert chunk_seed(7, 3) == chunk_seed(7, 3)
+    assert len({chunk_seed(s, k) for s in range(5) for k in range(5)}) == 25  # seed + k would collide

@@ -45,3 +45,10 @@ def test_service_env_passes_workers_threads_and_config(tmp_path):
     assert env["OMP_NUM_THREADS"] == "2" and env["ROLLCURE_DATA_DIR"] == str(tmp_path.resolve())
     assert env["ROLLCURE_CONFIG"] == str((tmp_path / "c.yaml").resolve())
     assert service_env(cfg, None, base={"OMP_NUM_THREADS": "4"})["OMP_NUM_THREADS"] == "4"  # caller's wins
+
+
+def test_score_rejects_a_negative_worker_count(tmp_path, capsys):
+    argv = ["score", "--data", str(tmp_path), "--out", str(tmp_path / "x.parquet"), "--workers", "-1"]
+    assert run(argv) == 2
+    err = capsys.readouterr().err
+    assert "--workers" in err and "Traceback" not in err

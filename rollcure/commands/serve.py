@@ -58,6 +58,12 @@ def score(
     out: Path = typer.Option(..., "--out", help="Parquet file to write."),
     as_of: str | None = typer.Option(None, "--as-of", help="Cycle date YYYY-MM-DD (default: latest)."),
     model: str | None = typer.Option(None, "--model", help="Registry alias or version (default: champion)."),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=0,
+        help="Processes deciding chunks in parallel; 0 = one per core (default: serving.batch_workers).",
+    ),
     config: Path | None = _CONFIG,
 ) -> None:
     """Score, explain and recommend every case overdue at the as-of cycle, in bounded-memory chunks."""
@@ -83,6 +89,7 @@ def score(
             as_of=when,
             model=chosen,
             on_chunk=lambda done, total: progress.update(task, completed=done, total=total),
+            workers=workers,
         )
     typer.echo(
         f"scored {summary.n_cases} cases at {summary.as_of} with {summary.model_name} "
