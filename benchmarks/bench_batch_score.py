@@ -1,12 +1,17 @@
-"""Batch scoring benchmark: `rollcure score` on N overdue cases (default 1M); prints one JSON document.
+"""Batch scoring benchmark: `rollcure score` with 1 and 2 workers, and the exact-TreeSHAP ceiling; one JSON.
 
-    .venv/bin/python benchmarks/bench_batch_score.py --data DIR [--cases 1000000]
+    .venv/bin/python benchmarks/bench_batch_score.py --data DIR [--cases 1000000] [--small-cases 200000]
 
 DIR is a data folder with a registered ``champion`` and simulated tables (see bench_serving.py).
 The book is scaled up by copying the loans overdue at the latest cycle (with the history the
-feature windows read) under new loan and borrower ids until it holds N cases at that cycle. The
-CLI runs as a child process, so the wall time includes start-up and bundle loading, and the peak
-RSS is the child's own high-water mark (``VmHWM``, polled), not counting this process.
+feature windows read) under new loan and borrower ids until it holds N cases at that cycle. Runs,
+side by side in one process so they share the machine's load: workers=1 and workers=2 on the
+small book (like for like), then workers=2 on the full one. The CLI runs as a child process, so
+the wall time includes start-up, bundle loading and worker start-up. Peak RSS is the sum over the
+CLI's process tree (parent, workers, multiprocessing's resource tracker) of each process's own
+high-water mark (``VmHWM``, polled every 0.2 s): an upper bound on the simultaneous peak, and it
+does not count this process. The ceiling is LightGBM ``pred_contrib`` (exact TreeSHAP, which the
+scorer runs for every case) on the real feature matrix of the book's first cases, 1 and 2 threads.
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 HISTORY_DAYS = 400  # longer than every feature window
+TARGET_CASES_PER_S = 16_000  # issue 6
 ID_STRIDE = 10**8
 
 
@@ -78,56 +85,145 @@ def _high_water_kb(pid: int) -> int:
     return 0
 
 
+def _tree_peaks(proc: subprocess.Popen, poll_s: float = 0.2) -> dict[int, int]:
+    """Each process's high-water mark (kB) in the tree of ``proc`` until it exits."""
+    import psutil
+
+    root = psutil.Process(proc.pid)
+    peaks: dict[int, int] = {}
+    while proc.poll() is None:
+        try:
+            pids = [proc.pid] + [c.pid for c in root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            pids = [proc.pid]
+        for pid in pids:
+            peaks[pid] = max(peaks.get(pid, 0), _high_water_kb(pid))
+        time.sleep(poll_s)
+    return peaks
+
+
+def run_cli(book: Path, out: Path, workers: int, env: dict, config: Path | None) -> dict:
+    """One timed `rollcure score` run: wall time, cases/s and the process tree's peak RSS."""
+    cmd = [str(Path(sys.executable).with_name("rollcure")), "score", "--data", str(book), "--out", str(out)]
+    cmd += ["--workers", str(workers)] + (["--config", str(config)] if config else [])
+    load = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peaks = _tree_peaks(proc)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"rollcure score failed: {proc.stderr.read()[-2000:]}")
+    n = pq.ParquetFile(out).metadata.num_rows
+    out.unlink()
+    return {
+        "workers": workers,
+        "cases": n,
+        "wall_s": round(wall, 1),
+        "cases_per_s": round(n / wall, 1),
+        "peak_rss_mb_tree_sum": round(sum(peaks.values()) / 1024, 1),
+        "peak_rss_mb_largest_process": round(max(peaks.values()) / 1024, 1),
+        "processes_seen": len(peaks),
+        "load_average_1m_before": round(load, 2),
+    }
+
+
+def treeshap_ceiling(data_dir: Path, book: Path, rows: int, repeats: int = 3) -> dict:
+    """Rows/s of exact TreeSHAP on the decision-reason model alone, 1 and 2 threads, best of repeats.
+
+    The matrix is what the scorer feeds LightGBM: the book's first ``rows`` cases through the same
+    chunk reader and ``build_features``, converted once outside the timing.
+    """
+    from features.build import build_features
+    from rollcure.config import load_config
+    from serving.batch import ParquetBook, resolve_as_of
+    from serving.pipeline import DECISION_REASON_TARGET
+    from training.registry import load_bundle
+
+    cfg = load_config(None, data_dir=data_dir)
+    bundle = load_bundle(cfg, cfg.serving.model_alias)
+    reader = ParquetBook(book)
+    when = resolve_as_of(reader.cycle_dates(), None)
+    cases = reader.cases_at(when).sort_values("loan_id", kind="stable").head(rows).reset_index(drop=True)
+    X = build_features(reader.chunk(cases["loan_id"].to_numpy(), when), cases, cfg.features)
+    clf = bundle.models[DECISION_REASON_TARGET]
+    matrix = clf.matrix(X)
+    trees = clf.booster_.dump_model(num_iteration=clf.best_iteration_)["tree_info"]
+    result = {
+        "model": DECISION_REASON_TARGET,
+        "rows": len(matrix),
+        "features": matrix.shape[1],
+        "trees": len(trees),
+        "max_leaves": max(t["num_leaves"] for t in trees),
+        "load_average_1m_before": round(os.getloadavg()[0], 2),
+    }
+    for threads in (1, 2):
+        best = np.inf
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            clf.booster_.predict(
+                matrix, pred_contrib=True, num_iteration=clf.best_iteration_, num_threads=threads
+            )
+            best = min(best, time.perf_counter() - t0)
+        result[f"rows_per_s_{threads}_thread{'s' if threads > 1 else ''}"] = round(len(matrix) / best, 1)
+    return result
+
+
 def main() -> None:
     from rollcure.io import read_tables, write_tables
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, required=True)
-    ap.add_argument("--cases", type=int, default=1_000_000)
+    ap.add_argument("--cases", type=int, default=1_000_000, help="cases of the full run (workers=2)")
+    ap.add_argument("--small-cases", type=int, default=200_000, help="cases of the workers 1 vs 2 runs")
+    ap.add_argument("--ceiling-rows", type=int, default=50_000, help="rows of the TreeSHAP timing")
     ap.add_argument("--chunk", type=int, default=None, help="serving.batch_chunk_size override")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="rollcure-batch-bench-"))
     try:
         t0 = time.perf_counter()
-        book = scaled_book(read_tables(args.data), args.cases)
-        write_tables(book, work / "book")
-        rows = {k: int(len(v)) for k, v in book.items()}
+        tables = read_tables(args.data)
+        rows = {}
+        for name, n in (("small", args.small_cases), ("full", args.cases)):
+            book = scaled_book(tables, n)
+            write_tables(book, work / name)
+            rows[name] = {k: int(len(v)) for k, v in book.items()}
+        del tables, book  # the child's figures must not include this process's copy of the book
         prep_s = time.perf_counter() - t0
         env = {**os.environ, "ROLLCURE_DATA_DIR": str(args.data.resolve())}
-        cmd = [str(Path(sys.executable).with_name("rollcure")), "score", "--data", str(work / "book")]
-        cmd += ["--out", str(work / "scores.parquet")]
+        config = None
         if args.chunk:
             import yaml
 
-            (work / "cfg.yaml").write_text(yaml.safe_dump({"serving": {"batch_chunk_size": args.chunk}}))
-            cmd += ["--config", str(work / "cfg.yaml")]
-        del book  # the child's figures must not include this process's copy of the book
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        peak_kb = 0
-        while proc.poll() is None:
-            peak_kb = max(peak_kb, _high_water_kb(proc.pid))
-            time.sleep(0.2)
-        wall = time.perf_counter() - t0
-        if proc.returncode != 0:
-            raise SystemExit(f"rollcure score failed: {proc.stderr.read()[-2000:]}")
-        n = len(pd.read_parquet(work / "scores.parquet", columns=["loan_id"]))
+            config = work / "cfg.yaml"
+            config.write_text(yaml.safe_dump({"serving": {"batch_chunk_size": args.chunk}}))
+        out = work / "scores.parquet"
+        load_start = os.getloadavg()[0]
+        runs = [run_cli(work / "small", out, w, env, config) for w in (1, 2)]
+        ceiling = treeshap_ceiling(args.data, work / "full", args.ceiling_rows)
+        runs.append(run_cli(work / "full", out, 2, env, config))
+        full, best_shap = runs[-1]["cases_per_s"], ceiling["rows_per_s_2_threads"]
         result = {
             "benchmark": "batch_score_cli",
             "machine": {
                 "cpu_count": os.cpu_count(),
+                "usable_cores": len(os.sched_getaffinity(0)),
                 "platform": platform.platform(),
                 "python": platform.python_version(),
-                "load_average_1m": round(os.getloadavg()[0], 2),
+                "load_average_1m_start": round(load_start, 2),
+                "load_average_1m_end": round(os.getloadavg()[0], 2),
             },
-            "cases": n,
+            "chunk_size": args.chunk or "config default",
             "rows": rows,
             "book_prep_s": round(prep_s, 1),
-            "wall_s": round(wall, 1),
-            "cases_per_s": round(n / wall, 1),
-            "peak_rss_mb": round(peak_kb / 1024, 1),
-            "target_cases_per_s": 16000,
+            "runs": runs,
+            "peak_rss_note": "sum over the CLI process tree of each process's VmHWM (polled); upper bound",
+            "speedup_2_vs_1_workers_same_book": round(runs[1]["cases_per_s"] / runs[0]["cases_per_s"], 2),
+            "treeshap_ceiling": ceiling,
+            "full_path_over_ceiling_2_threads": round(full / best_shap, 3),
+            "full_path_over_target": round(full / TARGET_CASES_PER_S, 3),
+            "ceiling_2_threads_over_target": round(best_shap / TARGET_CASES_PER_S, 3),
+            "target_cases_per_s": TARGET_CASES_PER_S,
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
