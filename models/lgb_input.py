@@ -123,7 +123,7 @@ def as_lgb_matrix(
     ``categories`` names the columns LightGBM treats as categorical, with the categories it was
     trained on; without it, a column is categorical when its dtype is.
     """
-    names = list(X.columns) if columns is None else list(columns)
+    names = X.columns.tolist() if columns is None else list(columns)
     cats = categories or {}
     arrays = _column_arrays(X, column_positions(X, names))
     n = len(X)

@@ -184,10 +184,10 @@ def format_values(values: pd.Series | np.ndarray, spec: FeatureSpec) -> np.ndarr
 
 def sentences(value_text: np.ndarray, target: str, direction: np.ndarray, pp: np.ndarray) -> np.ndarray:
     """Join value text, verb and probability points (string formatting: a comprehension per reason)."""
-    noun = _TARGET_NOUN[target]
+    middle = {d: f" {verb} {_TARGET_NOUN[target]} (" for d, verb in _VERB.items()}
     out = np.empty(len(value_text), dtype=object)
     out[:] = [
-        f"{v} {_VERB['up'] if d == 'up' else _VERB['down']} {noun} ({p:+.1f} pp)"
+        f"{v}{middle['up' if d == 'up' else 'down']}{p:+.1f} pp)"
         for v, d, p in zip(
             np.asarray(value_text, dtype=object).tolist(),
             np.asarray(direction).tolist(),
