@@ -21,7 +21,7 @@ import pandas as pd
 from models.calibration import Calibrator
 from models.classifiers import GBMClassifier
 from models.config import TARGETS, ModelConfig
-from models.explain import top_reasons
+from models.explain import reason_arrays, top_reasons
 from models.feature_spec import FeatureSpec, spec_from_dicts
 from models.lgb_input import column_positions
 from models.reason_codes import reason_code_table
@@ -87,6 +87,14 @@ class Bundle:
         """SHAP contributions in log-odds per feature, plus ``base_value``; rows sum to the margin."""
         values = self.models[target].contributions(self.matrices(X, (target,))[target])
         return pd.DataFrame(values, columns=[*self.feature_names, "base_value"], index=X.index)
+
+    def reasons(self, X: pd.DataFrame, target: str, direction: str) -> dict[str, np.ndarray]:
+        """One target's reasons in one direction, as the columns of :meth:`explain`'s frame (rows by
+        case, then rank): what a decision shows, with TreeSHAP run for that target only."""
+        contrib = self.models[target].contributions(self.matrices(X, (target,))[target])
+        return reason_arrays(
+            contrib, X, self.features, self.calibrators[target], target, self.top_k, direction
+        )
 
     def explain(self, X: pd.DataFrame, top_k: int | None = None) -> pd.DataFrame:
         """Top-k reasons up and down per case and target (long frame, ``case`` = row position)."""

@@ -83,21 +83,8 @@ def explain_cases(bundle: Any, X: pd.DataFrame) -> pd.DataFrame:
 def _decision_reason_arrays(bundle: Any, X: pd.DataFrame) -> dict[str, np.ndarray]:
     """The decision's reasons as the columns of the reasons frame: TreeSHAP for the decision target
     only (the throughput bottleneck; ``bundle.explain`` runs it for both targets) and only the
-    direction a decision shows, via the same ``models.explain`` code as ``bundle.explain``."""
-    from models.explain import reason_arrays
-
-    target = DECISION_REASON_TARGET
-    bundle._check(X)
-    contrib = bundle.models[target].contributions(X)
-    return reason_arrays(
-        contrib,
-        X,
-        bundle.features,
-        bundle.calibrators[target],
-        target,
-        bundle.top_k,
-        DECISION_REASON_DIRECTION,
-    )
+    direction a decision shows, by the same ``models.explain`` code as ``bundle.explain``."""
+    return bundle.reasons(X, DECISION_REASON_TARGET, DECISION_REASON_DIRECTION)
 
 
 def decision_reason_frame(bundle: Any, X: pd.DataFrame) -> pd.DataFrame:
