@@ -74,7 +74,7 @@ def transition_counts(cycles: pd.DataFrame, until: pd.Timestamp | None = None) -
     next_month = by_loan["cycle_date"].shift(-1).dt.to_period("M")
     ok = (nxt.notna() & (next_month == c["cycle_date"].dt.to_period("M") + 1)).to_numpy()
     if until is not None:
-        ok &= (c["cycle_date"] <= until).to_numpy()
+        ok = ok & (c["cycle_date"] <= until).to_numpy()
     k = len(BUCKETS)
     frm = bucket_index(c["dpd"].to_numpy()[ok]).astype(np.int64)
     to = bucket_index(nxt.to_numpy()[ok].astype(np.int64)).astype(np.int64)
