@@ -205,8 +205,7 @@ def _score_chunks(
                 writer.write_table(OUTPUT_SCHEMA.empty_table())
         partial.replace(out)
     finally:
-        if hasattr(tables, "close"):
-            tables.close()  # stops the workers on an error
+        tables.close()  # on an error: stops the workers and drops the chunks in flight
         partial.unlink(missing_ok=True)
     return len(starts)
 
