@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import bentoml
+from bentoml.validators import ContentType
 from fastapi import FastAPI
 from pydantic import Field
 from starlette.responses import JSONResponse
@@ -55,6 +56,13 @@ Cases = Annotated[
         min_length=1, description="One or more overdue cases.", json_schema_extra={"example": [EXAMPLE_CASE]}
     ),
 ]
+
+#: Responses declared JSON up front: otherwise BentoML derives a list output's media type from its
+#: JSON schema, generated anew for every response (measured with py-spy: as costly as the decision).
+_JSON = ContentType("application/json")
+Decisions = Annotated[list[CaseDecision], _JSON]
+Scores = Annotated[list[CaseScore], _JSON]
+Explanations = Annotated[list[CaseExplanation], _JSON]
 
 info_app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -167,17 +175,17 @@ class RollcureService:
             return _error(503, [], "decision log unavailable; no decision was made")
 
     @bentoml.api(route="/recommend")
-    async def recommend(self, cases: Cases) -> list[CaseDecision]:
+    async def recommend(self, cases: Cases) -> Decisions:
         """The policy's decision per case (scores and reason codes until a policy is bundled)."""
         return await self._answer(self._recommending, cases)
 
     @bentoml.api(route="/score")
-    async def score(self, cases: Cases) -> list[CaseScore]:
+    async def score(self, cases: Cases) -> Scores:
         """Calibrated roll-forward and cure probabilities per case."""
         return await self._answer(self._scoring, cases)
 
     @bentoml.api(route="/explain")
-    async def explain(self, cases: Cases) -> list[CaseExplanation]:
+    async def explain(self, cases: Cases) -> Explanations:
         """SHAP reason codes (up and down, both targets) and every feature's contribution."""
         return await self._answer(self._explaining, cases)
 
