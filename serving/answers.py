@@ -57,7 +57,7 @@ def _expected_values(policy: pd.DataFrame, n: int) -> list[dict[str, float] | No
     cols = [a for a in ACTIONS if f"ev_{a}" in policy.columns]
     if not cols:
         return [None] * n
-    matrix = policy[[f"ev_{a}" for a in cols]].to_numpy(dtype=float).tolist()
+    matrix = np.column_stack([policy[f"ev_{a}"].to_numpy(dtype=float) for a in cols]).tolist()
     return [{a: v for a, v in zip(cols, row, strict=True) if math.isfinite(v)} for row in matrix]
 
 
