@@ -1,8 +1,8 @@
 """Repayment features: windows over a loan's last cycle rows up to and including as_of.
 
-The cycle row of each case is found with one search over the sorted book; every window is then a
-handful of lagged reads (a loop over lags 0..11, never over rows), so only the case rows are
-computed, not every cycle of the book.
+The cycle row of each case is found with one search over the sorted book; every window is then read
+from one (cases, lags 0..11) gather of that row and the rows before it, so only the case rows are
+computed, not every cycle of the book, and the number of numpy calls does not grow with the lags.
 """
 
 from __future__ import annotations
@@ -79,35 +79,57 @@ def _status_codes(cycles: pd.DataFrame) -> np.ndarray:
     return cycles["status_code"].to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _status_counts(book: CycleBook, pos: np.ndarray, start: np.ndarray) -> dict[str, np.ndarray]:
-    """Cycles with each counted status code in the window; NaN without codes (a null in the window
-    makes the count unknown: it is never read as "some other code")."""
-    if book.status is None:
-        return {name: np.full(pos.size, np.nan) for name in STATUS_COUNTS}
-    known = ~np.isnan(book.status)
-    return {
-        name: _window(np.where(known, book.status == code, np.nan), pos, start, STATUS_COUNT_WINDOW, "sum")
-        for name, code in STATUS_COUNTS.items()
-    }
+class _Lags:
+    """The case rows and the ``CYCLE_WINDOW - 1`` rows before each, as one (cases, lags) gather.
 
+    Row ``lag`` holds the sorted position ``lag`` rows before each case row, or the case row
+    itself where that row belongs to an earlier loan (``ok`` is then False). Every window feature
+    reads its column once through this matrix instead of once per lag: for one serving case the
+    per-lag numpy calls cost more than the data. Lags are the first axis so that running totals
+    along them work on contiguous rows of cases (fast for a whole book too).
+    """
 
-def _lagged(
-    values: np.ndarray, pos: np.ndarray, start: np.ndarray, lag: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Values ``lag`` rows before each case row, and whether that row belongs to the same loan."""
-    ok = pos - lag >= start
-    return values[np.where(ok, pos - lag, pos)], ok
+    def __init__(self, pos: np.ndarray, start: np.ndarray):
+        rows = pos - np.arange(CYCLE_WINDOW)[:, None]
+        self.ok = rows >= start
+        self.rows = np.where(self.ok, rows, pos)
+
+    def take(self, values: np.ndarray, k: int = CYCLE_WINDOW) -> np.ndarray:
+        return values[self.rows[:k]]
+
+    def running(self, taken: np.ndarray, how: str) -> np.ndarray:
+        """Window totals of gathered values over lags 0..j in row j, for every window at once. Sums
+        add lag after lag in float64 (an accumulate, never a pairwise sum), so every window keeps
+        the rounding of the per-lag loop it replaces; rows of other loans add 0 (sum) or nothing
+        (max, in the values' own dtype: exact)."""
+        k = taken.shape[0]
+        if how == "max":
+            return np.maximum.accumulate(np.where(self.ok[:k], taken, taken[0]), axis=0)
+        v = taken.astype(np.float64)
+        v[1:] = np.where(self.ok[1:k], v[1:], 0.0)
+        return np.add.accumulate(v, axis=0)
 
 
 def _window(values: np.ndarray, pos, start, k: int, how: str) -> np.ndarray:
-    acc = values[pos].astype(np.float64)
-    for lag in range(1, k):
-        v, ok = _lagged(values, pos, start, lag)
-        if how == "max":
-            acc = np.where(ok, np.maximum(acc, v), acc)
-        else:
-            acc = acc + np.where(ok, v, 0.0)
-    return acc
+    """Sum or max of ``values`` over each case's last ``k`` rows of its own loan."""
+    lags = _Lags(pos, start)
+    return lags.running(lags.take(values, k), how)[k - 1].astype(np.float64)
+
+
+def _status_counts(book: CycleBook, lags: _Lags, n: int) -> dict[str, np.ndarray]:
+    """Cycles with each counted status code in the window; NaN without codes (a null in the window
+    makes the count unknown: it is never read as "some other code")."""
+    if book.status is None:
+        return {name: np.full(n, np.nan) for name in STATUS_COUNTS}
+    k = STATUS_COUNT_WINDOW
+    status = lags.take(book.status, k)
+    known = ~np.isnan(status)
+    out = {}
+    for name, code in STATUS_COUNTS.items():
+        counted = np.where(known, status == code, np.nan)
+        counted[1:] = np.where(lags.ok[1:k], counted[1:], 0.0)
+        out[name] = np.add.accumulate(counted, axis=0)[k - 1]
+    return out
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -115,13 +137,29 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.where(den > CENT, num / np.where(den > CENT, den, 1.0), np.nan)
 
 
+def _streaks(lags: _Lags, paid: np.ndarray, due: np.ndarray, dpd: np.ndarray, instalment: np.ndarray):
+    """(times cured, consecutive missed, cycles since a full payment) over the lag matrix: counts and
+    first/leading runs along the lag axis instead of a loop over lags."""
+    ok = lags.ok
+    missed_row = ok & (paid <= CENT) & (due > CENT)
+    streak = np.logical_and.accumulate(missed_row, axis=0).sum(axis=0, dtype=np.int64)
+    full = ok & (paid >= np.minimum(due, instalment) - CENT)
+    since_full = np.where(full.any(axis=0), full.argmax(axis=0).astype(np.float64), np.nan)
+    cured = (ok[:-1] & ok[1:] & (dpd[:-1] == 0) & (dpd[1:] > 0)).sum(axis=0, dtype=np.int64)
+    return cured, streak, since_full
+
+
 def repayment_features(
     book: CycleBook, pos: np.ndarray, start: np.ndarray, instalment: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Repayment features of the cases whose cycle rows sit at sorted positions ``pos``."""
-    dpd = book.dpd[pos]
-    delinquent = (book.dpd > 0).astype(np.float64)
-    paid_any = (book.paid > CENT).astype(np.float64)
+    lags = _Lags(pos, start)
+    dpd_l, paid_l, due_l = lags.take(book.dpd), lags.take(book.paid), lags.take(book.due)
+    dpd, paid, due = dpd_l[0], paid_l[0], due_l[0]
+    max_dpd = lags.running(dpd_l, "max")
+    delinquent = np.add.accumulate((dpd_l > 0) & lags.ok, axis=0, dtype=np.int64)
+    paid_sum, due_sum = lags.running(paid_l, "sum"), lags.running(due_l, "sum")
+    balance = book.balance[pos]
     out: dict[str, np.ndarray] = {
         "dpd": dpd,
         "bucket": bucket_of(dpd),
@@ -129,47 +167,28 @@ def repayment_features(
         "tier_by_dpd": tier_by_dpd(dpd),
         "tier_by_missed": tier_by_missed(book.missed[pos]),
         "missed_instalments": book.missed[pos],
-        "balance": book.balance[pos],
+        "balance": balance,
         "arrears": book.arrears[pos],
-        "due_amount": book.due[pos],
-        "paid_amount": book.paid[pos],
-        "max_dpd_3": _window(book.dpd, pos, start, 3, "max").astype(np.int64),
-        "max_dpd_6": _window(book.dpd, pos, start, 6, "max").astype(np.int64),
-        "max_dpd_12": _window(book.dpd, pos, start, CYCLE_WINDOW, "max").astype(np.int64),
-        "delinquent_cycles_6": _window(delinquent, pos, start, 6, "sum").astype(np.int64),
-        "delinquent_cycles_12": _window(delinquent, pos, start, CYCLE_WINDOW, "sum").astype(np.int64),
-        "paid_cycles_6": _window(paid_any, pos, start, 6, "sum").astype(np.int64),
+        "due_amount": due,
+        "paid_amount": paid,
+        "max_dpd_3": max_dpd[2].astype(np.int64),
+        "max_dpd_6": max_dpd[5].astype(np.int64),
+        "max_dpd_12": max_dpd[CYCLE_WINDOW - 1].astype(np.int64),
+        "delinquent_cycles_6": delinquent[5],
+        "delinquent_cycles_12": delinquent[CYCLE_WINDOW - 1],
+        "paid_cycles_6": (paid_l[:6] > CENT).sum(axis=0, where=lags.ok[:6], dtype=np.int64),
     }
-    out["paid_to_due_1"] = _ratio(book.paid[pos], book.due[pos])
+    out["paid_to_due_1"] = _ratio(paid, due)
     for k in (3, 6):
-        out[f"paid_to_due_{k}"] = _ratio(
-            _window(book.paid, pos, start, k, "sum"), _window(book.due, pos, start, k, "sum")
-        )
-
-    cured = np.zeros(pos.size, dtype=np.int64)
-    streak = np.zeros(pos.size, dtype=np.int64)
-    alive = np.ones(pos.size, dtype=bool)
-    since_full = np.full(pos.size, np.nan)
-    for lag in range(CYCLE_WINDOW):
-        row = np.where(pos - lag >= start, pos - lag, pos)
-        ok = pos - lag >= start
-        missed_row = (book.paid[row] <= CENT) & (book.due[row] > CENT)
-        alive &= ok & missed_row
-        streak += alive
-        full = ok & (book.paid[row] >= np.minimum(book.due[row], instalment) - CENT)
-        since_full = np.where(np.isnan(since_full) & full, float(lag), since_full)
-        if lag < CYCLE_WINDOW - 1:
-            prev_ok = pos - lag - 1 >= start
-            prev = np.where(prev_ok, pos - lag - 1, pos)
-            cured += ok & prev_ok & (book.dpd[row] == 0) & (book.dpd[prev] > 0)
+        out[f"paid_to_due_{k}"] = _ratio(paid_sum[k - 1], due_sum[k - 1])
+    cured, streak, since_full = _streaks(lags, paid_l, due_l, dpd_l, instalment)
     out["times_cured_12"] = cured
     out["consecutive_missed"] = streak
     out["cycles_since_full_payment"] = since_full
     out["arrears_to_instalment"] = _ratio(book.arrears[pos], instalment)
-    bal3, ok3 = _lagged(book.balance, pos, start, 3)
-    out["balance_trend_3"] = np.where(ok3, _ratio(book.balance[pos], bal3) - 1.0, np.nan)
-    prev_dpd, ok1 = _lagged(book.dpd, pos, start, 1)
-    out["dpd_change_1"] = np.where(ok1, (dpd - prev_dpd).astype(np.float64), np.nan)
+    bal3 = book.balance[lags.rows[3]]
+    out["balance_trend_3"] = np.where(lags.ok[3], _ratio(balance, bal3) - 1.0, np.nan)
+    out["dpd_change_1"] = np.where(lags.ok[1], (dpd - dpd_l[1]).astype(np.float64), np.nan)
     out["cycles_observed"] = np.minimum(pos - start + 1, CYCLE_WINDOW).astype(np.int64)
-    out.update(_status_counts(book, pos, start))
+    out.update(_status_counts(book, lags, pos.size))
     return out
