@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features._events import DAY_S, EventIndex, last_where, to_seconds, window_count, window_sum
+from features._events import DAY_S, EventIndex, column_numpy, last_where, to_seconds, window_count, window_sum
 from features.registry import ACTION_WINDOW_DAYS, features_in
 
 _SHORT_DAYS = 90
@@ -37,11 +37,11 @@ def action_features(
     restructuring_active_days: int,
 ) -> dict[str, np.ndarray]:
     """Action features for the cases (loan_id, as_of_s)."""
-    ts = to_seconds(actions["decided_at"])
-    idx = EventIndex.build(actions["loan_id"].to_numpy(), ts, t_min, t_max)
+    ts = to_seconds(column_numpy(actions, "decided_at"))
+    idx = EventIndex.build(column_numpy(actions, "loan_id"), ts, t_min, t_max)
     o = idx.order
-    action = actions["action"].to_numpy(dtype=object)[o]
-    cost = np.nan_to_num(actions["cost"].to_numpy(dtype=np.float64))[o]
+    action = column_numpy(actions, "action", object)[o]
+    cost = np.nan_to_num(column_numpy(actions, "cost", np.float64))[o]
     t = ts[o]
 
     hi = idx.position(loan_id, as_of_s, "left")

@@ -15,6 +15,7 @@ from features._events import (
     CENT,
     DAY_S,
     EventIndex,
+    column_numpy,
     expand_windows,
     last_where,
     to_seconds,
@@ -57,14 +58,14 @@ def contact_features(
 ) -> dict[str, np.ndarray]:
     """Contact features for the cases (loan_id, as_of_s). Each column is read from the frame once:
     for one serving case, column access costs more than the arithmetic."""
-    loan = contacts["loan_id"].to_numpy()
-    ts_raw = contacts["ts"].to_numpy()
+    loan = column_numpy(contacts, "loan_id")
+    ts_raw = column_numpy(contacts, "ts")
     ts = to_seconds(ts_raw)
     idx = EventIndex.build(loan, ts, t_min, t_max)
     o = idx.order
-    channel = contacts["channel"].to_numpy(dtype=object)
-    party = contacts["party"].to_numpy(dtype=object)[o]
-    outcome_raw = contacts["outcome"].to_numpy(dtype=object)
+    channel = column_numpy(contacts, "channel", object)
+    party = column_numpy(contacts, "party", object)[o]
+    outcome_raw = column_numpy(contacts, "outcome", object)
     outcome, channel = outcome_raw[o], channel[o]
     t = ts[o]
 
@@ -107,14 +108,14 @@ def contact_features(
     out["days_since_last_rpc"] = np.where(
         last_rpc >= 0, (as_of_s - (t[np.maximum(last_rpc, 0)] if t.size else 0)) / DAY_S, np.nan
     )
-    ptp_date = contacts["ptp_date"].to_numpy()
+    ptp_date = column_numpy(contacts, "ptp_date")
     promise = (outcome_raw == "promise_to_pay") & pd.notna(ptp_date)
     rows = np.flatnonzero(promise)
     promises = {
         "loan": loan[rows],
         "ts_raw": ts_raw[rows],
         "ptp_date": ptp_date[rows],
-        "amount": contacts["ptp_amount"].to_numpy(dtype=np.float64)[rows],
+        "amount": column_numpy(contacts, "ptp_amount", np.float64)[rows],
     }
     out.update(_promise_features(promises, book, loan_id, as_of_s, t_min, t_max, ptp_kept_share))
     return out

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features._events import CENT, EventIndex, to_seconds
+from features._events import CENT, EventIndex, column_numpy, to_seconds
 from features.registry import CYCLE_WINDOW, STATUS_COUNT_WINDOW
 from rollcure.domain import bucket_index, bucket_of, tier_by_dpd, tier_by_missed
 
@@ -42,12 +42,12 @@ class CycleBook:
 
     @classmethod
     def build(cls, cycles: pd.DataFrame, t_min: int, t_max: int) -> CycleBook:
-        t = to_seconds(cycles["cycle_date"])
-        index = EventIndex.build(cycles["loan_id"].to_numpy(), t, t_min, t_max)
+        t = to_seconds(column_numpy(cycles, "cycle_date"))
+        index = EventIndex.build(column_numpy(cycles, "loan_id"), t, t_min, t_max)
         o = index.order
 
         def col(name: str, dtype: str) -> np.ndarray:
-            return cycles[name].to_numpy(dtype=dtype)[o]
+            return column_numpy(cycles, name, dtype)[o]
 
         return cls(
             index=index,
@@ -76,7 +76,7 @@ class CycleBook:
 
 def _status_codes(cycles: pd.DataFrame) -> np.ndarray:
     """The optional status_code column as float64, NaN where the book has no code for a cycle."""
-    return cycles["status_code"].to_numpy(dtype=np.float64, na_value=np.nan)
+    return column_numpy(cycles, "status_code", np.float64, na_value=np.nan)
 
 
 class _Lags:

@@ -18,7 +18,7 @@ from pandas.api.internals import create_dataframe_from_blocks
 
 from features._actions import action_features, missing_action_features
 from features._contacts import contact_features, missing_contact_features
-from features._events import DAY_S, to_seconds
+from features._events import DAY_S, column, column_numpy, to_seconds
 from features._repayment import CycleBook, repayment_features
 from features.config import FeatureConfig
 from features.registry import ACTION_WINDOW_DAYS, CONTACT_WINDOW_DAYS, FEATURES, PANDAS_DTYPES
@@ -58,7 +58,7 @@ def _check_cases(cases: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     missing = [c for c in _KEY_COLUMNS if c not in cases.columns]
     if missing:
         raise InputError(f"cases: missing column(s) {', '.join(missing)}")
-    ids, as_of = cases["loan_id"].to_numpy(), cases["as_of"].to_numpy()
+    ids, as_of = column_numpy(cases, "loan_id"), column_numpy(cases, "as_of")
     if ids.dtype.kind in "iu" and as_of.dtype == np.dtype("datetime64[ns]"):
         if np.isnat(as_of).any():
             raise InputError("cases: loan_id and as_of must not be null")
@@ -106,7 +106,7 @@ def _positions(keys: np.ndarray, ids: np.ndarray) -> tuple[bool, np.ndarray]:
 
 def _lookup(table: pd.DataFrame, key: str, ids: np.ndarray, name: str, cases: tuple) -> np.ndarray:
     """Row position in ``table`` of each id, in order; an unknown id is an input error naming the case."""
-    unique, pos = _positions(table[key].to_numpy(), np.asarray(ids))
+    unique, pos = _positions(column_numpy(table, key), np.asarray(ids))
     if not unique:
         raise InputError(f"{name}.{key}: key not unique (run `rollcure validate` for the rows)")
     if (pos < 0).any():
@@ -121,16 +121,13 @@ class _Rows:
     def __init__(self, table: pd.DataFrame, pos: np.ndarray):
         self.table, self.pos, self._taken = table, pos, {}
 
-    def __call__(self, column: str, dtype: object = None) -> np.ndarray:
+    def __call__(self, name: str, dtype: object = None) -> np.ndarray:
         """The column at the rows, converted like `Series.to_numpy(dtype)` on the gathered rows."""
-        taken = self._taken.get(column)
+        taken = self._taken.get(name)
         if taken is None:
-            values = self.table[column].array
-            if isinstance(values, pd.arrays.NumpyExtensionArray):
-                taken = values.to_numpy()[self.pos]
-            else:
-                taken = values.take(self.pos)
-            self._taken[column] = taken
+            values = column(self.table, name)
+            taken = values[self.pos] if isinstance(values, np.ndarray) else values.take(self.pos)
+            self._taken[name] = taken
         if isinstance(taken, np.ndarray):
             return np.asarray(taken, dtype=dtype)
         return taken.to_numpy(dtype=dtype)
@@ -164,7 +161,7 @@ def _static_features(loans: _Rows, borrowers: _Rows, as_of: np.ndarray, balance:
     out = {c: borrowers(c) for c in _BORROWER_COLUMNS}
     for rows, columns in ((borrowers, ("employment", "region")), (loans, ("product", "collateral_type"))):
         for c in columns:  # factorized over the table once, then gathered
-            out[c] = _categorical(rows.table[c].array, c)[rows.pos]
+            out[c] = _categorical(column(rows.table, c), c)[rows.pos]
     out.update({c: loans(c) for c in _LOAN_COLUMNS})
     income = borrowers("monthly_income", np.float64)
     instalment = loans("instalment", np.float64)
