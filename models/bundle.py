@@ -75,13 +75,19 @@ class Bundle:
         """Raw log-odds of one target."""
         return self.models[target].predict_margin(self.matrices(X, (target,))[target])
 
-    def score(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Calibrated probabilities, one row per case: p_roll_forward, p_cure."""
+    def score_arrays(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        """:meth:`score`'s columns as arrays, for callers that read them back (the policy): a frame
+        costs more than the two predictions on a single case."""
         inputs = self.matrices(X)
         p = [self.calibrators[t].transform(self.models[t].predict_margin(inputs[t])) for t in TARGETS]
+        return dict(zip(_SCORE_COLUMNS, p, strict=True))
+
+    def score(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Calibrated probabilities, one row per case: p_roll_forward, p_cure."""
+        p = self.score_arrays(X).values()
         # one 2-d block with a ready column index: building the frame from a dict cost more than
         # the two predictions on a single case
-        return pd.DataFrame(np.column_stack(p), columns=_SCORE_COLUMNS, index=X.index, copy=False)
+        return pd.DataFrame(np.column_stack(list(p)), columns=_SCORE_COLUMNS, index=X.index, copy=False)
 
     def contributions(self, X: pd.DataFrame, target: str) -> pd.DataFrame:
         """SHAP contributions in log-odds per feature, plus ``base_value``; rows sum to the margin."""

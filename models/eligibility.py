@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from models.lgb_input import column_arrays
 from models.rules import MANUAL_REVIEW, Clause, RuleSet
 from rollcure.domain import ACTIONS
 from rollcure.errors import InputError
@@ -47,16 +48,17 @@ class Eligibility:
         return pd.DataFrame(data)
 
 
-def _as_float(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Numeric values and a missing mask; booleans become 0/1, unparseable values count as missing.
+def _as_float(col) -> tuple[np.ndarray, np.ndarray]:
+    """Numeric values and a missing mask of one column's array; booleans become 0/1, unparseable values count as missing.
 
     Plain numpy numbers and booleans are cast directly (what the general path gives them, without
     its nullable round trip, which dominated a single-case decision).
     """
     if isinstance(col.dtype, np.dtype) and col.dtype.kind in "biuf":
-        values = col.to_numpy(dtype=float)
+        values = np.asarray(col, dtype=float).view()
+        values.flags.writeable = False  # may be the frame's own block
     else:
-        values = pd.to_numeric(col, errors="coerce").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        values = pd.to_numeric(pd.Series(col, copy=False), errors="coerce").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     return values, np.isnan(values)
 
 
@@ -102,7 +104,8 @@ def eligibility(X: pd.DataFrame, rules: RuleSet) -> Eligibility:
     check_rule_features(X, rules)
     # each feature converted once, however many clauses read it
     features = dict.fromkeys(c.feature for rule in rules.rules for c in rule.when)
-    columns = {f: _as_float(X[f]) for f in features}
+    # read from the frame's blocks: a Series per feature cost more than the rules on one case
+    columns = {f: _as_float(a) for f, a in zip(features, column_arrays(X, list(features)), strict=True)}
     n, n_actions = len(X), len(ACTIONS)
     col = {a: j for j, a in enumerate(ACTIONS)}
     blocked = np.full((n, n_actions), NOT_BLOCKED, dtype=np.int16)

@@ -18,6 +18,7 @@ import pandas as pd
 from models.allocation import allocate
 from models.draws import case_seeds, uniforms
 from models.eligibility import Eligibility, eligibility
+from models.lgb_input import column_values
 from models.policy_config import PolicyConfig
 from models.rules import MANUAL_REVIEW, RuleSet, load_rules
 from models.strategies import dpd_ladder, random_policy_from, risk_score_policy, uniform_eligible
@@ -45,9 +46,10 @@ def policy_config_of(bundle) -> PolicyConfig:
 
 
 def challenger_choice(
-    strategy: str, X: pd.DataFrame, scores: pd.DataFrame, el: Eligibility, caps, cfg: PolicyConfig, u
+    strategy: str, X: pd.DataFrame, scores, el: Eligibility, caps, cfg: PolicyConfig, u
 ) -> np.ndarray:
-    """The configured challenger strategy's choice for every case (``u``: the cases' uniforms)."""
+    """The configured challenger strategy's choice for every case (``u``: the cases' uniforms;
+    ``scores``: p_roll_forward and p_cure, a frame or a mapping of arrays)."""
     if strategy == "dpd_ladder":
         return dpd_ladder(X, el.mask, caps)
     if strategy == "risk_score":
@@ -141,19 +143,40 @@ def decide(
     case draws from its own seed only (``models.draws``), so its draws do not depend on which other
     cases share the call (an int gives row ``i`` the seed ``splitmix64(seed) + i``).
     """
+    X = _positional(X)
+    out = pd.DataFrame(decide_columns(bundle, X, seed=seed, rules=rules, capacities=capacities))
+    if explain:
+        out = pd.concat([out, _reason_columns(bundle, X, top_k)], axis=1)
+    return out
+
+
+def _positional(X: pd.DataFrame) -> pd.DataFrame:
+    """X with its index reset to row positions (positions are the case ids)."""
+    return X if X.index.equals(pd.RangeIndex(len(X))) else X.reset_index(drop=True)
+
+
+def decide_columns(
+    bundle,
+    X: pd.DataFrame,
+    *,
+    seed: int | np.ndarray,
+    rules: RuleSet | None = None,
+    capacities: list[float] | None = None,
+) -> dict[str, np.ndarray]:
+    """:func:`decide`'s columns (without reasons) as arrays in frame order: the service reads a few
+    of them back per case, and building then reading a ~40-column frame cost more than deciding."""
     if bundle.action_models is None:
         raise InputError("policy: the bundle carries no action-response models (train them first)")
     cfg = policy_config_of(bundle)
     rules = rules or _rules_of(cfg.rules_path)
+    X = _positional(X)
     n = len(X)
-    if not X.index.equals(pd.RangeIndex(n)):  # positions are the case ids below
-        X = X.reset_index(drop=True)
     caps = np.asarray(capacities if capacities is not None else cfg.cycle_capacity(), dtype=float)
     if caps.shape != (len(ACTIONS),):
         raise InputError(f"policy: capacities needs {len(ACTIONS)} entries (ACTIONS order), got {caps.shape}")
     u = uniforms(case_seeds(seed, n), _N_STREAMS)
     el = eligibility(X, rules)
-    scores = bundle.score(X)  # read by position only
+    scores = bundle.score_arrays(X)
     pred = bundle.action_models.predict(X, costs=np.asarray(cfg.cost_vector()))
     values = pred.decision  # what the policy ranks by (cautious away from the reference action)
 
@@ -195,15 +218,16 @@ def decide(
     action[el.manual_review] = MANUAL_REVIEW
     # every column gathered first and the frame built once: inserting 40 columns one by one cost
     # more than the decision itself on a single case
-    cols = {k_: X[k_].to_numpy() for k_ in KEYS if k_ in X.columns}
+    keys = [k_ for k_ in KEYS if k_ in X.columns]
+    cols = dict(zip(keys, column_values(X, keys), strict=True))
     cols["action"] = action
     cols["arm"] = np.asarray(ARMS, dtype=object)[arm]
     cols["propensity"] = propensity
     cols["expected_value"] = pred.value[rows, choice]
     cols["expected_value_low"] = pred.value_low[rows, choice]
     cols["expected_value_high"] = pred.value_high[rows, choice]
-    cols["p_roll_forward"] = scores["p_roll_forward"].to_numpy()
-    cols["p_cure"] = scores["p_cure"].to_numpy()
+    cols["p_roll_forward"] = scores["p_roll_forward"]
+    cols["p_cure"] = scores["p_cure"]
     cols.update(pred.columns())
     why, why_not = _explanations(values, el, choice)
     why[el.manual_review] = "manual_review: routed to a person by a compliance rule (no debtor contact)"
@@ -212,7 +236,4 @@ def decide(
         cols[f"why_not_{a}"] = why_not[a]
     contact = np.isin(names[choice], rules.contact_actions) & ~el.manual_review
     cols["contact_window"] = np.where(contact, rules.contact_hours.label(), "")
-    out = pd.DataFrame(cols)
-    if explain:
-        out = pd.concat([out, _reason_columns(bundle, X, top_k)], axis=1)
-    return out
+    return cols

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from models.lgb_input import column_values
 from models.policy_config import PolicyConfig
 from rollcure.domain import ACTIONS, bucket_index
 
@@ -63,9 +64,10 @@ def assign_by_preference(
 
 def dpd_ladder(X: pd.DataFrame, eligible: np.ndarray, capacities: np.ndarray) -> np.ndarray:
     """The escalation ladder by bucket; larger balances get the scarce rungs first."""
-    b = np.clip(bucket_index(X["dpd"].to_numpy()), 1, 4)
+    dpd, balance = column_values(X, ("dpd", "balance"))  # no Series per column (10-80 µs each)
+    b = np.clip(bucket_index(dpd), 1, 4)
     prefs = _pref_matrix([(), *(_LADDER[k] for k in (1, 2, 3, 4))], b)
-    return assign_by_preference(prefs, X["balance"].to_numpy(dtype=float), eligible, capacities)
+    return assign_by_preference(prefs, np.asarray(balance, dtype=float), eligible, capacities)
 
 
 def risk_score_policy(
@@ -77,8 +79,8 @@ def risk_score_policy(
 ) -> np.ndarray:
     """Fixed thresholds on the roll-forward and cure scores, priority by expected loss."""
     t = cfg.risk_score
-    roll = scores["p_roll_forward"].to_numpy()
-    cure = scores["p_cure"].to_numpy()
+    roll = np.asarray(scores["p_roll_forward"])  # a frame or a mapping of arrays
+    cure = np.asarray(scores["p_cure"])
     lists = [
         ("reminder",),  # low risk: a nudge
         ("restructuring", "reminder"),  # low cure, not rolling: ability problem
@@ -88,7 +90,7 @@ def risk_score_policy(
     which = np.where(
         roll >= t.litigation_roll, 3, np.where(roll >= t.high_roll, 2, np.where(cure < t.low_cure, 1, 0))
     )
-    priority = roll * X["balance"].to_numpy(dtype=float)
+    priority = roll * np.asarray(column_values(X, ("balance",))[0], dtype=float)
     return assign_by_preference(_pref_matrix(lists, which), priority, eligible, capacities)
 
 

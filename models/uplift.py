@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from models.lgb_input import as_lgb_matrix, column_positions
+from models.lgb_input import as_lgb_matrix, column_positions, column_values
 from models.policy_config import PolicyConfig
 from rollcure.domain import ACTIONS
 from rollcure.errors import InputError
@@ -149,13 +149,18 @@ def _cautious_values(members: np.ndarray, rec: np.ndarray, costs: np.ndarray, z:
     return rec[:, [ref]] + low - costs[None, :]
 
 
+_LARGEST = np.finfo(float).max
+
+
 def _balance(X: pd.DataFrame, features: list[str] | None = None) -> np.ndarray:
     """Each case's balance (>= 1), which must be one of the model's ``features`` (default: X's columns)."""
     if "balance" not in (X.columns if features is None else features):
         raise InputError(
             "action models: feature 'balance' is required (recoveries are modelled as its share)"
         )
-    return np.maximum(np.nan_to_num(X["balance"].to_numpy(dtype=float), nan=0.0), 1.0)
+    balance = np.asarray(column_values(X, ("balance",))[0], dtype=float)  # no Series (10-80 µs)
+    # np.nan_to_num(nan=0) then >= 1, without its per-call finfo look-ups: +inf -> largest float
+    return np.minimum(np.maximum(np.where(np.isnan(balance), 0.0, balance), 1.0), _LARGEST)
 
 
 def _with_action(X: pd.DataFrame, action: str) -> pd.DataFrame:

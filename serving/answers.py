@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import numpy as np
@@ -17,7 +17,7 @@ import pandas as pd
 
 from rollcure.domain import ACTIONS
 from serving.decision_log import DecisionRecord, hash_case_id, inputs_digest
-from serving.pipeline import decide_cases, explain_cases, score_cases
+from serving.pipeline import decide_case_columns, explain_cases, score_cases
 from serving.runtime import ModelRuntime
 from serving.schemas import CaseDecision, CaseExplanation, CaseScore, Reason
 
@@ -52,24 +52,24 @@ def _texts_or_none(values: object) -> list[str | None]:
     return [v if isinstance(v, str) else None for v in np.asarray(values, dtype=object).tolist()]
 
 
-def _expected_values(policy: pd.DataFrame, n: int) -> list[dict[str, float] | None]:
+def _expected_values(policy: Mapping[str, np.ndarray], n: int) -> list[dict[str, float] | None]:
     """Expected net recovery of every action per case (finite ones only); None without a policy."""
-    cols = [a for a in ACTIONS if f"ev_{a}" in policy.columns]
+    cols = [a for a in ACTIONS if f"ev_{a}" in policy]
     if not cols:
         return [None] * n
-    matrix = np.column_stack([policy[f"ev_{a}"].to_numpy(dtype=float) for a in cols]).tolist()
+    matrix = np.column_stack([np.asarray(policy[f"ev_{a}"], dtype=float) for a in cols]).tolist()
     return [{a: v for a, v in zip(cols, row, strict=True) if math.isfinite(v)} for row in matrix]
 
 
-def _rule_notes(policy: pd.DataFrame, n: int) -> list[list[str]]:
+def _rule_notes(policy: Mapping[str, np.ndarray], n: int) -> list[list[str]]:
     """Why the chosen action, then why not each other action, per case (``pipeline.rule_notes_of``
     one column at a time)."""
     notes: list[list[str]] = [[] for _ in range(n)]
     columns = [("why", "")] + [(f"why_not_{a}", f"not {a}: ") for a in ACTIONS]
     for col, prefix in columns:
-        if col not in policy.columns:
+        if col not in policy:
             continue
-        for i, text in enumerate(policy[col].tolist()):
+        for i, text in enumerate(np.asarray(policy[col], dtype=object).tolist()):
             if isinstance(text, str) and text:
                 notes[i].append(prefix + text)
     return notes
@@ -84,17 +84,19 @@ def recommend(
 ) -> tuple[list[CaseDecision], list[DecisionRecord]]:
     """Decisions for a batch of cases (request order) and the audit records to append first."""
     digests = [inputs_digest(p.model_dump(mode="json")) for p in payloads]
-    frame, reasons, policy = decide_cases(runtime.bundle, X, case_seeds(digests))
-    n = len(frame)
+    # the decision's columns as arrays: building frames only to read them back cost more per
+    # request than the decision itself
+    frame, reasons, policy = decide_case_columns(runtime.bundle, X, case_seeds(digests))
+    n = len(X)
     stamp = decided_at.isoformat()
-    loan_ids = frame["loan_id"].to_numpy(dtype=np.int64).tolist()
+    loan_ids = np.asarray(frame["loan_id"], dtype=np.int64).tolist()
     as_ofs = pd.DatetimeIndex(frame["as_of"]).date.tolist()
-    p_rf = frame["p_roll_forward"].to_numpy(dtype=float).tolist()
-    p_cure = frame["p_cure"].to_numpy(dtype=float).tolist()
+    p_rf = np.asarray(frame["p_roll_forward"], dtype=float).tolist()
+    p_cure = np.asarray(frame["p_cure"], dtype=float).tolist()
     actions = _texts_or_none(frame["action"])
     values = _floats_or_none(frame["expected_value"])
     propensities = _floats_or_none(frame["propensity"])
-    arms = [str(a) for a in frame["arm"].tolist()]
+    arms = [str(a) for a in np.asarray(frame["arm"], dtype=object).tolist()]
     all_values = _expected_values(policy, n)
     notes = _rule_notes(policy, n)
     codes = reasons.codes.tolist()

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from models.lgb_input import column_values
 from rollcure.domain import ACTIONS
 
 #: The reasons attached to a decision: what raised the roll-forward risk, strongest first.
@@ -67,7 +68,7 @@ def request_seed(digests: Sequence[str]) -> int:
 def case_keys(X: pd.DataFrame) -> pd.DataFrame:
     """loan_id and as_of of a feature frame, index reset to row positions (built from the two
     arrays: selecting columns of a ~100-column frame costs a millisecond per request)."""
-    return pd.DataFrame({k: X[k].to_numpy() for k in ("loan_id", "as_of")})
+    return pd.DataFrame(dict(zip(("loan_id", "as_of"), column_values(X, ("loan_id", "as_of")), strict=True)))
 
 
 def score_cases(bundle: Any, X: pd.DataFrame) -> pd.DataFrame:
@@ -127,6 +128,27 @@ def _scores_only(bundle: Any, X: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def decide_case_columns(
+    bundle: Any, X: pd.DataFrame, seed: int | np.ndarray
+) -> tuple[dict[str, np.ndarray], ReasonLists, dict[str, np.ndarray]]:
+    """:func:`decide_cases` as columns of arrays (the decision's, then the policy's; the policy's
+    empty without a policy): the service reads them back per case, and at one case per request
+    building the two frames and reading them cost more than the decision."""
+    X = X.reset_index(drop=True)
+    if has_policy(bundle):
+        from models.policy import decide_columns
+
+        policy = decide_columns(bundle, X, seed=seed)
+        columns = dict(zip(DECISION_COLUMNS[:2], column_values(X, DECISION_COLUMNS[:2]), strict=True))
+        columns.update({k: policy[k] for k in DECISION_COLUMNS[2:]})
+    else:
+        policy = {}
+        frame = _scores_only(bundle, X)
+        columns = {k: frame[k].to_numpy() for k in DECISION_COLUMNS}
+    reasons = _decision_reason_arrays(bundle, X)
+    return columns, _reason_lists(reasons["case"], reasons["code"], reasons["text"], len(X)), policy
+
+
 def decide_cases(
     bundle: Any, X: pd.DataFrame, seed: int | np.ndarray
 ) -> tuple[pd.DataFrame, ReasonLists, pd.DataFrame]:
@@ -138,18 +160,15 @@ def decide_cases(
     than inventing an action. ``seed`` (one int, or one per case) goes to the policy unchanged.
     """
     X = X.reset_index(drop=True)
-    if has_policy(bundle):
-        from models.policy import decide
+    if not has_policy(bundle):
+        return _scores_only(bundle, X), _decision_reasons_of(bundle, X), pd.DataFrame(index=X.index)
+    columns, reasons, policy = decide_case_columns(bundle, X, seed)
+    return pd.DataFrame(columns), reasons, pd.DataFrame(policy)
 
-        policy = decide(bundle, X, seed=seed, explain=False).reset_index(drop=True)
-        columns = {k: X[k].to_numpy() for k in DECISION_COLUMNS[:2]}
-        columns.update({k: policy[k].to_numpy() for k in DECISION_COLUMNS[2:]})
-        frame = pd.DataFrame(columns)
-    else:
-        policy = pd.DataFrame(index=X.index)
-        frame = _scores_only(bundle, X)
+
+def _decision_reasons_of(bundle: Any, X: pd.DataFrame) -> ReasonLists:
     reasons = _decision_reason_arrays(bundle, X)
-    return frame, _reason_lists(reasons["case"], reasons["code"], reasons["text"], len(X)), policy
+    return _reason_lists(reasons["case"], reasons["code"], reasons["text"], len(X))
 
 
 def expected_values_of(policy: pd.DataFrame, i: int) -> dict[str, float] | None:
