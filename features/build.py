@@ -135,14 +135,19 @@ class _Rows:
 
 def _categorical(values: object, name: str) -> pd.Categorical:
     """Values as the feature's registry categorical: one factorize, then a code per distinct value
-    (labels outside the registry become missing, as `pd.Categorical(values, dtype)` makes them)."""
+    (labels outside the registry become missing, as `pd.Categorical(values, dtype)` makes them).
+    A few values skip the factorize and look each value up (missing values are no category)."""
     dtype = PANDAS_DTYPES[name]
     if isinstance(values, pd.Categorical) and values.dtype == dtype:
         return values
+    code_of = _CODE_OF[name]
+    if len(values) <= _SMALL_TABLE:  # a serving case: a dict look-up per value beats a factorize
+        items = values.tolist() if isinstance(values, np.ndarray) else list(values)
+        codes = np.array([code_of.get(v, -1) for v in items], dtype=np.int64)  # missing: -1
+        return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
     if not isinstance(values, pd.api.extensions.ExtensionArray):
         values = np.asarray(values, dtype=object)
     codes, uniques = pd.factorize(values)
-    code_of = _CODE_OF[name]
     lut = np.array([code_of.get(u, -1) for u in uniques] + [-1], dtype=np.int64)  # [-1]: missing
     return pd.Categorical.from_codes(lut[codes], dtype=dtype, validate=False)
 

@@ -250,18 +250,19 @@ def test_case_loan_ids_as_whole_floats_are_accepted(tiny_tables):
 
 @pytest.mark.parametrize("name", [f.name for f in FEATURES if f.dtype == "category"])
 @pytest.mark.parametrize("kind", ["object", "str", "all_missing"])
-def test_categorical_codes_match_pandas(name, kind):
+@pytest.mark.parametrize("repeat", [1, 20])  # a serving case (look-ups) and a book (factorize)
+def test_categorical_codes_match_pandas(name, kind, repeat):
     """Registry categoricals built from codes equal `pd.Categorical(values, dtype)`: unknown labels
     and missing values (None, NaN, arrow nulls) become missing, codes keep pandas' width."""
     from features.build import _categorical
 
     dtype = FEATURES_BY_NAME[name].pandas_dtype()
     cats = list(dtype.categories)
-    values = np.array([*cats[::-1], "not-a-category", None, np.nan, cats[0]], dtype=object)
+    values = np.array([*cats[::-1], "not-a-category", None, np.nan, cats[0]] * repeat, dtype=object)
     if kind == "str":
         values = pd.array(values, dtype="str")
     elif kind == "all_missing":
-        values = np.full(4, np.nan)
+        values = np.full(4 * repeat, np.nan)
     got = _categorical(values, name)
     with warnings.catch_warnings():  # pandas deprecates unknown labels; the old path mapped them to NaN
         warnings.simplefilter("ignore")
