@@ -44,9 +44,8 @@ def action_features(
     cost = np.nan_to_num(column_numpy(actions, "cost", np.float64))[o]
     t = ts[o]
 
-    hi = idx.position(loan_id, as_of_s, "left")
-    lo_long = idx.position(loan_id, as_of_s - ACTION_WINDOW_DAYS * DAY_S, "left")
-    lo_short = idx.position(loan_id, as_of_s - _SHORT_DAYS * DAY_S, "left")
+    bounds = [as_of_s, as_of_s - ACTION_WINDOW_DAYS * DAY_S, as_of_s - _SHORT_DAYS * DAY_S]
+    hi, lo_long, lo_short = idx.positions(loan_id, bounds, "left")
     out: dict[str, np.ndarray] = {
         f"actions_{a}_90d": window_count(action == a, lo_short, hi).astype(np.float64) for a in _COUNTED
     }

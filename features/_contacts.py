@@ -69,8 +69,9 @@ def contact_features(
     outcome, channel = outcome_raw[o], channel[o]
     t = ts[o]
 
-    hi = idx.position(loan_id, as_of_s, "right")
-    lo = {d: idx.position(loan_id, as_of_s - d * DAY_S, "right") for d in (7, 30, CONTACT_WINDOW_DAYS)}
+    days = (7, 30, CONTACT_WINDOW_DAYS)
+    hi, *lows = idx.positions(loan_id, [as_of_s, *(as_of_s - d * DAY_S for d in days)], "right")
+    lo = dict(zip(days, lows, strict=True))
     lo90 = lo[CONTACT_WINDOW_DAYS]
     rpc = np.isin(outcome, RIGHT_PARTY_OUTCOMES)
 
@@ -132,8 +133,7 @@ def _promise_features(promises, book, loan_id, as_of_s, t_min, t_max, share) -> 
     res_t, kept = res_t[o], kept[o]
     ptp_t = to_seconds(promises["ptp_date"], ceil=False)[o]
     amount = np.nan_to_num(promises["amount"])[o]
-    hi = idx.position(loan_id, as_of_s, "right")
-    lo = idx.position(loan_id, as_of_s - CONTACT_WINDOW_DAYS * DAY_S, "right")
+    hi, lo = idx.positions(loan_id, [as_of_s, as_of_s - CONTACT_WINDOW_DAYS * DAY_S], "right")
     case, ev = expand_windows(lo, hi)
     resolved = res_t[ev] <= as_of_s[case]
     is_open = ~resolved & (ptp_t[ev] >= as_of_s[case])
