@@ -75,10 +75,13 @@ class Bundle:
         """Raw log-odds of one target."""
         return self.models[target].predict_margin(self.matrices(X, (target,))[target])
 
-    def score_arrays(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+    def score_arrays(
+        self, X: pd.DataFrame, inputs: dict[str, np.ndarray] | None = None
+    ) -> dict[str, np.ndarray]:
         """:meth:`score`'s columns as arrays, for callers that read them back (the policy): a frame
-        costs more than the two predictions on a single case."""
-        inputs = self.matrices(X)
+        costs more than the two predictions on a single case. ``inputs``: :meth:`matrices` of X,
+        when the caller converted X once for several stages."""
+        inputs = self.matrices(X) if inputs is None else inputs
         p = [self.calibrators[t].transform(self.models[t].predict_margin(inputs[t])) for t in TARGETS]
         return dict(zip(_SCORE_COLUMNS, p, strict=True))
 
@@ -94,10 +97,13 @@ class Bundle:
         values = self.models[target].contributions(self.matrices(X, (target,))[target])
         return pd.DataFrame(values, columns=[*self.feature_names, "base_value"], index=X.index)
 
-    def reasons(self, X: pd.DataFrame, target: str, direction: str) -> dict[str, np.ndarray]:
+    def reasons(
+        self, X: pd.DataFrame, target: str, direction: str, inputs: dict[str, np.ndarray] | None = None
+    ) -> dict[str, np.ndarray]:
         """One target's reasons in one direction, as the columns of :meth:`explain`'s frame (rows by
         case, then rank): what a decision shows, with TreeSHAP run for that target only."""
-        contrib = self.models[target].contributions(self.matrices(X, (target,))[target])
+        matrix = (self.matrices(X, (target,)) if inputs is None else inputs)[target]
+        contrib = self.models[target].contributions(matrix)
         return reason_arrays(
             contrib, X, self.features, self.calibrators[target], target, self.top_k, direction
         )

@@ -25,13 +25,29 @@ from rollcure.errors import InputError
 _LOOKED_UP: dict[tuple[int, tuple[str, ...]], tuple[pd.Index, np.ndarray, tuple[str, ...]]] = {}
 
 
+#: Name -> position of a column index, once per index (a request's frame is read by ~6 stages with
+#: different column lists; listing a string index costs ~50 µs in pandas 3).
+_WHERE: dict[int, tuple[pd.Index, dict[str, int]]] = {}
+
+
+def _where(have: pd.Index) -> dict[str, int]:
+    hit = _WHERE.get(id(have))
+    if hit is not None and hit[0] is have:
+        return hit[1]
+    where = {name: i for i, name in enumerate(have.tolist())}
+    if len(_WHERE) > 64:
+        _WHERE.clear()
+    _WHERE[id(have)] = (have, where)
+    return where
+
+
 def _positions(have: pd.Index, want: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
     """Position in ``have`` of each wanted column (-1 when missing) and the missing names."""
     key = (id(have), want)
     hit = _LOOKED_UP.get(key)
     if hit is not None and hit[0] is have:
         return hit[1], hit[2]
-    where = {name: i for i, name in enumerate(have.tolist())}
+    where = _where(have)
     missing = tuple(name for name in want if name not in where)
     positions = np.array([where.get(name, -1) for name in want], dtype=np.int64)
     if len(_LOOKED_UP) > 1024:

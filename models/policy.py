@@ -162,9 +162,11 @@ def decide_columns(
     seed: int | np.ndarray,
     rules: RuleSet | None = None,
     capacities: list[float] | None = None,
+    inputs: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """:func:`decide`'s columns (without reasons) as arrays in frame order: the service reads a few
-    of them back per case, and building then reading a ~40-column frame cost more than deciding."""
+    of them back per case, and building then reading a ~40-column frame cost more than deciding.
+    ``inputs``: ``bundle.matrices(X)`` when the caller converted X once for the reasons too."""
     if bundle.action_models is None:
         raise InputError("policy: the bundle carries no action-response models (train them first)")
     cfg = policy_config_of(bundle)
@@ -176,7 +178,7 @@ def decide_columns(
         raise InputError(f"policy: capacities needs {len(ACTIONS)} entries (ACTIONS order), got {caps.shape}")
     u = uniforms(case_seeds(seed, n), _N_STREAMS)
     el = eligibility(X, rules)
-    scores = bundle.score_arrays(X)
+    scores = bundle.score_arrays(X, inputs)
     pred = bundle.action_models.predict(X, costs=np.asarray(cfg.cost_vector()))
     values = pred.decision  # what the policy ranks by (cautious away from the reference action)
 

@@ -82,11 +82,13 @@ def explain_cases(bundle: Any, X: pd.DataFrame) -> pd.DataFrame:
     return bundle.explain(X.reset_index(drop=True))
 
 
-def _decision_reason_arrays(bundle: Any, X: pd.DataFrame) -> dict[str, np.ndarray]:
+def _decision_reason_arrays(bundle: Any, X: pd.DataFrame, inputs: dict | None = None) -> dict[str, np.ndarray]:
     """The decision's reasons as the columns of the reasons frame: TreeSHAP for the decision target
     only (the throughput bottleneck; ``bundle.explain`` runs it for both targets) and only the
     direction a decision shows, by the same ``models.explain`` code as ``bundle.explain``."""
-    return bundle.reasons(X, DECISION_REASON_TARGET, DECISION_REASON_DIRECTION)
+    if inputs is None:  # bundles without the ``inputs`` argument keep working
+        return bundle.reasons(X, DECISION_REASON_TARGET, DECISION_REASON_DIRECTION)
+    return bundle.reasons(X, DECISION_REASON_TARGET, DECISION_REASON_DIRECTION, inputs)
 
 
 def decision_reason_frame(bundle: Any, X: pd.DataFrame) -> pd.DataFrame:
@@ -134,18 +136,21 @@ def decide_case_columns(
     """:func:`decide_cases` as columns of arrays (the decision's, then the policy's; the policy's
     empty without a policy): the service reads them back per case, and at one case per request
     building the two frames and reading them cost more than the decision."""
-    X = X.reset_index(drop=True)
+    if not X.index.equals(pd.RangeIndex(len(X))):  # a copy of the frame otherwise
+        X = X.reset_index(drop=True)
     if has_policy(bundle):
         from models.policy import decide_columns
 
-        policy = decide_columns(bundle, X, seed=seed)
+        # X converted to the classifiers' matrix once, for the scores and the reasons
+        inputs = bundle.matrices(X)
+        policy = decide_columns(bundle, X, seed=seed, inputs=inputs)
         columns = dict(zip(DECISION_COLUMNS[:2], column_values(X, DECISION_COLUMNS[:2]), strict=True))
         columns.update({k: policy[k] for k in DECISION_COLUMNS[2:]})
     else:
-        policy = {}
+        inputs, policy = None, {}
         frame = _scores_only(bundle, X)
         columns = {k: frame[k].to_numpy() for k in DECISION_COLUMNS}
-    reasons = _decision_reason_arrays(bundle, X)
+    reasons = _decision_reason_arrays(bundle, X, inputs)
     return columns, _reason_lists(reasons["case"], reasons["code"], reasons["text"], len(X)), policy
 
 
