@@ -9,7 +9,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features._events import DAY_S, EventIndex, column_numpy, last_where, to_seconds, window_count, window_sum
+from features._events import (
+    DAY_S,
+    EventIndex,
+    column_numpy,
+    last_where,
+    to_seconds,
+    window_counts,
+    window_sum,
+)
 from features.registry import ACTION_WINDOW_DAYS, features_in
 
 _SHORT_DAYS = 90
@@ -46,11 +54,17 @@ def action_features(
 
     bounds = [as_of_s, as_of_s - ACTION_WINDOW_DAYS * DAY_S, as_of_s - _SHORT_DAYS * DAY_S]
     hi, lo_long, lo_short = idx.positions(loan_id, bounds, "left")
+    masks = [action == a for a in _COUNTED] + [
+        action != "none",
+        action == "outsourcing",
+        action == "litigation",
+    ]
+    counts = window_counts(masks, [lo_short] * len(_COUNTED) + [lo_long] * 3, hi)  # one pass for all
     out: dict[str, np.ndarray] = {
-        f"actions_{a}_90d": window_count(action == a, lo_short, hi).astype(np.float64) for a in _COUNTED
+        f"actions_{a}_90d": counts[i].astype(np.float64) for i, a in enumerate(_COUNTED)
     }
     out["action_cost_90d"] = window_sum(cost, lo_short, hi)
-    out["actions_365d"] = window_count(action != "none", lo_long, hi).astype(np.float64)
+    out["actions_365d"] = counts[-3].astype(np.float64)
 
     def last_of(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         p = last_where(mask, lo_long, hi)
@@ -69,6 +83,6 @@ def action_features(
         np.float64
     )
     out["restructured_before"] = found_r.astype(np.float64)
-    out["outsourced_before"] = (window_count(action == "outsourcing", lo_long, hi) > 0).astype(np.float64)
-    out["litigation_before"] = (window_count(action == "litigation", lo_long, hi) > 0).astype(np.float64)
+    out["outsourced_before"] = (counts[-2] > 0).astype(np.float64)
+    out["litigation_before"] = (counts[-1] > 0).astype(np.float64)
     return out

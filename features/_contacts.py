@@ -19,7 +19,7 @@ from features._events import (
     expand_windows,
     last_where,
     to_seconds,
-    window_count,
+    window_counts,
 )
 from features._repayment import CycleBook
 from features.registry import CONTACT_WINDOW_DAYS, features_in
@@ -75,27 +75,33 @@ def contact_features(
     lo90 = lo[CONTACT_WINDOW_DAYS]
     rpc = np.isin(outcome, RIGHT_PARTY_OUTCOMES)
 
-    def count(mask: np.ndarray, days: int) -> np.ndarray:
-        return window_count(mask, lo[days], hi).astype(np.float64)
-
+    d90 = CONTACT_WINDOW_DAYS
+    counted = {  # feature -> (events counted, window days), counted together in one pass
+        "call_attempts_7d": (channel == "call", 7),
+        "rpc_7d": (rpc, 7),
+        "rpc_30d": (rpc, 30),
+        "rpc_90d": (rpc, d90),
+        "disputes_90d": (outcome == "dispute", d90),
+        "refusals_90d": (outcome == "refused", d90),
+        "wrong_numbers_90d": (outcome == "wrong_number", d90),
+        "no_answers_30d": (outcome == "no_answer", 30),
+        "visits_90d": (channel == "visit", d90),
+        "letters_90d": (channel == "letter", d90),
+        "sms_30d": (channel == "sms", 30),
+        "third_party_contacts_30d": (party != "debtor", 30),
+    }
+    masks, days = zip(*counted.values(), strict=True)
+    counts = dict(
+        zip(counted, window_counts(list(masks), [lo[d] for d in days], hi).astype(np.float64), strict=True)
+    )
     attempts90 = (hi - lo90).astype(np.float64)
-    rpc90 = count(rpc, CONTACT_WINDOW_DAYS)
+    rpc90 = counts.pop("rpc_90d")
     out: dict[str, np.ndarray] = {
         "contact_attempts_7d": (hi - lo[7]).astype(np.float64),
         "contact_attempts_30d": (hi - lo[30]).astype(np.float64),
         "contact_attempts_90d": attempts90,
-        "call_attempts_7d": count(channel == "call", 7),
-        "rpc_7d": count(rpc, 7),
-        "rpc_30d": count(rpc, 30),
         "rpc_rate_90d": np.where(attempts90 > 0, rpc90 / np.maximum(attempts90, 1), np.nan),
-        "disputes_90d": count(outcome == "dispute", CONTACT_WINDOW_DAYS),
-        "refusals_90d": count(outcome == "refused", CONTACT_WINDOW_DAYS),
-        "wrong_numbers_90d": count(outcome == "wrong_number", CONTACT_WINDOW_DAYS),
-        "no_answers_30d": count(outcome == "no_answer", 30),
-        "visits_90d": count(channel == "visit", CONTACT_WINDOW_DAYS),
-        "letters_90d": count(channel == "letter", CONTACT_WINDOW_DAYS),
-        "sms_30d": count(channel == "sms", 30),
-        "third_party_contacts_30d": count(party != "debtor", 30),
+        **counts,
     }
     last = np.where(hi > lo90, hi - 1, -1)
     has_last = last >= 0

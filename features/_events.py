@@ -116,6 +116,17 @@ def window_count(mask_sorted: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.
     return cs[hi] - cs[lo]
 
 
+def window_counts(masks: list[np.ndarray], lo: list[np.ndarray], hi: np.ndarray) -> np.ndarray:
+    """`window_count` of several masks at once, mask ``i`` over [lo[i], hi): row ``i`` of the
+    result. One running count over the stacked masks replaces one per mask (for one serving
+    case the calls, not the events, are the cost); counts are integers, so the order is free."""
+    stacked = np.stack(masks)
+    cs = np.zeros((stacked.shape[0], stacked.shape[1] + 1), dtype=np.int64)
+    np.cumsum(stacked, axis=1, dtype=np.int64, out=cs[:, 1:])
+    row = np.arange(stacked.shape[0])[:, None]
+    return cs[row, hi] - cs[row, np.stack(lo)]
+
+
 def window_sum(values_sorted: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Sum of sorted event values in [lo, hi), added in time order within each window only.
 
