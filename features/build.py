@@ -197,11 +197,11 @@ def _assemble(loan_id: np.ndarray, as_of: np.ndarray, values: dict[str, np.ndarr
     dtype: a small frame's cost is per block, and a wide frame of per-column blocks makes every
     later column selection slow."""
     n = loan_id.size
-    blocks: list[tuple[object, np.ndarray]] = [(as_of.reshape(1, n), np.array([1]))]
+    # as_of is datetime64[ns] (checked): wrapped as pandas would, without re-validating it
+    stamps = pd.arrays.DatetimeArray._simple_new(as_of.reshape(1, n), dtype=as_of.dtype)
+    blocks: list[tuple[object, np.ndarray]] = [(stamps, np.array([1]))]
     for dtype, (names, places) in _NUMERIC_BLOCKS.items():
-        block = np.empty((len(names), n), dtype=dtype)
-        for row, name in enumerate(names):
-            block[row] = np.asarray(values[name]).astype(dtype, copy=False)
+        block = np.array([values[name] for name in names], dtype=dtype).reshape(len(names), n)
         if dtype == "int64":
             block = np.concatenate([loan_id.reshape(1, n), block])
             places = np.concatenate([[0], places])
