@@ -129,8 +129,20 @@ def contact_features(
 
 
 def _promise_features(promises, book, loan_id, as_of_s, t_min, t_max, share) -> dict[str, np.ndarray]:
-    """Promises made in the window: kept, broken (resolved by as_of) and still open."""
+    """Promises made in the window: kept, broken (resolved by as_of) and still open. Without any
+    promise (most single serving cases) the counts are zero outright: indexing and resolving no
+    promises costs more than the rest of the contact features."""
     n = loan_id.size
+    if not promises["loan"].size:
+        zero = np.zeros(n)
+        return {
+            "ptp_made_90d": zero,
+            "ptp_kept_90d": zero.copy(),
+            "ptp_broken_90d": zero.copy(),
+            "ptp_kept_ratio_90d": np.full(n, np.nan),
+            "open_ptp": zero.copy(),
+            "open_ptp_amount": zero.copy(),
+        }
     loan = promises["loan"].astype(np.int64)
     ts = to_seconds(promises["ts_raw"])
     res_t, kept = _promise_resolution(loan, ts, promises["ptp_date"], promises["amount"], book, share)
