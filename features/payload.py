@@ -162,7 +162,7 @@ def _resolved(dtype: str) -> np.dtype | ExtensionDtype:
 
 #: The contract's string dtype; plain strings and None go straight to an arrow array (as
 #: `_from_sequence` stores them) without its per-value checks.
-_STR = pandas_dtype("str")
+_STR = _resolved("str")
 _NS = np.dtype("datetime64[ns]")
 
 
@@ -178,7 +178,7 @@ def _array(values: list, dtype: str) -> np.ndarray | ExtensionArray:
     """One column with its contract dtype (None becomes NaN/NaT/NA), as `pd.array` / `np.array`
     would build it but without their per-call type inference."""
     resolved = _resolved(dtype)
-    if resolved == _STR and all(v is None or type(v) is str for v in values):
+    if resolved is _STR and all(v is None or type(v) is str for v in values):
         return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()), dtype=resolved)
     if isinstance(resolved, ExtensionDtype):  # str, Int64: None becomes NA
         return resolved.construct_array_type()._from_sequence(values, dtype=resolved)
