@@ -30,6 +30,7 @@ from rollcure.errors import InputError
 BUNDLE_FORMAT = 1
 _MANIFEST = "bundle.json"
 _SCORE_COLUMNS = pd.Index([f"p_{t}" for t in TARGETS])
+_SCORE_NAMES: tuple[str, ...] = tuple(_SCORE_COLUMNS.tolist())  # iterating a str Index is slow
 
 
 @dataclass
@@ -83,7 +84,7 @@ class Bundle:
         when the caller converted X once for several stages."""
         inputs = self.matrices(X) if inputs is None else inputs
         p = [self.calibrators[t].transform(self.models[t].predict_margin(inputs[t])) for t in TARGETS]
-        return dict(zip(_SCORE_COLUMNS, p, strict=True))
+        return dict(zip(_SCORE_NAMES, p, strict=True))
 
     def score(self, X: pd.DataFrame) -> pd.DataFrame:
         """Calibrated probabilities, one row per case: p_roll_forward, p_cure."""

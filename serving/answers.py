@@ -52,6 +52,15 @@ def _texts_or_none(values: object) -> list[str | None]:
     return [v if isinstance(v, str) else None for v in np.asarray(values, dtype=object).tolist()]
 
 
+def _dates(values: np.ndarray) -> list:
+    """Calendar dates of naive timestamps; numpy's day cast instead of building a DatetimeIndex
+    (~50 µs a request) when the array is plain datetime64."""
+    arr = np.asarray(values)
+    if arr.dtype.kind == "M" and not np.isnat(arr).any():
+        return arr.astype("datetime64[D]").tolist()
+    return pd.DatetimeIndex(values).date.tolist()
+
+
 def _expected_values(policy: Mapping[str, np.ndarray], n: int) -> list[dict[str, float] | None]:
     """Expected net recovery of every action per case (finite ones only); None without a policy."""
     cols = [a for a in ACTIONS if f"ev_{a}" in policy]
@@ -90,7 +99,7 @@ def recommend(
     n = len(X)
     stamp = decided_at.isoformat()
     loan_ids = np.asarray(frame["loan_id"], dtype=np.int64).tolist()
-    as_ofs = pd.DatetimeIndex(frame["as_of"]).date.tolist()
+    as_ofs = _dates(frame["as_of"])
     p_rf = np.asarray(frame["p_roll_forward"], dtype=float).tolist()
     p_cure = np.asarray(frame["p_cure"], dtype=float).tolist()
     actions = _texts_or_none(frame["action"])
