@@ -13,7 +13,7 @@ from features._events import (
     DAY_S,
     EventIndex,
     column_numpy,
-    last_where,
+    last_wheres,
     to_seconds,
     window_counts,
     window_sum,
@@ -66,18 +66,19 @@ def action_features(
     out["action_cost_90d"] = window_sum(cost, lo_short, hi)
     out["actions_365d"] = counts[-3].astype(np.float64)
 
-    def last_of(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        p = last_where(mask, lo_long, hi)
-        found = p >= 0
-        when = np.where(found, t[np.maximum(p, 0)] if t.size else 0, 0)
-        return p, found, when
-
-    p, found, when = last_of(np.ones(action.size, dtype=bool))
-    out["last_action"] = np.where(found, action[np.maximum(p, 0)] if t.size else None, None)
-    out["days_since_last_action"] = np.where(found, (as_of_s - when) / DAY_S, np.nan)
-    _, found_fv, when_fv = last_of(action == "field_visit")
-    out["days_since_last_field_visit"] = np.where(found_fv, (as_of_s - when_fv) / DAY_S, np.nan)
-    _, found_r, when_r = last_of(action == "restructuring")
+    # the last action of any kind, field visit and restructuring, found together
+    kinds = [
+        np.ones(action.size, dtype=bool),
+        masks[_COUNTED.index("field_visit")],
+        masks[_COUNTED.index("restructuring")],
+    ]
+    last = last_wheres(kinds, lo_long, hi)
+    found = last >= 0
+    when = np.where(found, t[np.maximum(last, 0)] if t.size else 0, 0)
+    out["last_action"] = np.where(found[0], action[np.maximum(last[0], 0)] if t.size else None, None)
+    out["days_since_last_action"] = np.where(found[0], (as_of_s - when[0]) / DAY_S, np.nan)
+    out["days_since_last_field_visit"] = np.where(found[1], (as_of_s - when[1]) / DAY_S, np.nan)
+    found_r, when_r = found[2], when[2]
     out["months_since_last_restructuring"] = np.where(found_r, _months_between(when_r, as_of_s), np.nan)
     out["under_restructuring"] = (found_r & ((as_of_s - when_r) <= restructuring_active_days * DAY_S)).astype(
         np.float64

@@ -145,6 +145,17 @@ def last_where(mask_sorted: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.nd
     return np.where(cand >= lo, cand, -1)
 
 
+def last_wheres(masks: list[np.ndarray], lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """`last_where` of several masks over the same windows at once: row ``i`` for mask ``i``."""
+    stacked = np.stack(masks)
+    idx = np.where(stacked, np.arange(stacked.shape[1]), -1)
+    if not idx.shape[1]:
+        return np.full((len(masks), lo.size), -1, dtype=idx.dtype)
+    last = np.maximum.accumulate(idx, axis=1)
+    cand = np.where(hi > 0, last[:, np.maximum(hi - 1, 0)], -1)
+    return np.where(cand >= lo, cand, -1)
+
+
 def expand_windows(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """All (case, sorted event position) pairs with the event in the case's window [lo, hi)."""
     counts = np.maximum(hi - lo, 0)
