@@ -59,12 +59,10 @@ def action_features(
         action == "outsourcing",
         action == "litigation",
     ]
-    counts = window_counts(masks, [lo_short] * len(_COUNTED) + [lo_long] * 3, hi)  # one pass for all
-    out: dict[str, np.ndarray] = {
-        f"actions_{a}_90d": counts[i].astype(np.float64) for i, a in enumerate(_COUNTED)
-    }
+    counts = window_counts(masks, [lo_short] * len(_COUNTED) + [lo_long] * 3, hi).astype(np.float64)
+    out: dict[str, np.ndarray] = {f"actions_{a}_90d": counts[i] for i, a in enumerate(_COUNTED)}
     out["action_cost_90d"] = window_sum(cost, lo_short, hi)
-    out["actions_365d"] = counts[-3].astype(np.float64)
+    out["actions_365d"] = counts[-3]
 
     # the last action of any kind, field visit and restructuring, found together
     kinds = [

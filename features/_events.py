@@ -99,10 +99,10 @@ class EventIndex:
     def positions(self, loan_id: np.ndarray, times: list[np.ndarray], side: str) -> list[np.ndarray]:
         """`position` of the cases at each of several times, in one search: for one serving case
         every numpy call costs more than its data, so window bounds are looked up together."""
-        found = self.position(
-            np.tile(np.asarray(loan_id, dtype=np.int64), len(times)), np.concatenate(times), side
-        )
-        return np.split(found, len(times))
+        loan_id = np.asarray(loan_id, dtype=np.int64)
+        shape = (len(times), loan_id.size)
+        found = self.position(np.broadcast_to(loan_id, shape).ravel(), np.concatenate(times), side)
+        return list(found.reshape(shape))
 
     def block_start(self, loan_id: np.ndarray) -> np.ndarray:
         """Sorted position of the loan's first event (its block is empty when the loan has none)."""
