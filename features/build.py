@@ -133,23 +133,25 @@ class _Rows:
         return taken.to_numpy(dtype=dtype)
 
 
-def _categorical(values: object, name: str) -> pd.Categorical:
-    """Values as the feature's registry categorical: one factorize, then a code per distinct value
-    (labels outside the registry become missing, as `pd.Categorical(values, dtype)` makes them).
-    A few values skip the factorize and look each value up (missing values are no category)."""
+def _categorical(values: object, name: str, rows: np.ndarray | None = None) -> pd.Categorical:
+    """Values (at ``rows``, if given) as the feature's registry categorical: one factorize, then a
+    code per distinct value (labels outside the registry become missing, as
+    `pd.Categorical(values, dtype)` makes them). A few values skip the factorize and look each
+    value up (missing values are no category); rows are gathered as codes, not labels."""
     dtype = PANDAS_DTYPES[name]
     if isinstance(values, pd.Categorical) and values.dtype == dtype:
-        return values
+        return values if rows is None else values[rows]
     code_of = _CODE_OF[name]
     if len(values) <= _SMALL_TABLE:  # a serving case: a dict look-up per value beats a factorize
         items = values.tolist() if isinstance(values, np.ndarray) else list(values)
         codes = np.array([code_of.get(v, -1) for v in items], dtype=np.int64)  # missing: -1
-        return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
-    if not isinstance(values, pd.api.extensions.ExtensionArray):
-        values = np.asarray(values, dtype=object)
-    codes, uniques = pd.factorize(values)
-    lut = np.array([code_of.get(u, -1) for u in uniques] + [-1], dtype=np.int64)  # [-1]: missing
-    return pd.Categorical.from_codes(lut[codes], dtype=dtype, validate=False)
+    else:
+        if not isinstance(values, pd.api.extensions.ExtensionArray):
+            values = np.asarray(values, dtype=object)
+        codes, uniques = pd.factorize(values)
+        lut = np.array([code_of.get(u, -1) for u in uniques] + [-1], dtype=np.int64)  # [-1]: missing
+        codes = lut[codes]
+    return pd.Categorical.from_codes(codes if rows is None else codes[rows], dtype=dtype, validate=False)
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -166,7 +168,7 @@ def _static_features(loans: _Rows, borrowers: _Rows, as_of: np.ndarray, balance:
     out = {c: borrowers(c) for c in _BORROWER_COLUMNS}
     for rows, columns in ((borrowers, ("employment", "region")), (loans, ("product", "collateral_type"))):
         for c in columns:  # factorized over the table once, then gathered
-            out[c] = _categorical(column(rows.table, c), c)[rows.pos]
+            out[c] = _categorical(column(rows.table, c), c, rows.pos)
     out.update({c: loans(c) for c in _LOAN_COLUMNS})
     income = borrowers("monthly_income", np.float64)
     instalment = loans("instalment", np.float64)
