@@ -8,6 +8,7 @@ them; the sentence adds the feature and its value for the person reading one cas
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -116,8 +117,10 @@ _PERCENT_FEATURES = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=512)
 def _phrase(description: str) -> str:
-    """The description as a noun phrase: first clause, no parenthetical notes, no full stop."""
+    """The description as a noun phrase: first clause, no parenthetical notes, no full stop
+    (cached: the regex per reason formatted was a visible part of a single-case request)."""
     d = re.sub(r"\s+\([^)]*\)", "", description.split(";")[0]).strip().rstrip(".")
     return d[:1].lower() + d[1:] if d[:2] != d[:2].upper() else d
 

@@ -35,6 +35,18 @@ def _pref_matrix(lists: list[tuple[str, ...]], which: np.ndarray) -> np.ndarray:
     return table[which]
 
 
+def _first_eligible(prefs: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """``assign_by_preference`` without capacity limits: priority no longer matters, so each case
+    takes its first eligible preference in one pass (the rank loop cost ~0.1 ms on one case)."""
+    n = len(prefs)
+    if n == 0 or prefs.shape[1] == 0:
+        return np.full(n, _NONE)
+    ok = (prefs >= 0) & np.take_along_axis(eligible, np.maximum(prefs, 0), axis=1)
+    first = ok.argmax(axis=1)
+    rows = np.arange(n)
+    return np.where(ok[rows, first], prefs[rows, first], _NONE)
+
+
 def assign_by_preference(
     prefs: np.ndarray, priority: np.ndarray, eligible: np.ndarray, capacities: np.ndarray
 ) -> np.ndarray:
@@ -44,6 +56,8 @@ def assign_by_preference(
     """
     n = len(prefs)
     caps = np.asarray(capacities, dtype=float)
+    if np.isinf(caps).all():
+        return _first_eligible(prefs, eligible)
     left = caps.copy()
     out = np.full(n, -1)
     order = np.argsort(-np.asarray(priority, dtype=float), kind="stable")
