@@ -23,7 +23,7 @@ from features._events import (
 )
 from features._repayment import CycleBook
 from features.registry import CONTACT_WINDOW_DAYS, features_in
-from rollcure.domain import RIGHT_PARTY_OUTCOMES
+from rollcure.domain import OUTCOMES, RIGHT_PARTY_OUTCOMES
 
 CONTACT_FEATURES = [f.name for f in features_in("contact")]
 
@@ -73,7 +73,8 @@ def contact_features(
     hi, *lows = idx.positions(loan_id, [as_of_s, *(as_of_s - d * DAY_S for d in days)], "right")
     lo = dict(zip(days, lows, strict=True))
     lo90 = lo[CONTACT_WINDOW_DAYS]
-    rpc = np.isin(outcome, RIGHT_PARTY_OUTCOMES)
+    is_outcome = {o: outcome == o for o in OUTCOMES}  # each compared once (np.isin costs ~10 us)
+    rpc = np.logical_or.reduce([is_outcome[o] for o in RIGHT_PARTY_OUTCOMES])
 
     d90 = CONTACT_WINDOW_DAYS
     counted = {  # feature -> (events counted, window days), counted together in one pass
@@ -81,10 +82,10 @@ def contact_features(
         "rpc_7d": (rpc, 7),
         "rpc_30d": (rpc, 30),
         "rpc_90d": (rpc, d90),
-        "disputes_90d": (outcome == "dispute", d90),
-        "refusals_90d": (outcome == "refused", d90),
-        "wrong_numbers_90d": (outcome == "wrong_number", d90),
-        "no_answers_30d": (outcome == "no_answer", 30),
+        "disputes_90d": (is_outcome["dispute"], d90),
+        "refusals_90d": (is_outcome["refused"], d90),
+        "wrong_numbers_90d": (is_outcome["wrong_number"], d90),
+        "no_answers_30d": (is_outcome["no_answer"], 30),
         "visits_90d": (channel == "visit", d90),
         "letters_90d": (channel == "letter", d90),
         "sms_30d": (channel == "sms", 30),

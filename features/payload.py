@@ -215,7 +215,7 @@ def _frame(columns: dict[str, object], rows: np.ndarray | None = None) -> pd.Dat
         else:
             blocks.append((values, np.array([place])))
     for places in numpy_cols.values():
-        blocks.append((_block(np.stack([arrays[p] for p in places])), np.array(places)))
+        blocks.append((_block(np.array([arrays[p] for p in places])), np.array(places)))
     n = len(arrays[0])
     return create_dataframe_from_blocks(blocks, index=pd.RangeIndex(n), columns=_column_index(tuple(columns)))
 
