@@ -196,14 +196,11 @@ def decide_columns(
     for a_idx, pick in ((2, explore_cf), (1, chall_cf)):
         rows = np.flatnonzero(arm == a_idx)
         got = pick[rows].copy()
-        counts = np.zeros(len(ACTIONS))
-        for j in range(len(ACTIONS)):
-            at = np.flatnonzero(got == j)
-            if np.isfinite(left[j]) and len(at) > left[j]:
-                got[at[int(left[j]) :]] = 0  # over capacity: back to "none"
-            counts[j] = min(len(at), left[j])
+        wanted = np.bincount(got, minlength=len(ACTIONS))
+        for j in np.flatnonzero(wanted > left).tolist():  # only actions over their capacity
+            got[np.flatnonzero(got == j)[int(left[j]) :]] = 0  # over capacity: back to "none"
         choice[rows] = got
-        left = np.maximum(left - counts, 0)
+        left = np.maximum(left - np.minimum(wanted, left), 0)
     champ_rows = np.flatnonzero(arm == 0)
     choice[champ_rows] = allocate(values[champ_rows], el.mask[champ_rows], left)
 
