@@ -65,9 +65,9 @@ def merge_key(cases: list[ServedCase]) -> tuple[tuple[bool, bool, bool], frozens
     pass only when they carry the same optional parts (kind) and no loan or borrower id (keys):
     then every case's features are those it gets alone.
     """
-    kind = (
-        cases[0].contacts is not None,
-        cases[0].actions is not None,
+    kind = (  # any case, not the first: one case carrying contacts gives the whole pass a table
+        any(p.contacts is not None for p in cases),
+        any(p.actions is not None for p in cases),
         any(c.status_code is not None for p in cases for c in p.cycles),
     )
     keys = frozenset(

@@ -169,3 +169,24 @@ def test_merged_http_requests_with_one_bad_one_only_it_fails(serving_setup, samp
     assert {d["decision_id"] for d in merged} <= set(stamps)  # every answered decision is logged
     assert {d["decision_id"] for d in good_only} <= set(stamps)
     assert len({stamps[d["decision_id"]] for d in good_only}) < len(good_only)  # some shared a pass
+
+
+def test_merge_key_kind_looks_at_every_case_of_a_request():
+    """A request whose later case carries contacts gets a contacts table alone, so it must not share a
+    pass with one whose cases carry none (their contact features would turn from missing to zero)."""
+    import copy
+
+    from serving.examples import EXAMPLE_CASE
+    from serving.request import ServedCase, merge_key
+
+    def case(loan_id: int, with_contacts: bool) -> ServedCase:
+        raw = copy.deepcopy(EXAMPLE_CASE)
+        raw["loan"]["loan_id"] = loan_id
+        raw["borrower"]["borrower_id"] = loan_id
+        raw["contacts"] = raw["contacts"] if with_contacts else None
+        raw["actions"] = None
+        return ServedCase.model_validate(raw)
+
+    mixed, bare = merge_key([case(1, False), case(2, True)]), merge_key([case(3, False)])
+    assert mixed[0] != bare[0]
+    assert mixed[0][0] is True and bare[0][0] is False
