@@ -3,7 +3,7 @@
 Layout written under ``out``:
 
 * ``borrowers.parquet``, ``loans.parquet``, ``cycles.parquet``: the raw tables, read back by
-  ``rollcure.io.read_tables``; cycles carry the optional ``status_code`` (the raw -2..9 code).
+  ``rollcure.core.io.read_tables``; cycles carry the optional ``status_code`` (the raw -2..9 code).
   No contacts or actions are written: the data set has none, and an empty table would claim
   "no contact happened" where the truth is "not recorded".
 * ``labels/default_next_month.parquet``: the October default label (loan_id, as_of, label), for
@@ -30,8 +30,8 @@ import yaml
 from adapters.config import UciImportConfig
 from adapters.uci_format import KEPT, check_header, check_rows
 from adapters.uci_tables import UciTables, uci_to_tables
-from rollcure.errors import InputError
-from rollcure.io import OPTIONAL_TABLES, write_tables
+from rollcure.core.errors import InputError
+from rollcure.core.io import OPTIONAL_TABLES, write_tables
 
 LABELS_DIR = "labels"
 DEFAULT_LABEL_FILE = "default_next_month.parquet"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rollcure.errors import InputError
+from rollcure.core.errors import InputError
 
 ID = "ID"
 LIMIT = "LIMIT_BAL"

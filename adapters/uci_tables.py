@@ -4,7 +4,7 @@ One borrower and one card loan per account; one cycle per month, April–Septemb
 end. How each column is derived:
 
 * ``dpd`` = 30·k for status k ≥ 1 (k months late), 0 for -2/-1/0; ``bucket`` from
-  ``rollcure.domain``; ``missed_instalments`` = k. ``status_code`` (the contract's optional cycles
+  ``rollcure.core.domain``; ``missed_instalments`` = k. ``status_code`` (the contract's optional cycles
   column) keeps the raw code, so -2 / -1 / 0 stay apart for the status-count features.
 * ``balance`` = the month's bill statement, floored at 0 (a negative bill is a credit balance: nothing
   is owed). ``paid_amount`` = PAY_AMT of the same month, which the README says is paid during that
@@ -44,7 +44,7 @@ from adapters.uci_format import (
     STATUS_COLUMNS,
     UNKNOWN,
 )
-from rollcure.domain import DAYS_PER_CYCLE, bucket_of
+from rollcure.core.domain import DAYS_PER_CYCLE, bucket_of
 
 PRODUCT = "card"
 #: Placeholders for borrower fields the file lacks. A constant carries no information to a model,

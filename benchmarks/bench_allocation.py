@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from models.allocation import allocate, total_value
-from rollcure.domain import ACTIONS, DEFAULT_ACTION_COSTS
+from rollcure.core.domain import ACTIONS, DEFAULT_ACTION_COSTS
 
 
 def _problem(n: int, seed: int):

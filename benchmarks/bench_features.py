@@ -39,7 +39,7 @@ _AGREE_TOL = 1e-9
 
 def prepare(out: Path, accounts: int, months: int, seed: int, target_cycles: int) -> dict:
     """Simulate, tile to the target size with offset ids, write Parquet (run in a child process)."""
-    from rollcure.io import write_tables
+    from rollcure.core.io import write_tables
     from simulation import SimulationConfig, simulate
 
     tables = simulate(SimulationConfig(accounts=accounts, months=months), seed=seed).tables
@@ -104,7 +104,7 @@ def duckdb_subset(data: Path) -> pd.DataFrame:
     """The same subset as one SQL query over the same Parquet."""
     import duckdb
 
-    from rollcure.domain import RIGHT_PARTY_OUTCOMES
+    from rollcure.core.domain import RIGHT_PARTY_OUTCOMES
 
     rpc = ", ".join(f"'{o}'" for o in RIGHT_PARTY_OUTCOMES)
     sql = f"""
@@ -150,9 +150,9 @@ def serving_latency(n_cases: int, seed: int) -> dict:
     time as serving sees it (payload -> tables -> build_features), median and p95 in ms."""
     from features.build import build_features
     from features.cases import overdue_cases
-    from features.config import FeatureConfig
     from features.payload import payloads_to_tables
     from features.payload_from_tables import payloads_from_tables
+    from rollcure.config.features import FeatureConfig
     from simulation import SimulationConfig, simulate
 
     cfg = FeatureConfig()
@@ -223,7 +223,7 @@ def main() -> None:
 
     from features.build import build_features
     from features.cases import overdue_cases
-    from features.config import FeatureConfig
+    from rollcure.config.features import FeatureConfig
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
@@ -237,7 +237,7 @@ def main() -> None:
         prepare_s = time.perf_counter() - t0
 
         def full() -> pd.DataFrame:
-            from rollcure.io import read_tables
+            from rollcure.core.io import read_tables
 
             tables = read_tables(data)
             cases = overdue_cases(tables["cycles"])

@@ -106,7 +106,7 @@ def _run_locust(url: str, scenario: str, users: int, seconds: int, payloads: Pat
 
 def main() -> None:
     from rollcure.config import load_config
-    from rollcure.io import read_tables
+    from rollcure.core.io import read_tables
     from serving.demo import sample_payloads
     from serving.runner import start_service, stop_service, wait_ready, write_config
 

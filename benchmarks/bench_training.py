@@ -66,7 +66,7 @@ def main() -> None:
     cfg = RollcureConfig(seed=args.seed)
     with tempfile.TemporaryDirectory() as tmp:
         write_portfolio(simulate(SimulationConfig(accounts=args.accounts), seed=args.seed), tmp)
-        from rollcure.io import read_tables
+        from rollcure.core.io import read_tables
 
         data = load_case_data(read_tables(tmp), cfg)
     frame = _tile(data.cases, data.spec, args.cases, args.seed)

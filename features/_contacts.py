@@ -23,7 +23,7 @@ from features._events import (
 )
 from features._repayment import CycleBook
 from features.registry import CONTACT_WINDOW_DAYS, features_in
-from rollcure.domain import OUTCOMES, RIGHT_PARTY_OUTCOMES
+from rollcure.core.domain import OUTCOMES, RIGHT_PARTY_OUTCOMES
 
 CONTACT_FEATURES = [f.name for f in features_in("contact")]
 

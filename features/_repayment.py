@@ -14,7 +14,7 @@ import pandas as pd
 
 from features._events import CENT, EventIndex, column_numpy, to_seconds
 from features.registry import CYCLE_WINDOW, STATUS_COUNT_WINDOW
-from rollcure.domain import bucket_index, bucket_of, tier_by_dpd, tier_by_missed
+from rollcure.core.domain import bucket_index, bucket_of, tier_by_dpd, tier_by_missed
 
 #: The lender's own status codes the count features read (cycles.status_code, docs/interfaces.md).
 STATUS_NO_CONSUMPTION, STATUS_PAID_IN_FULL, STATUS_REVOLVING = -2, -1, 0

@@ -20,10 +20,10 @@ from features._actions import action_features, missing_action_features
 from features._contacts import contact_features, missing_contact_features
 from features._events import DAY_S, column, column_numpy, to_seconds
 from features._repayment import CycleBook, repayment_features
-from features.config import FeatureConfig
 from features.registry import ACTION_WINDOW_DAYS, CONTACT_WINDOW_DAYS, FEATURES, PANDAS_DTYPES
-from rollcure.domain import FLAGS
-from rollcure.errors import InputError
+from rollcure.config.features import FeatureConfig
+from rollcure.core.domain import FLAGS
+from rollcure.core.errors import InputError
 
 _KEY_COLUMNS = ("loan_id", "as_of")
 _COLUMNS = pd.Index([*_KEY_COLUMNS, *(f.name for f in FEATURES)])

@@ -8,8 +8,8 @@ import pandas as pd
 
 from features.build import build_features
 from features.cases import overdue_cases
-from features.config import FeatureConfig
 from features.labels import build_labels
+from rollcure.config.features import FeatureConfig
 
 
 @dataclass

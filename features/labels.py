@@ -12,7 +12,14 @@ import numpy as np
 import pandas as pd
 
 from features._events import DAY_S, EventIndex, to_seconds, window_sum
-from rollcure.domain import BUCKETS, DAYS_PER_CYCLE, bucket_of, cycles_in_horizon, is_cure, is_roll_forward
+from rollcure.core.domain import (
+    BUCKETS,
+    DAYS_PER_CYCLE,
+    bucket_of,
+    cycles_in_horizon,
+    is_cure,
+    is_roll_forward,
+)
 
 
 def horizon_end(as_of: np.ndarray, horizon_days: int) -> np.ndarray:

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.registry import ACTION_WINDOW_DAYS, CONTACT_WINDOW_DAYS
 from features.schemas import OPTIONAL_DTYPES, STATUS_CODE_MAX, STATUS_CODE_MIN, TABLE_DTYPES
-from rollcure.domain import (
+from rollcure.core.domain import (
     ACTIONS,
     BUCKETS,
     CHANNELS,
@@ -34,7 +34,7 @@ from rollcure.domain import (
     REGIONS,
     bucket_of,
 )
-from rollcure.errors import InputError
+from rollcure.core.errors import InputError
 
 MAX_PAYLOAD_CYCLES = 60
 _STRICT = ConfigDict(extra="forbid")

@@ -2,7 +2,7 @@
 
 Training, serving, the data dictionary (`rollcure features docs`) and the policy's eligibility rules
 all read this list, so a feature's name and dtype cannot drift between them. Categorical features
-carry their fixed categories from `rollcure.domain`, so a single-case payload encodes exactly like a
+carry their fixed categories from `rollcure.core.domain`, so a single-case payload encodes exactly like a
 training batch.
 
 ``monotone`` is declared only where the direction holds for every case. Delinquency depth (DPD,
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from rollcure.domain import (
+from rollcure.core.domain import (
     ACTIONS,
     BUCKETS,
     CHANNELS,

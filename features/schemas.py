@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from rollcure.domain import (
+from rollcure.core.domain import (
     ACTIONS,
     BUCKETS,
     CHANNELS,
@@ -25,8 +25,8 @@ from rollcure.domain import (
     REGIONS,
     bucket_of,
 )
-from rollcure.errors import InputError
-from rollcure.io import OPTIONAL_TABLES, TABLES
+from rollcure.core.errors import InputError
+from rollcure.core.io import OPTIONAL_TABLES, TABLES
 
 #: Key columns of each table (used to name offending rows).
 KEYS: dict[str, tuple[str, ...]] = {
@@ -243,7 +243,7 @@ def _cross_problems(tables: dict[str, pd.DataFrame]) -> list[tuple[str, str, str
         "cycles",
         "bucket",
         cycles["bucket"].to_numpy(dtype=object) != bucket_of(cycles["dpd"]),
-        "bucket does not match dpd (rollcure.domain.bucket_of)",
+        "bucket does not match dpd (rollcure.core.domain.bucket_of)",
     )
     dates = cycles["cycle_date"]
     add(

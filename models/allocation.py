@@ -30,7 +30,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
-from rollcure.errors import InputError
+from rollcure.core.errors import InputError
 
 Method = Literal["exact", "greedy", "full_lp"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rollcure.domain import BUCKETS
+from rollcure.core.domain import BUCKETS
 
 #: Pseudo-count added to every transition cell so that rare buckets never get a 0 or 1 rate.
 _SMOOTHING = 0.5

@@ -20,12 +20,12 @@ import pandas as pd
 
 from models.calibration import Calibrator
 from models.classifiers import GBMClassifier
-from models.config import TARGETS, ModelConfig
 from models.explain import reason_arrays, top_reasons
 from models.feature_spec import FeatureSpec, spec_from_dicts
 from models.lgb_input import column_positions
 from models.reason_codes import reason_code_table
-from rollcure.errors import InputError
+from rollcure.config.model import TARGETS, ModelConfig
+from rollcure.core.errors import InputError
 
 BUNDLE_FORMAT = 1
 _MANIFEST = "bundle.json"
@@ -42,7 +42,7 @@ class Bundle:
     features: list[FeatureSpec]
     model_config: ModelConfig = field(default_factory=ModelConfig)
     reason_codes: pd.DataFrame = field(default_factory=reason_code_table)
-    #: The policy's settings (``models.policy_config.PolicyConfig``), a plain dict, or None.
+    #: The policy's settings (``rollcure.config.policy.PolicyConfig``), a plain dict, or None.
     policy_config: Any = None
     action_models: Any = None
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -197,7 +197,7 @@ def _load_policy(stored: dict | None) -> Any:
     if stored is None:
         return None
     if stored["type"] == "PolicyConfig":
-        from models.policy_config import PolicyConfig
+        from rollcure.config.policy import PolicyConfig
 
         return PolicyConfig.model_validate(stored["value"])
     return stored["value"]

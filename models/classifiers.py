@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from models.config import LightGBMParams
 from models.lgb_input import as_lgb_matrix
-from rollcure.errors import InputError
+from rollcure.config.model import LightGBMParams
+from rollcure.core.errors import InputError
 
 
 def monotone_vector(

@@ -15,8 +15,8 @@ import pandas as pd
 
 from models.lgb_input import column_arrays
 from models.rules import MANUAL_REVIEW, Clause, RuleSet
-from rollcure.domain import ACTIONS
-from rollcure.errors import InputError
+from rollcure.core.domain import ACTIONS
+from rollcure.core.errors import InputError
 
 NOT_BLOCKED = -1
 

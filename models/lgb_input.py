@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from rollcure.errors import InputError
+from rollcure.core.errors import InputError
 
 #: Column look-ups already made: (id of the frame's column index, wanted columns) -> (index,
 #: positions, missing). Holding the index keeps its id from being reused; one frame is read by

@@ -19,12 +19,12 @@ from models.allocation import allocate
 from models.draws import case_seeds, uniforms
 from models.eligibility import Eligibility, eligibility
 from models.lgb_input import column_values
-from models.policy_config import PolicyConfig
 from models.rules import MANUAL_REVIEW, RuleSet, load_rules
 from models.strategies import dpd_ladder, random_policy_from, risk_score_policy, uniform_eligible
 from models.uplift import KEYS
-from rollcure.domain import ACTIONS
-from rollcure.errors import InputError
+from rollcure.config.policy import PolicyConfig
+from rollcure.core.domain import ACTIONS
+from rollcure.core.errors import InputError
 
 ARMS: tuple[str, ...] = ("champion", "challenger", "explore")
 _N_ACTIONS = len(ACTIONS)

@@ -19,7 +19,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from rollcure.errors import InputError
+from rollcure.core.errors import InputError
 
 ActionName = Literal["none", "reminder", "restructuring", "field_visit", "outsourcing", "litigation"]
 Op = Literal["==", "!=", ">=", ">", "<=", "<", "is_true", "is_false"]

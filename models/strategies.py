@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from models.lgb_input import column_values
-from models.policy_config import PolicyConfig
-from rollcure.domain import ACTIONS, bucket_index
+from rollcure.config.policy import PolicyConfig
+from rollcure.core.domain import ACTIONS, bucket_index
 
 A = {a: j for j, a in enumerate(ACTIONS)}
 _NONE = A["none"]

@@ -50,9 +50,9 @@ import numpy as np
 import pandas as pd
 
 from models.lgb_input import as_lgb_matrix, column_positions, column_values
-from models.policy_config import PolicyConfig
-from rollcure.domain import ACTIONS
-from rollcure.errors import InputError
+from rollcure.config.policy import PolicyConfig
+from rollcure.core.domain import ACTIONS
+from rollcure.core.errors import InputError
 
 KEYS = ["loan_id", "as_of"]
 _ACTION = "_action"

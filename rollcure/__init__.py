@@ -1,6 +1,4 @@
-"""rollcure: collections decisioning. Shared vocabulary, configuration and the CLI."""
+"""rollcure: collections decisioning. ``rollcure.core`` is the base layer, ``rollcure.config`` the typed
+configuration, ``rollcure.app`` the command line on top of every package."""
 
-from rollcure.errors import InputError
-
-__all__ = ["InputError"]
 __version__ = "0.1.0"

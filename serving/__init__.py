@@ -4,6 +4,6 @@ The service class lives in ``serving.service`` (imported by ``bentoml serve``, n
 importing the package stays cheap); see docs/serving.md.
 """
 
-from serving.config import ServingConfig
+from rollcure.config.serving import ServingConfig
 
 __all__ = ["ServingConfig"]

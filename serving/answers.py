@@ -15,7 +15,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from rollcure.domain import ACTIONS
+from rollcure.core.domain import ACTIONS
 from serving.decision_log import DecisionRecord, hash_case_id, inputs_digest
 from serving.pipeline import decide_case_columns, explain_cases, score_cases
 from serving.runtime import ModelRuntime
@@ -176,7 +176,7 @@ def scores(runtime: ModelRuntime, X: pd.DataFrame) -> list[CaseScore]:
 
 def explanations(runtime: ModelRuntime, X: pd.DataFrame) -> list[CaseExplanation]:
     """Reasons up and down for both targets, and the full contribution vectors."""
-    from models.config import TARGETS
+    from rollcure.config.model import TARGETS
 
     bundle = runtime.bundle
     X = X.reset_index(drop=True)

@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from rollcure.errors import InputError
+from rollcure.core.errors import InputError
 from serving.pipeline import decide_cases
 
 #: Time column of each history table and whether rows stamped exactly at as_of are known then.
@@ -247,7 +247,7 @@ class ParquetBook:
     scorer never holds the whole book: only case keys and one chunk's rows are in memory."""
 
     def __init__(self, data_dir: Path) -> None:
-        from rollcure.io import OPTIONAL_TABLES, TABLES
+        from rollcure.core.io import OPTIONAL_TABLES, TABLES
 
         data_dir = Path(data_dir)
         if not data_dir.is_dir():
@@ -340,7 +340,7 @@ def score_portfolio(
 ) -> BatchSummary:
     """Load the registry bundle ``model`` and score the data folder with :func:`score_book`
     (``workers`` None: ``serving.batch_workers``)."""
-    from training.registry import load_bundle
+    from registry.store import load_bundle
 
     book = ParquetBook(Path(data_dir))
     bundle = load_bundle(cfg, model)

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from rollcure.errors import InputError
+from rollcure.core.errors import InputError
 
 TOKEN_ENV = "ROLLCURE_API_TOKEN"
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from rollcure.errors import InputError
+from rollcure.core.errors import InputError
 
 logger = logging.getLogger(__name__)
 

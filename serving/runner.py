@@ -19,8 +19,8 @@ import httpx
 import yaml
 
 from rollcure.config import DATA_DIR_ENV, RollcureConfig
-from rollcure.errors import InputError
-from serving.config import CONFIG_ENV, SERVICE_NAME
+from rollcure.config.serving import CONFIG_ENV, SERVICE_NAME
+from rollcure.core.errors import InputError
 
 BENTOML_OPTIONS_ENV = "BENTOML_CONFIG_OPTIONS"
 

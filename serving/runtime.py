@@ -56,14 +56,14 @@ def config_hash(cfg: RollcureConfig) -> str:
 
 def registered_version(cfg: RollcureConfig, ref: str) -> str:
     """The version an alias points at now (cheap: one registry query, no download)."""
-    from training.registry import resolve_version
+    from registry.store import resolve_version
 
     return str(resolve_version(cfg, ref).version)
 
 
 def load_runtime(cfg: RollcureConfig, ref: str | None = None) -> ModelRuntime:
     """Load the bundle of ``ref`` (default: the configured alias) from the registry."""
-    from training.registry import load_bundle
+    from registry.store import load_bundle
 
     alias = ref or cfg.serving.model_alias
     bundle = load_bundle(cfg, alias)

@@ -35,11 +35,11 @@ from fastapi import FastAPI
 from pydantic import Field
 from starlette.responses import JSONResponse
 
-from rollcure.errors import InputError
+from rollcure.config.serving import CONFIG_ENV, SERVICE_NAME
+from rollcure.core.errors import InputError
 from serving.answers import explanations, features_for, recommend, scores
 from serving.auth import BearerAuthMiddleware, install_log_redaction
 from serving.coalesce import Coalescer, split
-from serving.config import CONFIG_ENV, SERVICE_NAME
 from serving.decision_log import LogUnavailable
 from serving.examples import EXAMPLE_CASE
 from serving.request import ServedCase, merge_key

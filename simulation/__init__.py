@@ -5,7 +5,7 @@ Public API: :func:`simulate`, :func:`write_portfolio`, :func:`read_simulation_co
 ``simulation.oracle`` (true action values) and ``simulation.summary`` (portfolio summary).
 """
 
-from simulation.config import SimulationConfig
+from rollcure.config.simulation import SimulationConfig
 from simulation.simulate import Portfolio, read_simulation_config, simulate, write_portfolio
 
 __all__ = ["Portfolio", "SimulationConfig", "read_simulation_config", "simulate", "write_portfolio"]

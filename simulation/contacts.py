@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rollcure.domain import CHANNELS, OUTCOMES, PARTIES
+from rollcure.core.domain import CHANNELS, OUTCOMES, PARTIES
 from simulation.dynamics import (
     A_FIELD_VISIT,
     A_LITIGATION,

@@ -15,7 +15,7 @@ bucket, product, and the action decided at the previous cycle end.
 
 Action effect table (A = ability, W = willingness, both in effect this month; b = bucket 1..7; the
 gain is a logit shift on paying in full, half of it on paying in part; default parameters from
-``simulation.config.ActionEffects``; default costs 0 / 1 / 10 / 25 / 50 / 300):
+``rollcure.config.simulation.ActionEffects``; default costs 0 / 1 / 10 / 25 / 50 / 300):
 
 =============  ==================================================================================
 action         effect on the next cycle (and after)
@@ -56,8 +56,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from rollcure.domain import ACTIONS, DAYS_PER_CYCLE, FLAGS, bucket_index
-from simulation.config import SimulationConfig
+from rollcure.config.simulation import SimulationConfig
+from rollcure.core.domain import ACTIONS, DAYS_PER_CYCLE, FLAGS, bucket_index
 
 A_NONE, A_REMINDER, A_RESTRUCTURING, A_FIELD_VISIT, A_OUTSOURCING, A_LITIGATION = range(len(ACTIONS))
 #: Uniform draws consumed per loan and month (shock, payment choice, partial share, enforcement).
@@ -136,7 +136,7 @@ def dpd_of(missed: np.ndarray, due_day: np.ndarray) -> np.ndarray:
 
 
 def bucket_now(state: LoanState) -> np.ndarray:
-    """Bucket index (0 = M0 .. 7 = M7+) of each loan's DPD, by ``rollcure.domain`` (as written to
+    """Bucket index (0 = M0 .. 7 = M7+) of each loan's DPD, by ``rollcure.core.domain`` (as written to
     ``cycles.bucket``); with due days 1..28 it equals min(missed, 7)."""
     return bucket_index(dpd_of(state.missed, state.due_day)).astype(np.int64)
 

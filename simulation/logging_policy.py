@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rollcure.domain import ACTIONS, BUCKETS
-from simulation.config import SimulationConfig
+from rollcure.config.simulation import SimulationConfig
+from rollcure.core.domain import ACTIONS, BUCKETS
 from simulation.dynamics import (
     A_LITIGATION,
     A_NONE,

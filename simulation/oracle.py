@@ -25,9 +25,9 @@ from dataclasses import fields
 import numpy as np
 import pandas as pd
 
-from rollcure.domain import ACTIONS, cycles_in_horizon
-from rollcure.errors import InputError
-from simulation.config import SimulationConfig
+from rollcure.config.simulation import SimulationConfig
+from rollcure.core.domain import ACTIONS, cycles_in_horizon
+from rollcure.core.errors import InputError
 from simulation.dynamics import N_UNIFORMS, LoanState, bucket_now, month_step
 from simulation.logging_policy import choose, propensities
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from rollcure.domain import EMPLOYMENTS, FLAGS, PRODUCTS, REGIONS
-from simulation.config import SimulationConfig
+from rollcure.config.simulation import SimulationConfig
+from rollcure.core.domain import EMPLOYMENTS, FLAGS, PRODUCTS, REGIONS
 from simulation.dynamics import SECURED_PRODUCTS, LoanState, annuity
 
 #: product -> (principal / monthly income multiple, annual rate range, term choices in months)

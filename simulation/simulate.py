@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rollcure.domain import ACTIONS, BUCKETS, FLAGS, bucket_index
-from rollcure.errors import InputError
-from rollcure.io import TRUTH_DIR, write_tables, write_truth
-from simulation.config import SimulationConfig
+from rollcure.config.simulation import SimulationConfig
+from rollcure.core.domain import ACTIONS, BUCKETS, FLAGS, bucket_index
+from rollcure.core.errors import InputError
+from rollcure.core.io import TRUTH_DIR, write_tables, write_truth
 from simulation.contacts import contacts_after_decisions, empty_contacts
 from simulation.dynamics import N_UNIFORMS, LoanState, StepResult, dpd_of, effective_latents, month_step
 from simulation.logging_policy import choose, propensities

@@ -11,7 +11,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from rollcure.domain import BUCKETS, TIERS, tier_by_dpd, tier_by_missed, transition_counts
+from rollcure.core.domain import BUCKETS, TIERS, tier_by_dpd, tier_by_missed, transition_counts
 
 
 def _last_cycle(cycles: pd.DataFrame) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from features.schemas import TABLE_DTYPES
-from rollcure.domain import bucket_of
+from rollcure.core.domain import bucket_of
 
 
 def make_tiny_tables() -> dict[str, pd.DataFrame]:
@@ -128,6 +128,6 @@ def sim_small_cases(sim_small) -> pd.DataFrame:
 def sim_small_features(sim_small, sim_small_cases) -> pd.DataFrame:
     """Features of every overdue case of the small simulated book, built once per session."""
     from features.build import build_features
-    from features.config import FeatureConfig
+    from rollcure.config.features import FeatureConfig
 
     return build_features(sim_small.tables, sim_small_cases, FeatureConfig())

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from models.feature_spec import FeatureSpec
-from rollcure.domain import BUCKETS, EMPLOYMENTS, bucket_of
+from rollcure.core.domain import BUCKETS, EMPLOYMENTS, bucket_of
 
 TOY_SEED = 11
 
@@ -106,9 +106,9 @@ def trained_run(sim_default_dir, tmp_path_factory):
     ``MLFLOW_TRACKING_URI`` is unset for the session so that tests never write to a shared server.
     The report is not written here (the report tests render it from ``outcome.result``).
     """
+    from registry.store import TRACKING_ENV
     from rollcure.config import RollcureConfig
     from training.pipeline import run_training
-    from training.registry import TRACKING_ENV
 
     patch = pytest.MonkeyPatch()
     patch.delenv(TRACKING_ENV, raising=False)

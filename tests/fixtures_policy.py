@@ -56,7 +56,7 @@ def rule_frame_100k() -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def policy_tables(sim_default_dir):
-    from rollcure.io import read_tables, read_truth
+    from rollcure.core.io import read_tables, read_truth
 
     return read_tables(sim_default_dir), read_truth(sim_default_dir)
 

@@ -42,12 +42,12 @@ class ServingSetup:
 def use_registry(setup: ServingSetup) -> Iterator[None]:
     """Point MLflow at the setup's private registry for the duration of a block.
 
-    ``mlflow.set_tracking_uri`` (called by ``training.registry.client``) also exports
-    ``MLFLOW_TRACKING_URI``, which ``training.registry.tracking_uri`` then prefers over any config:
+    ``mlflow.set_tracking_uri`` (called by ``registry.store.client``) also exports
+    ``MLFLOW_TRACKING_URI``, which ``registry.store.tracking_uri`` then prefers over any config:
     in a process that has used one registry, every later config would reach that same one. The
     serving tests therefore name their registry explicitly and put the previous value back.
     """
-    from training.registry import TRACKING_ENV, tracking_uri
+    from registry.store import TRACKING_ENV, tracking_uri
 
     previous = os.environ.get(TRACKING_ENV)
     os.environ.pop(TRACKING_ENV, None)
@@ -68,7 +68,7 @@ def free_port() -> int:
 
 
 def service_env_for(setup: ServingSetup, config_path: Path | None = None) -> dict[str, str]:
-    from serving.config import CONFIG_ENV
+    from rollcure.config.serving import CONFIG_ENV
 
     env = dict(setup.env)
     env[CONFIG_ENV] = str(config_path or setup.config_path)
@@ -85,9 +85,9 @@ def write_serving_config(setup: ServingSetup, path: Path, **serving: object) -> 
 
 @pytest.fixture(scope="session")
 def serving_setup(trained_run, tmp_path_factory) -> ServingSetup:
+    from registry.store import TRACKING_ENV, promote
     from rollcure.config import RollcureConfig
     from serving.runner import write_config
-    from training.registry import TRACKING_ENV, promote
 
     root = tmp_path_factory.mktemp("serving")
     shutil.copytree(Path(trained_run.cfg.data_dir) / "mlflow", root / "mlflow")
@@ -109,7 +109,7 @@ def serving_setup(trained_run, tmp_path_factory) -> ServingSetup:
 def sample_cases(sim_default_dir):
     """(tables, cases) of the first cases overdue at the latest cycle of the default portfolio."""
     from features.cases import overdue_cases
-    from rollcure.io import read_tables
+    from rollcure.core.io import read_tables
 
     tables = read_tables(sim_default_dir)
     latest = tables["cycles"]["cycle_date"].max()

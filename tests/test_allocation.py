@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from models.allocation import allocate, allocation_gap, capacity_bound, total_value
-from rollcure.errors import InputError
+from rollcure.core.errors import InputError
 
 
 def _random_problem(seed: int, n: int, n_actions: int = 6):

@@ -8,8 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 from fixtures_serving import use_registry, write_serving_config
 
-from rollcure.cli import run
-from rollcure.errors import InputError
+from rollcure.app.cli import run
+from rollcure.core.errors import InputError
 from serving.batch import OUTPUT_SCHEMA, chunk_tables, resolve_as_of, score_tables, tables_up_to
 
 REQUIRED = (
@@ -191,7 +191,7 @@ def test_parallel_workers_write_the_same_file_as_one(sim_default_dir, trained_ru
 
 def test_a_bad_row_met_by_a_worker_exits_two_in_one_line(serving_setup, sim_default_dir, tmp_path, capsys):
     """The broken loan is in the last chunk, which only a worker reads; no output file is left."""
-    from rollcure.io import read_tables, write_tables
+    from rollcure.core.io import read_tables, write_tables
 
     tables = read_tables(sim_default_dir)
     latest = tables["cycles"]["cycle_date"].max()

@@ -1,6 +1,6 @@
 """The CLI shell: help works, bad input exits 2 with one line."""
 
-from rollcure.cli import run
+from rollcure.app.cli import run
 
 
 def test_help_exits_zero(capsys):
@@ -22,7 +22,7 @@ def test_input_error_from_a_command_exits_two_with_one_line(capsys, tmp_path):
 
 
 def test_corrupt_table_is_bad_input_not_a_traceback(capsys, tmp_path):
-    from rollcure.io import TABLES
+    from rollcure.core.io import TABLES
 
     for name in TABLES[:3]:
         (tmp_path / f"{name}.parquet").write_bytes(b"not parquet at all")

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from fixtures_serving import free_port, service_env_for, use_registry, write_serving_config
 
-from rollcure.errors import InputError
+from rollcure.core.errors import InputError
 from serving.coalesce import Coalescer, Job, run_isolated, split, take_jobs
 
 

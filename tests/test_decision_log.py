@@ -9,8 +9,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from rollcure.cli import run
-from rollcure.errors import InputError
+from rollcure.app.cli import run
+from rollcure.core.errors import InputError
 from serving.decision_log import (
     DEV_SALT,
     EXPORT_COLUMNS,

@@ -11,10 +11,10 @@ import pytest
 
 from features.build import build_features
 from features.cases import overdue_cases
-from features.config import FeatureConfig
 from features.registry import FEATURES, FEATURES_BY_NAME, features_in
-from rollcure.domain import bucket_index
-from rollcure.errors import InputError
+from rollcure.config.features import FeatureConfig
+from rollcure.core.domain import bucket_index
+from rollcure.core.errors import InputError
 
 CFG = FeatureConfig()
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from features.registry import FEATURES
-from rollcure.cli import run
-from rollcure.io import write_tables
+from rollcure.app.cli import run
+from rollcure.core.io import write_tables
 
 
 def test_features_list_prints_the_registry(capsys):

@@ -9,11 +9,11 @@ from pydantic import ValidationError
 
 from features.build import build_features
 from features.cases import overdue_cases
-from features.config import FeatureConfig
 from features.payload import CasePayload, payloads_to_tables
 from features.payload_from_tables import payloads_from_tables
 from features.schemas import STATUS_CODE_MAX, STATUS_CODE_MIN
-from rollcure.errors import InputError
+from rollcure.config.features import FeatureConfig
+from rollcure.core.errors import InputError
 
 CFG = FeatureConfig()
 N_CASES = 1_000
@@ -134,7 +134,7 @@ def _plain_tables(payloads: list[CasePayload]) -> dict[str, pd.DataFrame]:
     """Borrowers, loans and cycles the obvious way (records -> DataFrame -> contract dtypes ->
     drop_duplicates), to check the block-built tables against."""
     from features.schemas import TABLE_DTYPES
-    from rollcure.domain import bucket_of
+    from rollcure.core.domain import bucket_of
 
     borrowers = [p.borrower.model_dump() for p in payloads]
     loans = [{**p.loan.model_dump(), "borrower_id": p.borrower.borrower_id} for p in payloads]

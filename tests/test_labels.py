@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from features.cases import overdue_cases
-from features.config import FeatureConfig
 from features.dataset import build_dataset
 from features.labels import build_labels, horizon_end
-from rollcure.domain import bucket_index
+from rollcure.config.features import FeatureConfig
+from rollcure.core.domain import bucket_index
 
 
 def test_labels_by_hand(tiny_tables):

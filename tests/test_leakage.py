@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from features.build import build_features
 from features.cases import overdue_cases
-from features.config import FeatureConfig
 from features.schemas import STATUS_CODE_MAX, STATUS_CODE_MIN
-from rollcure.domain import ACTIONS, BUCKETS, CHANNELS, FLAGS, OUTCOMES, PARTIES, PRODUCTS
+from rollcure.config.features import FeatureConfig
+from rollcure.core.domain import ACTIONS, BUCKETS, CHANNELS, FLAGS, OUTCOMES, PARTIES, PRODUCTS
 
 CFG = FeatureConfig()
 N_LOANS = 150

@@ -12,11 +12,11 @@ from models.baselines import LogisticScorecard, MarkovBaseline
 from models.bundle import Bundle
 from models.calibration import Calibrator, choose
 from models.classifiers import GBMClassifier, monotone_vector
-from models.config import TARGETS, ModelConfig
 from models.explain import shap_contributions
 from models.metrics import auc, brier, ece, ks, log_loss, metric_table, metrics_by_group
 from models.reason_codes import reason_code_table
-from rollcure.errors import InputError
+from rollcure.config.model import TARGETS, ModelConfig
+from rollcure.core.errors import InputError
 
 SEED = 3
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning:shap.*")

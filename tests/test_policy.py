@@ -11,8 +11,8 @@ from models.eligibility import eligibility
 from models.policy import assign_arms, decide
 from models.rules import load_rules
 from models.strategies import uniform_eligible
-from rollcure.domain import ACTIONS
-from rollcure.errors import InputError
+from rollcure.core.domain import ACTIONS
+from rollcure.core.errors import InputError
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ import os
 import pandas as pd
 import pytest
 
+from registry import store as registry
 from rollcure.config import RollcureConfig
-from rollcure.errors import InputError
-from training import registry
+from rollcure.core.errors import InputError
 
 
 def test_loading_by_alias_reproduces_the_runs_predictions_exactly(trained_run):

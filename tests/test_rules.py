@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from models.rules import ContactHours, load_rules, parse_rules
-from rollcure.errors import InputError
+from rollcure.core.errors import InputError
 
 
 @pytest.fixture

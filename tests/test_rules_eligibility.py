@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from models.allocation import allocate
 from models.eligibility import eligibility
-from rollcure.domain import ACTIONS
-from rollcure.errors import InputError
+from rollcure.core.domain import ACTIONS
+from rollcure.core.errors import InputError
 
 A = {a: j for j, a in enumerate(ACTIONS)}
 CONTACT = ["reminder", "restructuring", "field_visit", "outsourcing", "litigation"]

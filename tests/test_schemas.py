@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from features.schemas import TableValidationError, validate_tables
-from rollcure.errors import InputError
+from rollcure.core.errors import InputError
 
 
 def test_hand_built_book_is_valid(tiny_tables):

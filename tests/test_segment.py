@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from models.policy import decide
-from rollcure.cli import run
+from rollcure.app.cli import run
 from training.segment import QUADRANTS, ability_proxy, assign_segments, segment_book, willingness_proxy
 
 

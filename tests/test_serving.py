@@ -229,7 +229,7 @@ def test_token_is_required_when_set(service_client, sample_payloads, monkeypatch
 
 
 def test_reload_switches_to_the_new_champion(service_client, serving_setup, sample_payloads, trained_run):
-    from training.registry import client, promote, resolve_version
+    from registry.store import client, promote, resolve_version
 
     c = service_client
     with use_registry(serving_setup):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rollcure.cli import run
+from rollcure.app.cli import run
 
 
 def test_serve_without_a_champion_exits_two_before_starting(tmp_path, capsys, monkeypatch):
@@ -23,7 +23,7 @@ def test_several_workers_need_the_registry_watch():
     import pytest
     from pydantic import ValidationError
 
-    from serving.config import ServingConfig
+    from rollcure.config.serving import ServingConfig
 
     with pytest.raises(ValidationError, match="reload_poll_seconds"):
         ServingConfig(workers=2)
@@ -32,7 +32,7 @@ def test_several_workers_need_the_registry_watch():
 
 def test_service_env_passes_workers_threads_and_config(tmp_path):
     from rollcure.config import RollcureConfig
-    from serving.config import ServingConfig
+    from rollcure.config.serving import ServingConfig
     from serving.runner import service_env
 
     cfg = RollcureConfig(

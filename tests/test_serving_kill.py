@@ -17,7 +17,7 @@ import httpx
 import pytest
 from fixtures_serving import free_port, service_env_for, use_registry, write_serving_config
 
-from rollcure.cli import run
+from rollcure.app.cli import run
 from serving.runner import alive, process_tree, stop_service, wait_ready
 
 pytestmark = pytest.mark.slow
@@ -100,7 +100,7 @@ def live(serving_setup, tmp_path_factory):
 
 
 def test_promote_and_reload_under_load_fails_no_request(live, serving_setup, sample_payloads, trained_run):
-    from training.registry import client, promote, resolve_version
+    from registry.store import client, promote, resolve_version
 
     old = serving_setup.version
     with use_registry(serving_setup), Load(live["url"], sample_payloads) as load:

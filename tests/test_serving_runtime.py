@@ -12,7 +12,7 @@ from serving.runtime import RuntimeHolder, config_hash, load_runtime
 
 
 def test_watch_swaps_to_a_promoted_version_and_keeps_serving_on_errors(serving_setup, trained_run):
-    from training.registry import client, promote, resolve_version
+    from registry.store import client, promote, resolve_version
 
     cfg = serving_setup.cfg
     with use_registry(serving_setup):

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from features.schemas import TABLE_DTYPES
-from rollcure.domain import ACTIONS, BUCKETS, CHANNELS, OUTCOMES, PARTIES, PRODUCTS, bucket_of
+from rollcure.core.domain import ACTIONS, BUCKETS, CHANNELS, OUTCOMES, PARTIES, PRODUCTS, bucket_of
 from simulation import SimulationConfig, simulate
 
 #: The contract (docs/interfaces.md) as `validate_tables` enforces it.
@@ -120,7 +120,7 @@ def test_every_overdue_cycle_is_a_case_unless_it_is_charged_off(sim_default):
 
 @pytest.mark.parametrize("seed", [-1, 1.5, "7"])
 def test_a_bad_seed_is_an_input_error(seed):
-    from rollcure.errors import InputError
+    from rollcure.core.errors import InputError
 
     with pytest.raises(InputError, match="seed"):
         simulate(SimulationConfig(accounts=10, months=3), seed=seed)

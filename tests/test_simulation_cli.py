@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from rollcure.cli import run
-from rollcure.io import TABLES, read_tables, read_truth
+from rollcure.app.cli import run
+from rollcure.core.io import TABLES, read_tables, read_truth
 from simulation import read_simulation_config
 
 

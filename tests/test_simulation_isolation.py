@@ -61,8 +61,8 @@ def truth_leaks(source: str) -> list[str]:
     [
         "import simulation",
         "from simulation.oracle import action_values",
-        "from rollcure.io import read_truth",
-        "x = rollcure.io.read_truth(d)",
+        "from rollcure.core.io import read_truth",
+        "x = rollcure.core.io.read_truth(d)",
         "p = d / 'truth' / 'case_states.parquet'",
     ],
 )

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rollcure.domain import ACTIONS, bucket_index
+from rollcure.core.domain import ACTIONS, bucket_index
 from simulation.dynamics import A_LITIGATION, A_NONE, A_OUTSOURCING, FLAG_DECEASED, FLAG_FRAUD
 from simulation.logging_policy import choose, eligibility, propensities
 from simulation.oracle import state_of_cases

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rollcure.domain import ACTIONS
-from rollcure.errors import InputError
+from rollcure.core.domain import ACTIONS
+from rollcure.core.errors import InputError
 from simulation import SimulationConfig
 from simulation.oracle import action_values, horizon_cycles, potential_outcomes
 
@@ -109,7 +109,7 @@ def test_case_states_without_state_columns_are_rejected():
 
 
 def test_oracle_on_a_written_portfolio_equals_the_oracle_in_memory(sim_default, sim_default_dir):
-    from rollcure.io import read_truth
+    from rollcure.core.io import read_truth
     from simulation import read_simulation_config
 
     on_disk = read_truth(sim_default_dir)["case_states"].head(200)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from rich.console import Console
 
-from rollcure.domain import BUCKETS, TIERS
+from rollcure.core.domain import BUCKETS, TIERS
 from simulation.summary import portfolio_summary, render_summary, transition_matrix
 
 

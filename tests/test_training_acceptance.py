@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.config import TARGETS
 from models.metrics import ece
+from rollcure.config.model import TARGETS
 
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning:shap.*")
 

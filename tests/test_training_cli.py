@@ -7,9 +7,9 @@ import json
 import pytest
 import yaml
 
-from models.config import TARGETS
 from models.metrics import METRICS
-from rollcure.cli import run
+from rollcure.app.cli import run
+from rollcure.config.model import TARGETS
 
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning:shap.*")
 
@@ -75,8 +75,8 @@ def test_train_writes_the_metric_table_json(trained_cli):
 
 
 def test_run_logs_report_plots_and_bundle(trained_cli, cli_config):
+    from registry import store as registry
     from rollcure.config import load_config
-    from training import registry
 
     cfg = load_config(cli_config)
     run_id = registry.resolve_version(cfg, "challenger").run_id

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from rollcure.errors import InputError
-from training.config import TrainingConfig
+from rollcure.config.training import TrainingConfig
+from rollcure.core.errors import InputError
 from training.data import frame_digest, join_cases
 from training.split import TimeSplit, time_split
 
@@ -75,7 +75,7 @@ def test_digest_changes_with_content():
 def test_nothing_fitted_sees_the_out_of_time_labels(toy_frame, toy_spec):
     """Leakage check: scrambling the OOT cycles' labels changes neither the models, nor the
     calibrators, nor the baselines' OOT predictions (only the metrics computed from those labels)."""
-    from models.config import ModelConfig
+    from rollcure.config.model import ModelConfig
     from training.fit import train_models
 
     cfg = TrainingConfig(oot_cycles=2)

@@ -15,10 +15,10 @@ from adapters.uci_format import BILL_COLUMNS, REQUIRED_COLUMNS, STATUS_COLUMNS, 
 from adapters.uci_tables import uci_to_tables
 from features.build import build_features
 from features.cases import overdue_cases
-from features.config import FeatureConfig
 from features.schemas import OPTIONAL_DTYPES, TABLE_DTYPES, validate_tables
-from rollcure.domain import bucket_of
-from rollcure.errors import InputError
+from rollcure.config.features import FeatureConfig
+from rollcure.core.domain import bucket_of
+from rollcure.core.errors import InputError
 
 
 def uci_row(**values) -> dict:

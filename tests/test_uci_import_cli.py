@@ -12,9 +12,9 @@ from adapters.uci import read_default_labels, read_side_tables
 from adapters.uci_format import REQUIRED_COLUMNS
 from features.build import build_features
 from features.cases import overdue_cases
-from features.config import FeatureConfig
-from rollcure.cli import run
-from rollcure.io import read_tables
+from rollcure.app.cli import run
+from rollcure.config.features import FeatureConfig
+from rollcure.core.io import read_tables
 
 UCI_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "uci_credit_card_dev.csv"
 needs_uci = pytest.mark.skipif(not UCI_CSV.is_file(), reason=f"real UCI file absent: {UCI_CSV} not found")
@@ -81,7 +81,7 @@ def test_out_that_is_a_file_exits_two(tmp_path, capsys):
 
 
 def test_out_holding_another_books_contacts_exits_two_and_writes_nothing(tmp_path, capsys, tiny_tables):
-    from rollcure.io import write_tables
+    from rollcure.core.io import write_tables
 
     csv = write_csv(tmp_path / "in.csv", [{"ID": 1}])
     out = tmp_path / "old_book"

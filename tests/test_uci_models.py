@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from adapters.uci import run_config_path
-from adapters.uci_default import run_default_comparison
-from features.config import FeatureConfig
-from models.config import ModelConfig
-from rollcure.cli import run
+from rollcure.app.cli import run
+from rollcure.config.features import FeatureConfig
+from rollcure.config.model import ModelConfig
+from training.uci_default import run_default_comparison
 
 UCI_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "uci_credit_card_dev.csv"
 pytestmark = pytest.mark.skipif(not UCI_CSV.is_file(), reason=f"real UCI file absent: {UCI_CSV} not found")

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.policy_config import PolicyConfig, UpliftSettings
 from models.uplift import REFERENCE_ACTION, fit_action_models
-from rollcure.domain import ACTIONS
-from rollcure.errors import InputError
+from rollcure.config.policy import PolicyConfig, UpliftSettings
+from rollcure.core.domain import ACTIONS
+from rollcure.core.errors import InputError
 
 A = {a: j for j, a in enumerate(ACTIONS)}
 

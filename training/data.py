@@ -13,8 +13,8 @@ import pandas as pd
 
 from models.feature_spec import FeatureSpec, spec_from_registry
 from rollcure.config import RollcureConfig
-from rollcure.domain import bucket_of
-from rollcure.errors import InputError
+from rollcure.core.domain import bucket_of
+from rollcure.core.errors import InputError
 
 KEYS: tuple[str, ...] = ("loan_id", "as_of")
 LABEL_COLUMNS: tuple[str, ...] = ("roll_forward", "cure", "next_bucket")

@@ -15,11 +15,11 @@ from models.baselines import LogisticScorecard, MarkovBaseline
 from models.bundle import Bundle
 from models.calibration import Calibrator, choose
 from models.classifiers import GBMClassifier, monotone_vector
-from models.config import TARGETS, ModelConfig
 from models.feature_spec import FeatureSpec
 from models.metrics import METRICS, metric_table, metrics_by_group
-from rollcure.errors import InputError
-from training.config import TrainingConfig
+from rollcure.config.model import TARGETS, ModelConfig
+from rollcure.config.training import TrainingConfig
+from rollcure.core.errors import InputError
 from training.split import PARTS, TimeSplit, time_split
 
 #: Columns the case frame must carry besides the features.

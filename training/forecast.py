@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rollcure.domain import BUCKETS, bucket_index, transition_counts
+from rollcure.core.domain import BUCKETS, bucket_index, transition_counts
 
 
 def expected_flow(bucket_now: np.ndarray, p_cure: np.ndarray, p_roll: np.ndarray) -> np.ndarray:

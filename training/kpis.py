@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rollcure.domain import DAYS_PER_CYCLE, bucket_of
+from rollcure.core.domain import DAYS_PER_CYCLE, bucket_of
 
 KPI_COLUMNS: tuple[str, ...] = (
     "cases",

@@ -1,7 +1,7 @@
 """End-to-end training: data → models → MLflow run → registered bundle → validation report.
 
 ``run_training`` is what ``rollcure train`` and ``rollcure demo`` call; ``write_report`` is what
-``rollcure report`` calls on a registered bundle. I/O happens here and in ``training.registry``;
+``rollcure report`` calls on a registered bundle. I/O happens here and in ``registry.store``;
 fitting and evaluation stay pure in ``training.fit``.
 """
 
@@ -87,8 +87,8 @@ def run_training(
     ``champion``, and write the validation report (also logged to the run)."""
     import mlflow
 
-    from rollcure.io import read_tables
-    from training import registry
+    from registry import store as registry
+    from rollcure.core.io import read_tables
 
     tables = read_tables(Path(data_dir))
     _say(console, f"building features from {data_dir} …")
@@ -144,9 +144,9 @@ def run_training(
 def evaluate_registered(cfg: RollcureConfig, ref: str, data_dir: Path | None = None) -> TrainingOutcome:
     """Reload a registered bundle and re-run its OOT evaluation on its data (by default the folder
     its run trained on): the same split dates, the baselines refitted on the same training cycles."""
-    from rollcure.errors import InputError
-    from rollcure.io import read_tables
-    from training import registry
+    from registry import store as registry
+    from rollcure.core.errors import InputError
+    from rollcure.core.io import read_tables
 
     bundle = registry.load_bundle(cfg, ref)
     run_id = bundle.metadata["run_id"]
@@ -164,7 +164,7 @@ def evaluate_registered(cfg: RollcureConfig, ref: str, data_dir: Path | None = N
 
 def write_report(cfg: RollcureConfig, ref: str, out: Path, data_dir: Path | None = None) -> Path:
     """Write the validation report of a registered bundle and log it to the bundle's MLflow run."""
-    from training import registry
+    from registry import store as registry
 
     outcome = evaluate_registered(cfg, ref, data_dir)
     context = ReportContext(

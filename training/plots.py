@@ -12,8 +12,8 @@ import io
 import numpy as np
 import pandas as pd
 
-from models.config import TARGETS
 from models.metrics import calibration_curve, roc_points
+from rollcure.config.model import TARGETS
 
 MODEL_COLOURS = {"lightgbm": "#1f77b4", "markov": "#7f7f7f", "logistic": "#ff7f0e"}
 _DPI = 90

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from rollcure.config import RollcureConfig
-from rollcure.errors import InputError
+from rollcure.core.errors import InputError
 
 
 def load_policy_bundle(cfg: RollcureConfig, model: str = "champion", bundle_dir: Path | None = None):
@@ -23,7 +23,7 @@ def load_policy_bundle(cfg: RollcureConfig, model: str = "champion", bundle_dir:
         from models.bundle import Bundle
 
         return Bundle.load(Path(bundle_dir))
-    from training.registry import load_bundle
+    from registry.store import load_bundle
 
     return load_bundle(cfg, model)
 
@@ -38,7 +38,7 @@ def backtest_book(
     plot_out: Path | None = None,
 ):
     """Run the strategy backtest on a simulated book, print it, write JSON / plot if asked."""
-    from rollcure.io import read_tables, read_truth
+    from rollcure.core.io import read_tables, read_truth
     from training.backtest import run_backtest
     from training.policy_views import plot_backtest, render_backtest
 
@@ -68,7 +68,7 @@ def segment_latest(
     from features.build import build_features
     from features.cases import overdue_cases
     from models.policy import decide
-    from rollcure.io import read_tables
+    from rollcure.core.io import read_tables
     from training.policy_views import plot_segments, render_segments
     from training.segment import segment_book
 

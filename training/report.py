@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from models.config import TARGETS
-from rollcure.domain import BUCKETS, TIERS, tier_by_dpd
+from rollcure.config.model import TARGETS
+from rollcure.core.domain import BUCKETS, TIERS, tier_by_dpd
 from training import plots
 from training.drift import psi_table
 from training.fit import TrainResult

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from rollcure.errors import InputError
-from training.config import TrainingConfig
+from rollcure.config.training import TrainingConfig
+from rollcure.core.errors import InputError
 
 PARTS: tuple[str, ...] = ("train", "valid", "oot")
 

@@ -56,9 +56,9 @@ def promote(
     config: Path = typer.Option(None, "--config", help="YAML run config."),
 ) -> None:
     """Move the 'champion' alias of the registered bundle."""
+    from registry.store import promote as do_promote
     from rollcure.config import load_config
-    from rollcure.errors import InputError
-    from training.registry import promote as do_promote
+    from rollcure.core.errors import InputError
 
     if version is not None and not version.isdigit():
         raise InputError(f"--version: must be a version number, got {version!r}")

@@ -11,7 +11,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rollcure.domain import ACTIONS, BUCKETS, DEFAULT_ACTION_COSTS, EMPLOYMENTS, FLAGS, PRODUCTS
+from rollcure.core.domain import ACTIONS, BUCKETS, DEFAULT_ACTION_COSTS, EMPLOYMENTS, FLAGS, PRODUCTS
 
 _DEFAULT_MIX = {"card": 0.35, "consumer": 0.30, "micro": 0.20, "mortgage": 0.10, "housing_fund": 0.05}
 #: The industry ladder: by bucket, the logging policy's weight on each action before the
@@ -252,5 +252,5 @@ class SimulationConfig(_Section):
         return self
 
     def cost_vector(self) -> list[float]:
-        """Action costs in ``rollcure.domain.ACTIONS`` order."""
+        """Action costs in ``rollcure.core.domain.ACTIONS`` order."""
         return [float(self.action_costs[a]) for a in ACTIONS]

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rollcure.domain import ACTIONS, DEFAULT_ACTION_COSTS
+from rollcure.core.domain import ACTIONS, DEFAULT_ACTION_COSTS
 
 #: Actions a team can perform only so many times a day; the rest are unlimited.
 DEFAULT_DAILY_CAPACITY: dict[str, int] = {
@@ -118,7 +118,7 @@ class PolicyConfig(BaseModel):
         return self
 
     def cost_vector(self) -> list[float]:
-        """Cost per action in `rollcure.domain.ACTIONS` order (unlisted actions cost 0)."""
+        """Cost per action in `rollcure.core.domain.ACTIONS` order (unlisted actions cost 0)."""
         return [float(self.action_costs.get(a, 0.0)) for a in ACTIONS]
 
     def cycle_capacity(self) -> list[float]:

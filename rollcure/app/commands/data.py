@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from rollcure.errors import InputError
+from rollcure.core.errors import InputError
 
 _OPTION_OF_FIELD = {"accounts": "--accounts", "months": "--months"}
 
@@ -16,7 +16,7 @@ def simulation_config(config: Path | None, accounts: int | None, months: int | N
     from pydantic import ValidationError
 
     from rollcure.config import format_validation_error, load_config
-    from simulation.config import SimulationConfig
+    from rollcure.config.simulation import SimulationConfig
 
     base = load_config(config)
     raw = base.simulation.model_dump()

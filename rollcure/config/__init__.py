@@ -13,13 +13,13 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from features.config import FeatureConfig
-from models.config import ModelConfig
-from models.policy_config import PolicyConfig
-from rollcure.errors import InputError
-from serving.config import ServingConfig
-from simulation.config import SimulationConfig
-from training.config import TrainingConfig
+from rollcure.config.features import FeatureConfig
+from rollcure.config.model import ModelConfig
+from rollcure.config.policy import PolicyConfig
+from rollcure.config.serving import ServingConfig
+from rollcure.config.simulation import SimulationConfig
+from rollcure.config.training import TrainingConfig
+from rollcure.core.errors import InputError
 
 DATA_DIR_ENV = "ROLLCURE_DATA_DIR"
 DEFAULT_DATA_DIR = "rollcure_data"

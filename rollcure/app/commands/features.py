@@ -1,6 +1,6 @@
 """`rollcure features list|docs` and `rollcure validate`: the registry and the data contract.
 
-Bad input raises `InputError`; the CLI shell (`rollcure.cli.run`) prints it on one line and exits 2.
+Bad input raises `InputError`; the CLI shell (`rollcure.app.cli.run`) prints it on one line and exits 2.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def list_cmd(
     from rich.table import Table
 
     from features.registry import FEATURES, GROUPS
-    from rollcure.errors import InputError
+    from rollcure.core.errors import InputError
 
     if group is not None and group not in GROUPS:
         raise InputError(f"--group: unknown group '{group}' (allowed: {', '.join(GROUPS)})")
@@ -42,7 +42,7 @@ def docs_cmd(
 ) -> None:
     """Write the Markdown data dictionary of every feature."""
     from features.docs import data_dictionary
-    from rollcure.errors import InputError
+    from rollcure.core.errors import InputError
 
     text = data_dictionary()
     if out is None:
@@ -61,7 +61,7 @@ def validate_cmd(
 ) -> None:
     """Check the raw tables against the data contract; exit 2 with a report naming the bad rows."""
     from features.schemas import validate_tables
-    from rollcure.io import read_tables
+    from rollcure.core.io import read_tables
 
     tables = read_tables(data)
     validate_tables(tables)

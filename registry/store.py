@@ -19,7 +19,7 @@ from typing import Any
 
 from models.bundle import Bundle
 from rollcure.config import RollcureConfig
-from rollcure.errors import InputError
+from rollcure.core.errors import InputError
 
 CHALLENGER = "challenger"
 CHAMPION = "champion"

@@ -27,7 +27,7 @@ def import_uci_command(
     from adapters.config import UciImportConfig
     from adapters.uci import import_uci, run_config_path
     from rollcure.config import format_validation_error
-    from rollcure.errors import InputError
+    from rollcure.core.errors import InputError
 
     try:
         cfg = UciImportConfig(min_payment_rate=min_payment_rate)

@@ -19,9 +19,9 @@ import pandas as pd
 
 from adapters.uci_format import LABEL_AS_OF, MONTHS
 from features.build import build_features
-from features.config import FeatureConfig
-from models.config import ModelConfig
-from rollcure.domain import BUCKETS
+from rollcure.config.features import FeatureConfig
+from rollcure.config.model import ModelConfig
+from rollcure.core.domain import BUCKETS
 
 #: Held-out share of accounts (the published comparisons hold out 30 %).
 TEST_SHARE = 0.3
@@ -119,7 +119,7 @@ def run_default_comparison(data_dir, feature_cfg: FeatureConfig, model_cfg: Mode
                            with_side_tables: bool = True) -> DefaultComparison:
     """Read an imported UCI folder and compare the three models on the October default label."""
     from adapters.uci import read_default_labels, read_side_tables
-    from rollcure.io import read_tables
+    from rollcure.core.io import read_tables
 
     side = read_side_tables(data_dir) if with_side_tables else None
     X, y, loan_id = default_features(read_tables(data_dir), side, read_default_labels(data_dir), feature_cfg)

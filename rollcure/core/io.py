@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rollcure.errors import InputError
+from rollcure.core.errors import InputError
 
 #: The five raw tables, in dependency order.
 TABLES: tuple[str, ...] = ("borrowers", "loans", "cycles", "contacts", "actions")

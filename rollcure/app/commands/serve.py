@@ -67,7 +67,7 @@ def score(
     config: Path | None = _CONFIG,
 ) -> None:
     """Score, explain and recommend every case overdue at the as-of cycle, in bounded-memory chunks."""
-    from rollcure.errors import InputError
+    from rollcure.core.errors import InputError
     from serving.batch import score_portfolio
 
     cfg = _config(config, None)  # --data here is the tables folder; the registry stays at data_dir

@@ -1,6 +1,6 @@
 """CLI subcommands, one module per stage; each exposes ``register(app)``."""
 
-from rollcure.commands import data, demo, features, policy, real_data, serve, train
+from rollcure.app.commands import data, demo, features, policy, real_data, serve, train
 
 REGISTRARS = [
     data.register,

@@ -45,7 +45,7 @@ def segment(
     import pandas as pd
     from rich.console import Console
 
-    from rollcure.errors import InputError
+    from rollcure.core.errors import InputError
     from training.policy_runs import load_policy_bundle, segment_latest
 
     if as_of is not None:

@@ -1,0 +1,1 @@
+"""The application layer: the `rollcure` command line and its subcommands, on top of every package."""
