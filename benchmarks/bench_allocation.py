@@ -19,13 +19,13 @@ import time
 import numpy as np
 
 from models.allocation import allocate, total_value
-from rollcure.core.domain import ACTIONS, DEFAULT_ACTION_COSTS
+from rollcure.core.catalogue import ACTIONS, CATALOGUE
 
 
 def _problem(n: int, seed: int):
     """Values shaped like the book's: skewed recoveries minus action costs, 80% eligibility."""
     rng = np.random.default_rng(seed)
-    costs = np.array([DEFAULT_ACTION_COSTS[a] for a in ACTIONS])
+    costs = np.array([a.cost for a in CATALOGUE.actions])
     lift = np.array([0.0, 0.1, 0.25, 0.3, 0.35, 0.6])
     balance = rng.gamma(1.5, 3000, n)
     values = balance[:, None] * lift[None, :] * rng.beta(2, 5, (n, len(ACTIONS))) - costs

@@ -19,10 +19,11 @@ from features._events import (
     window_sum,
 )
 from features.registry import ACTION_WINDOW_DAYS, features_in
+from rollcure.core.catalogue import ACTIONS
 
 _SHORT_DAYS = 90
 ACTION_FEATURES = [f.name for f in features_in("action")] + ["restructured_before"]
-_COUNTED = ("reminder", "restructuring", "field_visit", "outsourcing", "litigation")
+_COUNTED = ACTIONS[1:]  # every action of the catalogue but 'none', each with its 90-day count
 
 
 def missing_action_features(n: int) -> dict[str, np.ndarray]:

@@ -22,8 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.registry import ACTION_WINDOW_DAYS, CONTACT_WINDOW_DAYS
 from features.schemas import OPTIONAL_DTYPES, STATUS_CODE_MAX, STATUS_CODE_MIN, TABLE_DTYPES
+from rollcure.core.catalogue import ACTIONS
 from rollcure.core.domain import (
-    ACTIONS,
     BUCKETS,
     CHANNELS,
     COLLATERAL_TYPES,

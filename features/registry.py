@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from rollcure.core.catalogue import ACTIONS, CATALOGUE
 from rollcure.core.domain import (
-    ACTIONS,
     BUCKETS,
     CHANNELS,
     COLLATERAL_TYPES,
@@ -220,11 +220,10 @@ FEATURES: list[Feature] = [
     _f("last_action", _A, "category", 0, "Last action decided before as_of in the window.", ACTIONS),
     _f("days_since_last_action", _A, "float", 0, "Days since the last action decided before as_of."),
     _f("days_since_last_field_visit", _A, "float", 0, "Days since the last field visit (NaN if none)."),
-    _f("actions_reminder_90d", _A, "float", 0, "Reminders decided in the last 90 days."),
-    _f("actions_restructuring_90d", _A, "float", 0, "Restructurings decided in the last 90 days."),
-    _f("actions_field_visit_90d", _A, "float", 0, "Field visits decided in the last 90 days."),
-    _f("actions_outsourcing_90d", _A, "float", 0, "Outsourcings decided in the last 90 days."),
-    _f("actions_litigation_90d", _A, "float", 0, "Litigations decided in the last 90 days."),
+    *(
+        _f(f"actions_{a.name}_90d", _A, "float", 0, f"{a.plural.capitalize()} decided in the last 90 days.")
+        for a in CATALOGUE.actions[1:]  # every action but 'none'
+    ),
     _f("action_cost_90d", _A, "float", 0, "Cost of the actions decided in the last 90 days."),
     _f("actions_365d", _A, "float", 0, "Actions other than 'none' decided in the action look-back window."),
     _f(

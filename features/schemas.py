@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from rollcure.core.catalogue import ACTIONS
 from rollcure.core.domain import (
-    ACTIONS,
     BUCKETS,
     CHANNELS,
     COLLATERAL_TYPES,

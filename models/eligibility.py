@@ -15,7 +15,7 @@ import pandas as pd
 
 from models.lgb_input import column_arrays
 from models.rules import MANUAL_REVIEW, Clause, RuleSet
-from rollcure.core.domain import ACTIONS
+from rollcure.core.catalogue import ACTIONS
 from rollcure.core.errors import InputError
 
 NOT_BLOCKED = -1
@@ -128,7 +128,7 @@ def eligibility(X: pd.DataFrame, rules: RuleSet) -> Eligibility:
     for r_idx, rule in enumerate(rules.rules):
         if rule.route == MANUAL_REVIEW:
             manual_rules.append(r_idx)
-        for action in rule.actions:
+        for action in rule.blocks():
             blocking.setdefault(col[action], []).append(r_idx)
     # first blocking rule per (case, action) in one pass per action, not one per (rule, action)
     blocked = np.full((n, n_actions), NOT_BLOCKED, dtype=np.int16)

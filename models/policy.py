@@ -23,7 +23,7 @@ from models.rules import MANUAL_REVIEW, RuleSet, load_rules
 from models.strategies import dpd_ladder, random_policy_from, risk_score_policy, uniform_eligible
 from models.uplift import KEYS
 from rollcure.config.policy import PolicyConfig
-from rollcure.core.domain import ACTIONS
+from rollcure.core.catalogue import ACTIONS
 from rollcure.core.errors import InputError
 
 ARMS: tuple[str, ...] = ("champion", "challenger", "explore")

@@ -6,7 +6,7 @@ A broken file fails at load time with the rule id, the field and the allowed val
 cannot silently switch a rule off.
 
 >>> rs = load_rules()
->>> rs.rule("LIT_MIN_DPD").actions
+>>> rs.rule("LIT_MIN_DPD").blocks()
 ['litigation']
 """
 
@@ -19,9 +19,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from rollcure.core.catalogue import ACTIONS, CATALOGUE
 from rollcure.core.errors import InputError
 
-ActionName = Literal["none", "reminder", "restructuring", "field_visit", "outsourcing", "litigation"]
 Op = Literal["==", "!=", ">=", ">", "<=", "<", "is_true", "is_false"]
 #: The route a case takes when a rule forbids every collection action on it.
 MANUAL_REVIEW = "manual_review"
@@ -56,17 +56,27 @@ class Rule(BaseModel):
 
     id: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
     description: str = Field(min_length=1)
-    actions: list[ActionName] = Field(min_length=1)
+    #: Actions this rule blocks besides those whose catalogue entry names it (a rule added to the
+    #: file alone names its actions here).
+    actions: list[str] = Field(default_factory=list)
     when: list[Clause] = Field(min_length=1)
     combine: Literal["any", "all"] = "any"
     route: Literal["manual_review"] | None = None
 
     @field_validator("actions")
     @classmethod
-    def _none_always_allowed(cls, v: list[str]) -> list[str]:
+    def _known_and_not_none(cls, v: list[str]) -> list[str]:
+        unknown = sorted(set(v) - set(ACTIONS))
+        if unknown:
+            raise ValueError(f"unknown action(s) {unknown}; allowed: {list(ACTIONS)}")
         if "none" in v:
             raise ValueError("'none' cannot be blocked: doing nothing is always compliant")
         return v
+
+    def blocks(self) -> list[str]:
+        """Every action the rule blocks, in catalogue order."""
+        listed = set(CATALOGUE.blocked_by(self.id)) | set(self.actions)
+        return [a for a in ACTIONS if a in listed]
 
 
 class ContactHours(BaseModel):
@@ -97,7 +107,6 @@ class RuleSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int = Field(ge=1)
-    contact_actions: list[ActionName]
     contact_hours: ContactHours
     rules: list[Rule]
 
@@ -107,7 +116,16 @@ class RuleSet(BaseModel):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"duplicate rule id(s) {dupes}")
+        idle = [r.id for r in self.rules if not r.blocks()]
+        if idle:
+            raise ValueError(f"rule(s) {idle} block no action: list them under an action's `rules` in the "
+                             "action catalogue or under the rule's `actions`")
         return self
+
+    @property
+    def contact_actions(self) -> list[str]:
+        """Actions that reach the debtor (from the catalogue): carried out inside contact hours only."""
+        return CATALOGUE.contact_actions()
 
     @property
     def rule_ids(self) -> tuple[str, ...]:
@@ -149,7 +167,7 @@ def parse_rules(raw: object, source: str = "rules") -> RuleSet:
     """Validate an already-parsed rules mapping; errors name the rule id, the field and the allowed values."""
     if not isinstance(raw, dict):
         raise InputError(
-            f"{source}: top level must be a mapping (version, contact_actions, contact_hours, rules)"
+            f"{source}: top level must be a mapping (version, contact_hours, rules)"
         )
     try:
         return RuleSet.model_validate(raw)

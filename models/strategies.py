@@ -13,17 +13,15 @@ import pandas as pd
 
 from models.lgb_input import column_values
 from rollcure.config.policy import PolicyConfig
-from rollcure.core.domain import ACTIONS, bucket_index
+from rollcure.core.catalogue import ACTIONS, CATALOGUE, RISK_SEGMENTS
+from rollcure.core.domain import bucket_index
 
 A = {a: j for j, a in enumerate(ACTIONS)}
 _NONE = A["none"]
-#: The escalation ladder by bucket (DESIGN §1): M1 reminder, M2 field visit, M3 agency, M4+ court.
-_LADDER: dict[int, tuple[str, ...]] = {
-    1: ("reminder",),
-    2: ("field_visit", "reminder"),
-    3: ("outsourcing", "field_visit", "reminder"),
-    4: ("litigation", "outsourcing", "field_visit", "reminder"),
-}
+#: The escalation ladder by bucket (DESIGN §1), from the catalogue's ladder ranks: bucket b offers
+#: every rung up to b, highest first; buckets above the top rung get the whole ladder.
+_TOP = CATALOGUE.top_rung()
+_LADDER: dict[int, tuple[str, ...]] = {b: CATALOGUE.ladder(b) for b in range(1, _TOP + 1)}
 
 
 def _pref_matrix(lists: list[tuple[str, ...]], which: np.ndarray) -> np.ndarray:
@@ -79,8 +77,8 @@ def assign_by_preference(
 def dpd_ladder(X: pd.DataFrame, eligible: np.ndarray, capacities: np.ndarray) -> np.ndarray:
     """The escalation ladder by bucket; larger balances get the scarce rungs first."""
     dpd, balance = column_values(X, ("dpd", "balance"))  # no Series per column (10-80 µs each)
-    b = np.clip(bucket_index(dpd), 1, 4)
-    prefs = _pref_matrix([(), *(_LADDER[k] for k in (1, 2, 3, 4))], b)
+    b = np.clip(bucket_index(dpd), 1, _TOP)
+    prefs = _pref_matrix([(), *(_LADDER[k] for k in range(1, _TOP + 1))], b)
     return assign_by_preference(prefs, np.asarray(balance, dtype=float), eligible, capacities)
 
 
@@ -95,12 +93,9 @@ def risk_score_policy(
     t = cfg.risk_score
     roll = np.asarray(scores["p_roll_forward"])  # a frame or a mapping of arrays
     cure = np.asarray(scores["p_cure"])
-    lists = [
-        ("reminder",),  # low risk: a nudge
-        ("restructuring", "reminder"),  # low cure, not rolling: ability problem
-        ("field_visit", "outsourcing", "reminder"),  # high roll risk: pressure
-        ("litigation", "outsourcing", "field_visit", "reminder"),  # very high roll risk: court
-    ]
+    # low risk: a nudge; low cure, not rolling: an ability problem; high roll risk: pressure;
+    # very high roll risk: court (each segment's list from the catalogue's risk preferences)
+    lists = [CATALOGUE.risk_preferences(segment) for segment in RISK_SEGMENTS]
     which = np.where(
         roll >= t.litigation_roll, 3, np.where(roll >= t.high_roll, 2, np.where(cure < t.low_cure, 1, 0))
     )

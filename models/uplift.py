@@ -23,7 +23,7 @@ import pandas as pd
 
 from models.lgb_input import as_lgb_matrix, column_positions, column_values
 from rollcure.config.policy import PolicyConfig
-from rollcure.core.domain import ACTIONS
+from rollcure.core.catalogue import ACTIONS, CATALOGUE
 from rollcure.core.errors import InputError
 
 KEYS = ["loan_id", "as_of"]
@@ -31,7 +31,7 @@ _ACTION = "_action"
 #: Recovered share of the balance is capped here (payments of interest can exceed the balance a little).
 _MAX_SHARE = 1.5
 #: The action the policy departs from only on clear evidence (see the module docstring).
-REFERENCE_ACTION = "reminder"
+REFERENCE_ACTION = CATALOGUE.reference_action
 
 
 @dataclass

@@ -15,7 +15,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from rollcure.core.domain import ACTIONS
+from rollcure.core.catalogue import ACTIONS
 from serving.decision_log import DecisionRecord, hash_case_id, inputs_digest
 from serving.pipeline import decide_case_columns, explain_cases, score_cases
 from serving.runtime import ModelRuntime

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from models.lgb_input import column_values
-from rollcure.core.domain import ACTIONS
+from rollcure.core.catalogue import ACTIONS
 
 #: The reasons attached to a decision: what raised the roll-forward risk, strongest first.
 DECISION_REASON_TARGET = "roll_forward"

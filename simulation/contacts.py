@@ -1,8 +1,8 @@
 """Collectors' contacts that follow each decision, stamped between the decision and the next cycle.
 
-Channels per action: none (an automated SMS half the time), reminder (SMS and a call), restructuring
-(calls and an offer letter), field_visit (a call and a visit), outsourcing (agency calls and a letter),
-litigation (a demand letter, sometimes a call). Outcomes follow the latents: unverified phones give
+Channels per action come from the action catalogue (``simulation.contacts``: per channel a fixed
+count and the chances of one more, e.g. a reminder is an SMS and a call, each sometimes repeated;
+litigation a demand letter and sometimes a call). Outcomes follow the latents: unverified phones give
 wrong numbers, the unwilling dodge calls and refuse, a reached debtor who will pay at the next
 cycle usually promises to, and the willing-but-unable promise too and then break the promise. So a
 kept or broken promise is visible one cycle later in ``cycles`` and is a real willingness signal.
@@ -16,13 +16,8 @@ import numpy as np
 import pandas as pd
 
 from rollcure.core.domain import CHANNELS, OUTCOMES, PARTIES
+from rollcure.config.simulation import SimulationConfig
 from simulation.dynamics import (
-    A_FIELD_VISIT,
-    A_LITIGATION,
-    A_NONE,
-    A_OUTSOURCING,
-    A_REMINDER,
-    A_RESTRUCTURING,
     FLAG_BANKRUPT,
     FLAG_DECEASED,
     FLAG_DISPUTED,
@@ -30,6 +25,9 @@ from simulation.dynamics import (
 )
 
 _SMS, _CALL, _VISIT, _LETTER = (CHANNELS.index(c) for c in ("sms", "call", "visit", "letter"))
+#: Columns of the per-case coin draws that decide each channel's extra contacts.
+_COINS = {"sms": (0,), "call": (1, 2), "visit": (), "letter": ()}
+_N_COINS = 3
 _OUT = {o: i for i, o in enumerate(OUTCOMES)}
 _CALL_PARTY_P = np.array([0.70, 0.15, 0.10, 0.05])
 _VISIT_PARTY_P = np.array([0.80, 0.20, 0.0, 0.0])
@@ -70,31 +68,21 @@ def empty_contacts() -> pd.DataFrame:
     )
 
 
-def _channel_counts(action: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _channel_counts(action: np.ndarray, rng: np.random.Generator, cfg: SimulationConfig) -> np.ndarray:
+    """Contacts per case and channel: the catalogue's fixed count plus one per coin below its chance."""
     n = len(action)
     c = np.zeros((n, len(CHANNELS)), dtype=np.int64)
-    coin = rng.random((n, 3))
-    c[:, _SMS] = np.where(action == A_NONE, coin[:, 0] < 0.5, 0)
-    c[:, _SMS] += np.where(action == A_REMINDER, 1 + (coin[:, 0] < 0.5), 0)
-    c[:, _CALL] = np.select(
-        [
-            action == A_REMINDER,
-            action == A_RESTRUCTURING,
-            action == A_FIELD_VISIT,
-            action == A_OUTSOURCING,
-            action == A_LITIGATION,
-        ],
-        [
-            1 + (coin[:, 1] < 0.4),
-            np.full(n, 2),
-            np.full(n, 1),
-            2 + (coin[:, 1] < 0.5) + (coin[:, 2] < 0.5),
-            (coin[:, 1] < 0.5).astype(np.int64),
-        ],
-        0,
-    )
-    c[:, _VISIT] = action == A_FIELD_VISIT
-    c[:, _LETTER] = np.isin(action, (A_RESTRUCTURING, A_OUTSOURCING, A_LITIGATION))
+    coin = rng.random((n, _N_COINS))
+    for j, response in enumerate(cfg.effects.values()):
+        here = action == j
+        for channel, (fixed, *chances) in response.contacts.items():
+            if len(chances) > len(_COINS[channel]):
+                raise ValueError(f"{channel}: at most {len(_COINS[channel])} extra-contact chances")
+            count = np.full(n, int(fixed))
+            for col, p in zip(_COINS[channel], chances, strict=False):
+                count = count + (coin[:, col] < p)
+            k = CHANNELS.index(channel)
+            c[:, k] = np.where(here, count, c[:, k])
     return c
 
 
@@ -111,9 +99,10 @@ def contacts_after_decisions(
     due_next: np.ndarray,
     flag: np.ndarray,
     rng: np.random.Generator,
+    cfg: SimulationConfig,
 ) -> pd.DataFrame:
     """Contacts for decisions made at ``decided_at``; one row per contact, ts in (decided_at, next_cycle)."""
-    counts = _channel_counts(action, rng)
+    counts = _channel_counts(action, rng, cfg)
     blocked = np.isin(flag, (FLAG_DISPUTED, FLAG_DECEASED, FLAG_BANKRUPT))
     counts[blocked] = 0
     rows = [np.repeat(np.arange(len(action)), counts[:, ch]) for ch in range(len(CHANNELS))]

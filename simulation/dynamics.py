@@ -14,8 +14,10 @@ burden (amount asked / (income × (0.1 + ability)): asking less helps most where
 bucket, product, and the action decided at the previous cycle end.
 
 Action effect table (A = ability, W = willingness, both in effect this month; b = bucket 1..7; the
-gain is a logit shift on paying in full, half of it on paying in part; default parameters from
-``rollcure.config.simulation.ActionEffects``; default costs 0 / 1 / 10 / 25 / 50 / 300):
+gain is a logit shift on paying in full, half of it on paying in part; every number is a default
+of the action catalogue, ``rollcure/core/actions.yaml``, where an action declares its gain and hurt
+as a scale times named factors and which mechanism below it uses; default costs
+0 / 1 / 10 / 25 / 50 / 300 / 5):
 
 =============  ==================================================================================
 action         effect on the next cycle (and after)
@@ -38,6 +40,10 @@ litigation     notice effect 0.5·A·(1−W) now; two cycles later the court rul
                charged off). Slow and costly: within a 90-day horizon it pays off on large
                arrears of able debtors; the sale lies beyond it. Willingness drops by 0.3·W
                (the relationship breaks).
+settlement     the ``settlement`` mechanism: 0.8 of the interest accrued on the arrears (balance ×
+               monthly rate × missed instalments, at most the arrears) is waived if the rest of
+               what is due is paid in full this cycle (the case cures; the waiver is lost to the
+               lender). Gain 1.2·W·(1−A/2): works on the willing who are short of the full amount.
 =============  ==================================================================================
 
 Flags (from their flag date): deceased and bankrupt cut ability to a tenth
@@ -53,13 +59,16 @@ closes when its balance is repaid.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
 from rollcure.config.simulation import SimulationConfig
-from rollcure.core.domain import ACTIONS, DAYS_PER_CYCLE, FLAGS, bucket_index
+from rollcure.core.catalogue import Effect, Restructuring
+from rollcure.core.domain import DAYS_PER_CYCLE, FLAGS, bucket_index
 
-A_NONE, A_REMINDER, A_RESTRUCTURING, A_FIELD_VISIT, A_OUTSOURCING, A_LITIGATION = range(len(ACTIONS))
+#: Positions of the actions the court and the waiver mechanisms serve (-1: no action uses it).
+NO_ACTION = -1
 #: Uniform draws consumed per loan and month (shock, payment choice, partial share, enforcement).
 N_UNIFORMS = 4
 _EPS = 0.005
@@ -163,25 +172,52 @@ def effective_latents(state: LoanState, cfg: SimulationConfig) -> tuple[np.ndarr
     return ability, will
 
 
+def _factors(ability: np.ndarray, will: np.ndarray, bucket: np.ndarray) -> dict[str, np.ndarray]:
+    """The effect factors a catalogue entry may multiply, each in [0, 1]."""
+    return {
+        "ability": ability,
+        "1-ability": 1 - ability,
+        "1-ability/2": 1 - ability / 2,
+        "willingness": will,
+        "1-willingness": 1 - will,
+        "1-willingness/2": 1 - will / 2,
+        "bucket_age": np.clip((bucket - 1) / 6.0, 0.0, 1.0),
+    }
+
+
+def _effect(effect: Effect, factors: dict[str, np.ndarray], n: int) -> np.ndarray:
+    value = np.full(n, effect.scale)
+    for name in effect.factors:
+        value = value * factors[name]
+    return value
+
+
 def action_response(
     action: np.ndarray, ability: np.ndarray, will: np.ndarray, bucket: np.ndarray, cfg: SimulationConfig
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The effect table: (logit shift on paying, drop in willingness) per case. Pure, vectorised."""
-    e = cfg.effects
-    gain = np.zeros(len(action))
-    hurt = np.zeros(len(action))
-    old = np.clip((bucket - 1) / 6.0, 0.0, 1.0)
-    gain = np.where(action == A_REMINDER, e.reminder_able_willing_gain * ability * will, gain)
-    gain = np.where(
-        action == A_RESTRUCTURING, e.restructuring_willing_unable_gain * will * (1 - ability), gain
-    )
-    gain = np.where(action == A_FIELD_VISIT, e.field_visit_able_unwilling_gain * ability * (1 - will), gain)
-    hurt = np.where(action == A_FIELD_VISIT, e.field_visit_willing_unable_hurt * will * (1 - ability), hurt)
-    gain = np.where(action == A_OUTSOURCING, e.outsourcing_gain_per_bucket * 6 * old * (1 - will / 2), gain)
-    hurt = np.where(action == A_OUTSOURCING, e.outsourcing_hurt, hurt)
-    gain = np.where(action == A_LITIGATION, e.litigation_notice_gain * ability * (1 - will), gain)
-    hurt = np.where(action == A_LITIGATION, e.litigation_hurt * will, hurt)
+    """The effect table: (logit shift on paying, drop in willingness) per case. Pure, vectorised.
+
+    Each action's gain and hurt are ``scale`` times a product of factors, declared in the action
+    catalogue; only the actions present are evaluated.
+    """
+    n = len(action)
+    gain = np.zeros(n)
+    hurt = np.zeros(n)
+    factors = _factors(ability, will, bucket)
+    for j, response in enumerate(cfg.effects.values()):
+        here = action == j
+        if not here.any():
+            continue
+        if response.gain.scale:
+            gain = np.where(here, _effect(response.gain, factors, n), gain)
+        if response.hurt.scale:
+            hurt = np.where(here, _effect(response.hurt, factors, n), hurt)
     return gain, hurt
+
+
+def _mechanism(cfg: SimulationConfig, kind: str) -> tuple[int, Any]:
+    found = cfg.mechanism(kind)
+    return (NO_ACTION, None) if found is None else found
 
 
 def restructured_terms(
@@ -189,16 +225,13 @@ def restructured_terms(
     monthly_rate: np.ndarray,
     remaining: np.ndarray,
     instalment: np.ndarray,
-    cfg: SimulationConfig,
+    terms: Restructuring,
 ) -> tuple[np.ndarray, np.ndarray]:
     """New (instalment, term) after a restructuring: the balance (arrears capitalised) over a longer
     term, and never more than ``restructuring_max_instalment_share`` of the old instalment, the
     term stretched as far as needed (up to ``_MAX_TERM``) to get there."""
-    e = cfg.effects
-    n_min = np.ceil(np.maximum(remaining, 1) * e.restructuring_term_stretch) + e.restructuring_extra_months
-    target = np.minimum(
-        annuity(balance, monthly_rate, n_min), e.restructuring_max_instalment_share * instalment
-    )
+    n_min = np.ceil(np.maximum(remaining, 1) * terms.term_stretch) + terms.extra_months
+    target = np.minimum(annuity(balance, monthly_rate, n_min), terms.max_instalment_share * instalment)
     target = np.maximum(target, 1e-6)
     ratio = monthly_rate * balance / target
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -219,7 +252,10 @@ def month_step(state: LoanState, action: np.ndarray, u: np.ndarray, cfg: Simulat
     gives common random numbers. Returns what was due and paid this cycle.
     """
     s = state
-    lat, pay, eff = cfg.latent, cfg.payment, cfg.effects
+    lat, pay = cfg.latent, cfg.payment
+    a_restr, terms = _mechanism(cfg, "restructuring")
+    a_court, court = _mechanism(cfg, "litigation")
+    a_settle, settlement = _mechanism(cfg, "settlement")
     action = np.asarray(action, dtype=np.int8)
     # 1. latent shocks and flags
     s.shock = np.where(s.shock, u[:, 0] >= lat.shock_recovery, u[:, 0] < s.shock_onset)
@@ -231,9 +267,9 @@ def month_step(state: LoanState, action: np.ndarray, u: np.ndarray, cfg: Simulat
     s.willingness = s.willingness + lat.willingness_reversion * (s.willingness_base - s.willingness)
     ability, will = effective_latents(s, cfg)
     # 2. restructuring: longer term, lower instalment; paying it re-ages the loan
-    restr = action == A_RESTRUCTURING
+    restr = action == a_restr
     if restr.any():
-        inst, n = restructured_terms(s.balance, s.monthly_rate, s.remaining, s.instalment, cfg)
+        inst, n = restructured_terms(s.balance, s.monthly_rate, s.remaining, s.instalment, terms)
         s.remaining = np.where(restr, n, s.remaining).astype(np.int64)
         s.instalment = np.where(restr, inst, s.instalment)
     # 3. what is due
@@ -242,6 +278,12 @@ def month_step(state: LoanState, action: np.ndarray, u: np.ndarray, cfg: Simulat
     sched = np.where(s.remaining > 1, np.minimum(s.instalment, room), room)
     due = sched + s.arrears
     due_choice = np.where(restr, sched, due)  # restructured: only the new instalment is asked
+    settle = action == a_settle
+    waiver = np.zeros(len(due))
+    if settle.any():  # settlement: part of the interest and penalties on the arrears is waived
+        interest = s.balance * s.monthly_rate * np.maximum(s.missed, 1)
+        waiver = np.where(settle, settlement.waiver_share * np.minimum(interest, s.arrears), 0.0)
+        due_choice = due_choice - waiver
     # 4. payment choice
     # burden against capacity (income scaled by ability): asking less helps most where capacity binds
     burden = due_choice / np.maximum(s.income * (pay.capacity_floor + ability), 1.0)
@@ -272,25 +314,28 @@ def month_step(state: LoanState, action: np.ndarray, u: np.ndarray, cfg: Simulat
     share = share * (pay.partial_ability_floor + (1 - pay.partial_ability_floor) * ability)
     paid = np.where(full, due_choice, np.where(part, share * np.where(current, sched, due), 0.0))
     reaged = restr & (paid >= sched - _EPS) & (sched > 0)
+    forgiven = np.where(full, waiver, 0.0)  # the waiver holds only if the rest is paid in full
     # 5. the court: a ruling ``litigation_lag_cycles`` after filing makes an able debtor pay what is
     #    due; otherwise it may order the collateral sold, which happens ``litigation_sale_lag_cycles``
     #    later (legal < 0 counts that down); a shortfall after the sale is charged off
-    ruling = s.legal == 1
-    p_won = eff.litigation_enforce_ability * ability
-    won = ruling & (u[:, 3] < p_won)
-    p_order = p_won + eff.litigation_collateral_sale * (1 - p_won)
-    order_sale = ruling & ~won & (s.collateral > 0) & (u[:, 3] < p_order)
     sold = s.legal == -1
-    sale = np.minimum(bal_i, eff.litigation_collateral_recovery * s.collateral)
-    paid = np.where(won, np.maximum(paid, due), np.where(sold, np.maximum(paid, sale), paid))
-    pending = s.legal != 0
-    s.legal = np.where(s.legal > 0, s.legal - 1, np.where(s.legal < 0, s.legal + 1, 0))
-    s.legal = np.where(order_sale, -eff.litigation_sale_lag_cycles, s.legal)
-    s.legal = np.where((action == A_LITIGATION) & ~pending, eff.litigation_lag_cycles, s.legal)
+    if court is not None:
+        ruling = s.legal == 1
+        p_won = court.enforce_ability * ability
+        won = ruling & (u[:, 3] < p_won)
+        p_order = p_won + court.collateral_sale * (1 - p_won)
+        order_sale = ruling & ~won & (s.collateral > 0) & (u[:, 3] < p_order)
+        sale = np.minimum(bal_i, court.collateral_recovery * s.collateral)
+        paid = np.where(won, np.maximum(paid, due), np.where(sold, np.maximum(paid, sale), paid))
+        pending = s.legal != 0
+        s.legal = np.where(s.legal > 0, s.legal - 1, np.where(s.legal < 0, s.legal + 1, 0))
+        s.legal = np.where(order_sale, -court.sale_lag_cycles, s.legal)
+        s.legal = np.where((action == a_court) & ~pending, court.lag_cycles, s.legal)
     paid = np.minimum(paid, bal_i)
+    forgiven = np.minimum(forgiven, bal_i - paid)
     # 6. balances, arrears, missed instalments
-    balance = bal_i - paid
-    arrears = np.where(reaged, 0.0, np.maximum(due - paid, 0.0))
+    balance = bal_i - paid - forgiven
+    arrears = np.where(reaged, 0.0, np.maximum(due - paid - forgiven, 0.0))
     arrears = np.where(arrears < _EPS, 0.0, np.minimum(arrears, balance))
     balance = np.where(balance < _EPS, 0.0, balance)
     by_count = np.ceil(arrears / np.maximum(s.instalment, 1.0) - 1e-9).astype(np.int64)

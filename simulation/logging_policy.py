@@ -3,10 +3,10 @@
 It decides what the lender did in the historical data, and its propensities are written to
 ``actions.propensity`` so that downstream off-policy estimates can reweight. Every eligible action
 keeps probability >= epsilon / (number eligible), which makes every eligible action observable in
-every state. Eligibility: outsourcing from ``outsourcing_min_bucket``, litigation from
-``litigation_min_bucket``; a disputed, deceased or bankrupt case (flag in effect) gets no collection
+every state. Eligibility: each action from its catalogue ``logging_min_bucket``; a disputed,
+deceased or bankrupt case (flag in effect) gets no collection
 action at all ("none" with probability one). Large balances tilt the ladder towards litigation
-("break through the few large cases").
+(each action's ``large_balance_boost``: "break through the few large cases").
 """
 
 from __future__ import annotations
@@ -14,11 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from rollcure.config.simulation import SimulationConfig
-from rollcure.core.domain import ACTIONS, BUCKETS
+from rollcure.core.catalogue import ACTIONS
+from rollcure.core.domain import BUCKETS
 from simulation.dynamics import (
-    A_LITIGATION,
-    A_NONE,
-    A_OUTSOURCING,
     FLAG_BANKRUPT,
     FLAG_DECEASED,
     FLAG_DISPUTED,
@@ -39,15 +37,12 @@ def ladder_matrix(cfg: SimulationConfig) -> np.ndarray:
 
 def eligibility(state: LoanState, cfg: SimulationConfig) -> np.ndarray:
     """Boolean matrix cases x actions of what the logging policy may do."""
-    lp = cfg.logging_policy
     bucket = bucket_now(state)
-    n = len(bucket)
-    elig = np.ones((n, len(ACTIONS)), dtype=bool)
-    elig[:, A_OUTSOURCING] = bucket >= lp.outsourcing_min_bucket
-    elig[:, A_LITIGATION] = bucket >= lp.litigation_min_bucket
+    min_bucket = np.array([e.logging_min_bucket for e in cfg.effects.values()])
+    elig = bucket[:, None] >= min_bucket[None, :]
     blocked = flag_active(state) & np.isin(state.flag, (FLAG_DISPUTED, FLAG_DECEASED, FLAG_BANKRUPT))
     elig[blocked] = False
-    elig[:, A_NONE] = True
+    elig[:, ACTIONS.index("none")] = True
     return elig
 
 
@@ -58,9 +53,8 @@ def propensities(state: LoanState, cfg: SimulationConfig) -> np.ndarray:
     elig = eligibility(state, cfg)
     w = ladder_matrix(cfg)[bucket] * elig
     large = state.balance >= lp.large_balance
-    w[:, A_LITIGATION] = np.where(
-        large, w[:, A_LITIGATION] * lp.large_balance_litigation_boost, w[:, A_LITIGATION]
-    )
+    boost = np.array([e.large_balance_boost for e in cfg.effects.values()])
+    w = np.where(large[:, None], w * boost[None, :], w)
     total = w.sum(axis=1, keepdims=True)
     n_elig = elig.sum(axis=1, keepdims=True)
     ladder = np.where(total > 0, w / np.where(total > 0, total, 1.0), elig / n_elig)

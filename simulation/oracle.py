@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from rollcure.config.simulation import SimulationConfig
-from rollcure.core.domain import ACTIONS, cycles_in_horizon
+from rollcure.core.catalogue import ACTIONS
+from rollcure.core.domain import cycles_in_horizon
 from rollcure.core.errors import InputError
 from simulation.dynamics import N_UNIFORMS, LoanState, bucket_now, month_step
 from simulation.logging_policy import choose, propensities

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from rollcure.config.simulation import SimulationConfig
-from rollcure.core.domain import ACTIONS, BUCKETS, FLAGS, bucket_index
+from rollcure.core.catalogue import ACTIONS
+from rollcure.core.domain import BUCKETS, FLAGS, bucket_index
 from rollcure.core.errors import InputError
 from rollcure.core.io import TRUTH_DIR, write_tables, write_truth
 from simulation.contacts import contacts_after_decisions, empty_contacts
@@ -170,6 +171,7 @@ class _Recorder:
                 res.due[pos],
                 flag_now,
                 self.rng,
+                self.cfg,
             )
         )
 

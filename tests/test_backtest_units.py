@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from models.strategies import assign_by_preference, dpd_ladder
-from rollcure.core.domain import ACTIONS
+from rollcure.core.catalogue import ACTIONS
 from training.forecast import expected_flow, transition_matrix
 from training.kpis import kpi_table
 from training.offpolicy import off_policy_estimates

@@ -17,7 +17,8 @@ from features.build import build_features
 from features.cases import overdue_cases
 from features.schemas import STATUS_CODE_MAX, STATUS_CODE_MIN
 from rollcure.config.features import FeatureConfig
-from rollcure.core.domain import ACTIONS, BUCKETS, CHANNELS, FLAGS, OUTCOMES, PARTIES, PRODUCTS
+from rollcure.core.catalogue import ACTIONS
+from rollcure.core.domain import BUCKETS, CHANNELS, FLAGS, OUTCOMES, PARTIES, PRODUCTS
 
 CFG = FeatureConfig()
 N_LOANS = 150

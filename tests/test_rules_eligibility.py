@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from models.allocation import allocate
 from models.eligibility import eligibility
-from rollcure.core.domain import ACTIONS
+from rollcure.config.policy import PolicyConfig
+from rollcure.core.catalogue import ACTIONS
 from rollcure.core.errors import InputError
 
 A = {a: j for j, a in enumerate(ACTIONS)}
@@ -82,8 +83,8 @@ def test_property_100k_random_cases_no_recommendation_breaks_a_rule(default_rule
     el = eligibility(X, default_rules)
     rng = np.random.default_rng(5)
     # Values that favour forbidden actions: a policy that ignored eligibility would break rules.
-    values = rng.normal(0, 50, (len(X), len(ACTIONS))) + np.array([0, 5, 40, 60, 80, 200])
-    caps = np.array([np.inf, np.inf, 3000, 2000, 4000, 500])
+    values = rng.normal(0, 50, (len(X), len(ACTIONS))) + np.linspace(0, 200, len(ACTIONS))
+    caps = np.array(PolicyConfig(working_days_per_cycle=30).cycle_capacity()) * 8
     for method in ("exact", "greedy"):
         chosen = allocate(values, el.mask, caps, method=method)
         assert violations(X, chosen, default_rules) == {}
@@ -98,7 +99,7 @@ def test_property_small_frames(default_rules, seed, n):
     X = random_rule_frame(n, seed)
     el = eligibility(X, default_rules)
     values = np.random.default_rng(seed).normal(0, 100, (n, len(ACTIONS)))
-    chosen = allocate(values, el.mask, [np.inf, np.inf, 2, 1, 3, 1])
+    chosen = allocate(values, el.mask, [np.inf, *(range(1, len(ACTIONS)))])
     assert violations(X, chosen, default_rules) == {}
 
 

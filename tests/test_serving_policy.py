@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rollcure.core.domain import ACTIONS
+from rollcure.core.catalogue import ACTIONS
 from serving.answers import case_seeds, features_for, recommend
 from serving.request import ServedCase
 from serving.runtime import ModelRuntime

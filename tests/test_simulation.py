@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from features.schemas import TABLE_DTYPES
-from rollcure.core.domain import ACTIONS, BUCKETS, CHANNELS, OUTCOMES, PARTIES, PRODUCTS, bucket_of
+from rollcure.core.catalogue import ACTIONS
+from rollcure.core.domain import BUCKETS, CHANNELS, OUTCOMES, PARTIES, PRODUCTS, bucket_of
 from simulation import SimulationConfig, simulate
 
 #: The contract (docs/interfaces.md) as `validate_tables` enforces it.

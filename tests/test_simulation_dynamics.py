@@ -6,11 +6,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rollcure.core.catalogue import ACTIONS
 from simulation import SimulationConfig
 from simulation.dynamics import (
-    A_LITIGATION,
-    A_NONE,
-    A_RESTRUCTURING,
     N_UNIFORMS,
     LoanState,
     annuity,
@@ -20,6 +18,12 @@ from simulation.dynamics import (
 )
 
 CFG = SimulationConfig()
+RESTR = CFG.effects["restructuring"].mechanism
+COURT = CFG.effects["litigation"].mechanism
+A_NONE, A_RESTRUCTURING, A_OUTSOURCING, A_LITIGATION = (
+    ACTIONS.index(a) for a in ("none", "restructuring", "outsourcing", "litigation")
+)
+
 
 
 def random_state(rng: np.random.Generator, n: int) -> LoanState:
@@ -76,7 +80,7 @@ def test_restructuring_lowers_the_instalment_and_paying_it_re_ages_the_loan():
     s.balance = s.instalment / annuity(np.ones(2000), s.monthly_rate, 24) + s.arrears  # on schedule
     old = s.instalment.copy()
     res = month_step(s, np.full(2000, A_RESTRUCTURING), rng.random((2000, N_UNIFORMS)), CFG)
-    assert (s.instalment <= CFG.effects.restructuring_max_instalment_share * old + 1e-6).all()
+    assert (s.instalment <= RESTR.max_instalment_share * old + 1e-6).all()
     assert (s.remaining > 24).all()
     paid_in_full = res.paid >= s.instalment - 0.01
     assert (s.arrears[paid_in_full & ~res.closed] == 0).all()
@@ -87,9 +91,9 @@ def test_litigation_is_slow_the_court_rules_after_the_lag():
     s = random_state(rng, 1000)
     s.legal[:] = 0
     month_step(s, np.full(1000, A_LITIGATION), rng.random((1000, N_UNIFORMS)), CFG)
-    assert (s.legal == CFG.effects.litigation_lag_cycles).all()
+    assert (s.legal == COURT.lag_cycles).all()
     month_step(s, np.full(1000, A_NONE), rng.random((1000, N_UNIFORMS)), CFG)
-    assert (s.legal == CFG.effects.litigation_lag_cycles - 1).all()
+    assert (s.legal == COURT.lag_cycles - 1).all()
 
 
 def test_annuity_repays_the_principal():
@@ -110,9 +114,9 @@ def test_a_collateral_sale_comes_long_after_the_ruling_and_closes_or_charges_off
     s.ability_base[:] = 0.0  # nobody can be made to pay: a sale is ordered with probability s
     s.flag[:] = 0
     month_step(s, np.full(n, A_NONE), rng.random((n, N_UNIFORMS)), CFG)
-    ordered = s.legal == -CFG.effects.litigation_sale_lag_cycles
-    assert abs(ordered.mean() - CFG.effects.litigation_collateral_sale) < 0.05
-    for _ in range(CFG.effects.litigation_sale_lag_cycles - 1):  # loop over months
+    ordered = s.legal == -COURT.sale_lag_cycles
+    assert abs(ordered.mean() - COURT.collateral_sale) < 0.05
+    for _ in range(COURT.sale_lag_cycles - 1):  # loop over months
         month_step(s, np.full(n, A_NONE), rng.random((n, N_UNIFORMS)), CFG)
     assert (s.legal[ordered] == -1).all()
     res = month_step(s, np.full(n, A_NONE), rng.random((n, N_UNIFORMS)), CFG)

@@ -6,10 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rollcure.core.domain import ACTIONS, bucket_index
-from simulation.dynamics import A_LITIGATION, A_NONE, A_OUTSOURCING, FLAG_DECEASED, FLAG_FRAUD
+from rollcure.core.catalogue import ACTIONS
+from rollcure.core.domain import bucket_index
+from simulation.dynamics import FLAG_DECEASED, FLAG_FRAUD
 from simulation.logging_policy import choose, eligibility, propensities
 from simulation.oracle import state_of_cases
+
+A_NONE, A_RESTRUCTURING, A_OUTSOURCING, A_LITIGATION = (
+    ACTIONS.index(a) for a in ("none", "restructuring", "outsourcing", "litigation")
+)
 
 
 @pytest.fixture(scope="module")

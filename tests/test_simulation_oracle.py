@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rollcure.core.domain import ACTIONS
+from rollcure.core.catalogue import ACTIONS, Effect
 from rollcure.core.errors import InputError
 from simulation import SimulationConfig
 from simulation.oracle import action_values, horizon_cycles, potential_outcomes
@@ -74,9 +74,9 @@ def test_values_are_expected_recovery_minus_cost_and_best_is_their_argmax(few_ca
 
 def test_potential_outcomes_use_common_random_numbers(few_cases, sim_small):
     """With the reminder's effect switched off, reminder and none must realise identical futures."""
-    cfg = sim_small.config.model_copy(
-        update={"effects": sim_small.config.effects.model_copy(update={"reminder_able_willing_gain": 0.0})}
-    )
+    effects = dict(sim_small.config.effects)
+    effects["reminder"] = effects["reminder"].model_copy(update={"gain": Effect()})
+    cfg = sim_small.config.model_copy(update={"effects": effects})
     po = potential_outcomes(few_cases, cfg, seed=3)
     assert (po["recovered_reminder"] == po["recovered_none"]).all()
     assert (po["cure_reminder"] == po["cure_none"]).all()

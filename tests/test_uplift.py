@@ -10,7 +10,7 @@ import pytest
 
 from models.uplift import REFERENCE_ACTION, fit_action_models
 from rollcure.config.policy import PolicyConfig, UpliftSettings
-from rollcure.core.domain import ACTIONS
+from rollcure.core.catalogue import ACTIONS, CATALOGUE
 from rollcure.core.errors import InputError
 
 A = {a: j for j, a in enumerate(ACTIONS)}
@@ -71,7 +71,7 @@ def test_recovers_the_best_action_where_effects_differ(fitted):
 def test_value_is_recovery_minus_cost_with_a_band(fitted):
     models, cfg = fitted
     X, _, _, _ = _logs(200, seed=4)
-    costs = np.array([0, 1, 10, 25, 50, 300], dtype=float)
+    costs = np.array([a.cost for a in CATALOGUE.actions], dtype=float)
     pred = models.predict(X, costs=costs)
     np.testing.assert_allclose(pred.value, pred.recovery - costs)
     assert (pred.value_low <= pred.value).all() and (pred.value <= pred.value_high).all()

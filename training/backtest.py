@@ -23,7 +23,8 @@ from models.rules import load_rules
 from models.strategies import dpd_ladder, random_policy, risk_score_policy
 from models.uplift import KEYS, ActionModels, fit_action_models
 from rollcure.config import RollcureConfig
-from rollcure.core.domain import ACTIONS, bucket_index, bucket_of
+from rollcure.core.catalogue import ACTIONS
+from rollcure.core.domain import bucket_index, bucket_of
 from rollcure.core.errors import InputError
 from training.forecast import bucket_forecast, forecast_error, transition_matrix
 from training.kpis import kpi_table, logged_kpi_frame

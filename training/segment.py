@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rollcure.core.domain import ACTIONS
+from rollcure.core.catalogue import ACTIONS
 
 #: Roll-forward probability cut-offs of the risk bands (low < 0.3 <= mid < 0.6 <= high).
 RISK_CUTS: tuple[float, ...] = (0.3, 0.6)

@@ -12,15 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rollcure.core.domain import ACTIONS, DEFAULT_ACTION_COSTS
-
-#: Actions a team can perform only so many times a day; the rest are unlimited.
-DEFAULT_DAILY_CAPACITY: dict[str, int] = {
-    "restructuring": 10,
-    "field_visit": 8,
-    "outsourcing": 12,
-    "litigation": 1,
-}
+from rollcure.core.catalogue import ACTIONS, CATALOGUE
 
 Strategy = Literal["dpd_ladder", "risk_score", "random"]
 
@@ -71,9 +63,9 @@ class PolicyConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    action_costs: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_ACTION_COSTS))
-    #: Daily capacity per action; an action not listed is unlimited.
-    daily_capacity: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_DAILY_CAPACITY))
+    action_costs: dict[str, float] = Field(default_factory=CATALOGUE.costs)
+    #: Daily capacity per action (default: the catalogue's); an action not listed is unlimited.
+    daily_capacity: dict[str, int] = Field(default_factory=CATALOGUE.daily_capacity)
     #: Working days between two decision cycles: a cycle's capacity is daily capacity x this.
     working_days_per_cycle: int = Field(default=22, ge=1, le=31)
     #: YAML rules file; None means the default shipped with the package (models/rules.yaml).

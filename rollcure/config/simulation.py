@@ -2,7 +2,8 @@
 
 Every number that shapes the synthetic book lives here, so a YAML file can change the world without
 touching code: sizes, calendar, product mix, action costs, the action-effect table and the logging
-policy's ladder. Unknown keys are rejected (``extra="forbid"``) so a typo fails loudly.
+policy's ladder; each action's effect and ladder weights default to the action catalogue's. Unknown
+keys are rejected (``extra="forbid"``) so a typo fails loudly.
 """
 
 from __future__ import annotations
@@ -11,55 +12,20 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rollcure.core.domain import ACTIONS, BUCKETS, DEFAULT_ACTION_COSTS, EMPLOYMENTS, FLAGS, PRODUCTS
+from rollcure.core.catalogue import ACTIONS, CATALOGUE, Mechanism, SimulatedResponse
+from rollcure.core.domain import BUCKETS, EMPLOYMENTS, FLAGS, PRODUCTS
 
 _DEFAULT_MIX = {"card": 0.35, "consumer": 0.30, "micro": 0.20, "mortgage": 0.10, "housing_fund": 0.05}
-#: The industry ladder: by bucket, the logging policy's weight on each action before the
-#: randomisation floor is mixed in (weights need not sum to one; they are normalised).
-_DEFAULT_LADDER = {
-    "M1": {"none": 0.15, "reminder": 0.65, "restructuring": 0.10, "field_visit": 0.10},
-    "M2": {"none": 0.10, "reminder": 0.35, "restructuring": 0.20, "field_visit": 0.25, "outsourcing": 0.10},
-    "M3": {
-        "none": 0.05,
-        "reminder": 0.15,
-        "restructuring": 0.20,
-        "field_visit": 0.30,
-        "outsourcing": 0.20,
-        "litigation": 0.10,
-    },
-    "M4": {
-        "none": 0.05,
-        "reminder": 0.10,
-        "restructuring": 0.10,
-        "field_visit": 0.25,
-        "outsourcing": 0.35,
-        "litigation": 0.15,
-    },
-    "M5": {
-        "none": 0.05,
-        "reminder": 0.05,
-        "restructuring": 0.10,
-        "field_visit": 0.20,
-        "outsourcing": 0.40,
-        "litigation": 0.20,
-    },
-    "M6": {
-        "none": 0.05,
-        "reminder": 0.05,
-        "restructuring": 0.05,
-        "field_visit": 0.20,
-        "outsourcing": 0.40,
-        "litigation": 0.25,
-    },
-    "M7+": {
-        "none": 0.10,
-        "reminder": 0.05,
-        "restructuring": 0.05,
-        "field_visit": 0.10,
-        "outsourcing": 0.40,
-        "litigation": 0.30,
-    },
-}
+
+
+def _catalogue_ladder() -> dict[str, dict[str, float]]:
+    """The historical lender's ladder by bucket, from each action's ``logging_weights``."""
+    weights = {a.name: a.simulation.logging_weights for a in CATALOGUE.actions}
+    return {b: {name: w[b] for name, w in weights.items() if b in w} for b in BUCKETS[1:]}
+
+
+def _catalogue_effects() -> dict[str, SimulatedResponse]:
+    return {a.name: a.simulation for a in CATALOGUE.actions}
 
 
 #: Monthly flag probabilities above this would make "rare flags" common.
@@ -147,42 +113,12 @@ class LatentDynamics(_Section):
         return _check_rates(v, FLAGS, "flags", "flag rates", MAX_FLAG_RATE)
 
 
-class ActionEffects(_Section):
-    """The causal effect table (see ``simulation.dynamics`` docstring for the full story).
-
-    ``*_gain`` are logit shifts on paying in the cycle after the action; ``*_hurt`` are drops in
-    willingness; names say on whom the action works.
-    """
-
-    reminder_able_willing_gain: float = 1.6
-    restructuring_willing_unable_gain: float = 2.4
-    restructuring_term_stretch: float = 1.3
-    restructuring_extra_months: int = Field(default=6, ge=0)
-    restructuring_max_instalment_share: float = Field(default=0.7, gt=0, le=1)
-    field_visit_able_unwilling_gain: float = 2.6
-    field_visit_willing_unable_hurt: float = 0.25
-    outsourcing_gain_per_bucket: float = 0.35
-    outsourcing_hurt: float = 0.10
-    litigation_notice_gain: float = 0.5
-    litigation_lag_cycles: int = Field(default=2, ge=1)
-    litigation_enforce_ability: float = 0.85
-    litigation_collateral_recovery: float = Field(default=0.7, ge=0, le=1)
-    litigation_collateral_sale: float = Field(default=0.4, ge=0, le=1)
-    litigation_sale_lag_cycles: int = Field(default=6, ge=1)
-    litigation_hurt: float = 0.30
-
-
 class LoggingPolicyConfig(_Section):
     """The ladder by bucket, mixed with a uniform floor over eligible actions so propensities are > 0."""
 
-    ladder: dict[str, dict[str, float]] = Field(
-        default_factory=lambda: {k: dict(v) for k, v in _DEFAULT_LADDER.items()}
-    )
+    ladder: dict[str, dict[str, float]] = Field(default_factory=_catalogue_ladder)
     epsilon: float = Field(default=0.10, gt=0, le=1)
     large_balance: float = Field(default=50_000.0, gt=0)
-    large_balance_litigation_boost: float = Field(default=2.0, ge=1)
-    litigation_min_bucket: int = Field(default=3, ge=1, le=7)
-    outsourcing_min_bucket: int = Field(default=2, ge=1, le=7)
 
     @field_validator("ladder")
     @classmethod
@@ -217,12 +153,13 @@ class SimulationConfig(_Section):
     )
     writeoff_after_missed: int = Field(default=18, ge=8, description="missed instalments before charge-off")
     product_mix: dict[str, float] = Field(default_factory=lambda: dict(_DEFAULT_MIX))
-    action_costs: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_ACTION_COSTS))
+    action_costs: dict[str, float] = Field(default_factory=CATALOGUE.costs)
     horizon_days: int = Field(default=90, ge=30, le=365)
     oracle_draws: int = Field(default=32, ge=1, le=4096, description="Monte Carlo draws per case and action")
     payment: PaymentModel = Field(default_factory=PaymentModel)
     latent: LatentDynamics = Field(default_factory=LatentDynamics)
-    effects: ActionEffects = Field(default_factory=ActionEffects)
+    #: The world's response to each action (default: the catalogue's ``simulation`` entries).
+    effects: dict[str, SimulatedResponse] = Field(default_factory=_catalogue_effects)
     logging_policy: LoggingPolicyConfig = Field(default_factory=LoggingPolicyConfig)
 
     @field_validator("product_mix")
@@ -243,6 +180,23 @@ class SimulationConfig(_Section):
         if any(c < 0 for c in v.values()):
             raise ValueError("costs must be >= 0")
         return v
+
+    @field_validator("effects")
+    @classmethod
+    def _check_effects(cls, v: dict[str, SimulatedResponse]) -> dict[str, SimulatedResponse]:
+        if list(v) != list(ACTIONS):
+            raise ValueError(f"needs exactly the catalogue's actions, in order: {', '.join(ACTIONS)}")
+        kinds = [e.mechanism.kind for e in v.values() if e.mechanism is not None]
+        if len(kinds) != len(set(kinds)):
+            raise ValueError(f"a mechanism may serve one action only, got {kinds}")
+        return v
+
+    def mechanism(self, kind: str) -> tuple[int, Mechanism] | None:
+        """Position and parameters of the action using a simulated mechanism, if any does."""
+        for j, e in enumerate(self.effects.values()):
+            if e.mechanism is not None and e.mechanism.kind == kind:
+                return j, e.mechanism
+        return None
 
     @model_validator(mode="after")
     def _month_end(self) -> SimulationConfig:

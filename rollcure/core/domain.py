@@ -40,18 +40,6 @@ OUTCOMES: tuple[str, ...] = (
 )
 #: Contact outcomes that count as reaching the right party.
 RIGHT_PARTY_OUTCOMES: tuple[str, ...] = ("right_party_contact", "promise_to_pay", "refused", "dispute")
-ACTIONS: tuple[str, ...] = ("none", "reminder", "restructuring", "field_visit", "outsourcing", "litigation")
-#: Default cost of one action per case (currency units). The simulator charges these and the policy
-#: subtracts them, so expected values and the simulator's truth speak of the same money; both read
-#: them as configurable defaults.
-DEFAULT_ACTION_COSTS: dict[str, float] = {
-    "none": 0.0,
-    "reminder": 1.0,
-    "restructuring": 10.0,
-    "field_visit": 25.0,
-    "outsourcing": 50.0,
-    "litigation": 300.0,
-}
 #: Loan flags that block ordinary collection contact.
 FLAGS: tuple[str, ...] = ("disputed", "deceased", "bankrupt", "fraud_suspected")
 
