@@ -17,11 +17,13 @@ install: $(VENV)/.installed
 demo: install
 	$(VENV)/bin/rollcure demo
 
-test: install
+# Lint and the layer contract (docs/architecture.md) run first: they take a second, the suite minutes.
+test: lint
 	$(PY) -m pytest -q
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 clean:
 	rm -rf $(VENV) rollcure_data

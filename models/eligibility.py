@@ -49,7 +49,8 @@ class Eligibility:
 
 
 def _as_float(col) -> tuple[np.ndarray, np.ndarray]:
-    """Numeric values and a missing mask of one column's array; booleans become 0/1, unparseable values count as missing.
+    """Numeric values and a missing mask of one column's array; booleans become 0/1, unparseable
+    values count as missing.
 
     Plain numpy numbers and booleans are cast directly (what the general path gives them, without
     its nullable round trip, which dominated a single-case decision).
@@ -58,7 +59,11 @@ def _as_float(col) -> tuple[np.ndarray, np.ndarray]:
         values = np.asarray(col, dtype=float).view()
         values.flags.writeable = False  # may be the frame's own block
     else:
-        values = pd.to_numeric(pd.Series(col, copy=False), errors="coerce").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        values = (
+            pd.to_numeric(pd.Series(col, copy=False), errors="coerce")
+            .astype("Float64")
+            .to_numpy(dtype=float, na_value=np.nan)
+        )
     return values, np.isnan(values)
 
 

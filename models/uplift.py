@@ -1,45 +1,17 @@
 """Action-response models: what each action would recover and how likely it cures, per case.
 
 One LightGBM model sees the case's features plus the logged action (an S-learner), so the six
-actions share what they have in common (most of a recovery is what the borrower pays anyway) and
-the action's effect is learnt where the data supports it. The target is the share of the balance
-recovered within the horizon (amounts are heavy-tailed; shares transfer across loan sizes), scaled
-back by the case's balance.
-
-The logging policy was a ladder, not a coin: ``weighting="ipw"`` re-weights each logged case by the
-inverse of its recorded propensity so every arm looks like the whole book. Measured on the default
-synthetic book against the simulator's truth (held-out cycles, same rules and capacities; expected
-net value, oracle 7.53M, DPD ladder 7.42M): unweighted 7.45M, IPW 7.44M, 7-leaf trees 7.46M,
-7-leaf trees with older cases down-weighted (half-life 6 months: the book drifts) 7.47M, a
-pessimistic choice on the lower band 7.45-7.46M, a per-action shift calibrated on the latest cycles
-7.40-7.45M. So the default is the unweighted, recency-weighted 7-leaf fit; the propensities are
-used again by the off-policy estimates (IPS, doubly robust) of ``training.backtest``. An earlier
-version of the simulator showed the same ordering and a T-learner (one model per action) below the
-S-learner: its small arms were too noisy. These settings were chosen on that same held-out truth,
-so the backtest's figures are optimistic by whatever that selection is worth.
-
-Expected recovery carries an uncertainty band from a small bootstrap ensemble (Poisson weights,
-different seeds): the spread of the members is the model's doubt about that case under that
-action. Expected value = expected recovery - the action's cost (costs are configuration).
-
-The policy does not rank by the expected values themselves but by ``decision``: the reference
-action (``REFERENCE_ACTION``, the reminder: the cheapest contact, the industry's default for an
-overdue case) at its expected value, every other action at the reference's value plus the *lower*
-band of its contrast with the reference, minus its cost. The contrasts are small beside the noise
-of 90-day recoveries (1% of logged cases repay nearly their whole balance within the horizon, e.g.
-a collateral sale ordered by an earlier filing, and carry 98% of the label's variance), so the
-point estimates swap actions on noise. The rule (``band_z`` bootstrap sds) was chosen on books
-101, 202 and 303 of the default configuration, then checked once on the default book (seed 7)
-and measured on 12 more (seeds 11-22). Share of the DPD ladder's regret closed, greedy on the
-expected values -> cautious: mean over the 15 non-default books 0.22 -> 0.38, cautious better on
-11 (worse on 4 by at most 0.04); greedy fell below the ladder on 3 books (worst -0.65), cautious
-on none. On the default book 0.42 -> 0.23: greedy's 0.42 there is a lucky draw (above 13 of its
-15 results elsewhere). Tried on books 101/202 and not better than the cautious rule: a target
-scaled to what can fall due in the horizon and capped there, a baseline-residualised S-learner, a
-doubly robust litigation-vs-rest contrast, a "cleared the arrears" classifier scaled by the
-arrears, roll/cure scores as inputs. Cautious ranking is on average no better than "a reminder
-for everyone eligible" (mean 0.39): these logs do not identify who gains from pressure or court
-(a few hundred logged filings, recoveries dominated by noise), which is most of the oracle's edge.
+actions share what they have in common (most of a recovery is what the borrower pays anyway) and an
+action's effect is learnt only where the data supports it; the target is the share of the balance
+recovered within the horizon (amounts are heavy-tailed, shares transfer across loan sizes), scaled
+back by the case's balance, and older cases count less because the book drifts. A small bootstrap
+ensemble (Poisson weights, different seeds) gives each expected recovery an uncertainty band, and
+expected value is that recovery minus the action's configured cost. The policy ranks by
+``decision``, not by the expected values: the reference action (``REFERENCE_ACTION``, the reminder:
+the cheapest contact) at its expected value, every other action at the reference's value plus the
+*lower* band of its contrast with the reference, minus its cost, because the contrasts are small
+beside the noise of 90-day recoveries and point estimates would swap actions on noise. What was
+tried and measured to choose these settings is in docs/experiments.md ("models/uplift.py").
 """
 
 from __future__ import annotations

@@ -82,7 +82,9 @@ def explain_cases(bundle: Any, X: pd.DataFrame) -> pd.DataFrame:
     return bundle.explain(X.reset_index(drop=True))
 
 
-def _decision_reason_arrays(bundle: Any, X: pd.DataFrame, inputs: dict | None = None) -> dict[str, np.ndarray]:
+def _decision_reason_arrays(
+    bundle: Any, X: pd.DataFrame, inputs: dict | None = None
+) -> dict[str, np.ndarray]:
     """The decision's reasons as the columns of the reasons frame: TreeSHAP for the decision target
     only (the throughput bottleneck; ``bundle.explain`` runs it for both targets) and only the
     direction a decision shows, by the same ``models.explain`` code as ``bundle.explain``."""

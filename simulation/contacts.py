@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rollcure.core.domain import CHANNELS, OUTCOMES, PARTIES
 from rollcure.config.simulation import SimulationConfig
+from rollcure.core.domain import CHANNELS, OUTCOMES, PARTIES
 from simulation.dynamics import (
     FLAG_BANKRUPT,
     FLAG_DECEASED,

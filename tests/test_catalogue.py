@@ -40,7 +40,9 @@ def test_defaults_of_policy_and_simulator_come_from_the_catalogue():
     assert policy.cost_vector() == [a.cost for a in CATALOGUE.actions] == sim.cost_vector()
     caps = policy.cycle_capacity()
     for a, cap in zip(CATALOGUE.actions, caps, strict=True):
-        assert cap == (np.inf if a.daily_capacity is None else a.daily_capacity * policy.working_days_per_cycle)
+        assert cap == (
+            np.inf if a.daily_capacity is None else a.daily_capacity * policy.working_days_per_cycle
+        )
     assert list(sim.effects) == list(ACTIONS)
     for bucket, weights in sim.logging_policy.ladder.items():
         for action, w in weights.items():

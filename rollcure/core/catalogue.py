@@ -226,7 +226,10 @@ def parse_catalogue(raw: object, source: str) -> ActionCatalogue:
             if len(loc) >= 2 and loc[0] == "actions" and isinstance(loc[1], int) and loc[1] < len(acts):
                 item = acts[loc[1]]
                 name = item.get("name") if isinstance(item, dict) else None
-                where = f"action '{name or '#' + str(loc[1])}' field '{'.'.join(map(str, loc[2:])) or '<action>'}'"
+                where = (
+                    f"action '{name or '#' + str(loc[1])}' "
+                    f"field '{'.'.join(map(str, loc[2:])) or '<action>'}'"
+                )
             parts.append(f"{where}: {e['msg']}")
         raise InputError(f"{source}: {'; '.join(parts)}") from exc
 
