@@ -1,17 +1,15 @@
-"""The decision record, declared once: every field of a served or batch-scored decision.
+"""The decision record, declared once: the response models, the log table and the Arrow schemas are its views.
 
-A decision leaves the code in four shapes: the HTTP responses (``CaseScore``, ``CaseDecision``), a
-row of the audit log (the SQL table and its Parquet export) and a row of the batch output. They
-used to be written out five times and drifted apart one field at a time; now each field is declared
-here once (type, nullability, description, the example the OpenAPI document shows) and each shape
-is a *view*: an ordered choice of fields. The SQL columns, the Arrow schemas, the log row class and
-the pydantic models are derived from it by the small functions below, so a field added here
-reaches every view that names it and ``tests/test_record.py`` checks that nothing else was edited by
-hand. Views keep their own column order because files, tables and clients already rely on it.
-Two storage rules are declared once as well: in the log (and so in its export) a date is its ISO
-string and a list is JSON text, so that no time-zone conversion can shift an audit record; in the
-batch output a date is a naive timestamp. Arrow fields stay nullable, as in the files written so
-far; non-null is enforced by the SQL table and the response models.
+A decision leaves the code in four shapes: the HTTP responses, a row of the audit log (SQL table and
+Parquet export) and a row of the batch output. Written out one by one they drifted a field at a
+time, so each field is declared here once (type, nullability, description, OpenAPI example) and each
+shape is a view: an ordered choice of fields, in the order its existing files, tables and clients
+already have. The small functions below derive the SQL columns, the Arrow schemas, the log row class
+and the pydantic models; ``tests/test_record.py`` checks that no shape was edited by hand. The
+storage rules are declared once too: the log keeps dates as ISO strings and lists as JSON text (no
+time-zone conversion can shift an audit record), the batch output keeps dates as naive timestamps,
+and Arrow fields stay nullable as in the files written so far (the SQL table and the response models
+enforce non-null).
 """
 
 from __future__ import annotations
