@@ -24,26 +24,13 @@ import pyarrow.parquet as pq
 
 from rollcure.core.errors import InputError
 from serving.pipeline import decide_cases
+from serving.record import arrow_schema
 
 #: Time column of each history table and whether rows stamped exactly at as_of are known then.
 _HISTORY = {"cycles": ("cycle_date", True), "contacts": ("ts", True), "actions": ("decided_at", False)}
 
-OUTPUT_SCHEMA = pa.schema(
-    [
-        ("loan_id", pa.int64()),
-        ("as_of", pa.timestamp("ns")),
-        ("p_roll_forward", pa.float64()),
-        ("p_cure", pa.float64()),
-        ("action", pa.string()),
-        ("expected_value", pa.float64()),
-        ("arm", pa.string()),
-        ("propensity", pa.float64()),
-        ("reason_codes", pa.list_(pa.string())),
-        ("reasons", pa.list_(pa.string())),
-        ("model_name", pa.string()),
-        ("model_version", pa.string()),
-    ]
-)
+#: The record's batch view (``serving.record``).
+OUTPUT_SCHEMA = arrow_schema("batch")
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,13 @@ import hmac
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from rollcure.core.errors import InputError
+from serving.record import columns, log_record_class, sql_columns
 
 logger = logging.getLogger(__name__)
 
@@ -32,60 +32,24 @@ DEV_SALT = "rollcure-development-salt"
 EXPORT_CHUNK_ROWS = 100_000
 
 _metadata = sa.MetaData()
+#: The record's log view (``serving.record``) behind an internal sequence number, which orders the
+#: export; the decision id is unique and the case hash indexed (an auditor looks cases up by it).
 decisions_table = sa.Table(
     "decisions",
     _metadata,
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("decision_id", sa.String(32), nullable=False, unique=True),
-    sa.Column("case_hash", sa.String(64), nullable=False, index=True),
-    sa.Column("as_of", sa.String(10), nullable=False),
-    sa.Column("decided_at", sa.String(32), nullable=False),
-    sa.Column("endpoint", sa.String(32), nullable=False),
-    sa.Column("model_name", sa.String(200), nullable=False),
-    sa.Column("model_version", sa.String(64), nullable=False),
-    sa.Column("inputs_digest", sa.String(64), nullable=False),
-    sa.Column("p_roll_forward", sa.Float, nullable=False),
-    sa.Column("p_cure", sa.Float, nullable=False),
-    sa.Column("action", sa.String(32), nullable=True),
-    sa.Column("expected_value", sa.Float, nullable=True),
-    sa.Column("reason_codes", sa.Text, nullable=False),
-    sa.Column("arm", sa.String(16), nullable=False),
-    sa.Column("challenger", sa.Boolean, nullable=False),
-    sa.Column("propensity", sa.Float, nullable=True),
+    *sql_columns(),
+    sa.UniqueConstraint("decision_id"),
+    sa.Index("ix_decisions_case_hash", "case_hash"),
 )
 #: Column order of the Parquet export (the table's, less the internal sequence number).
-EXPORT_COLUMNS: tuple[str, ...] = tuple(c.name for c in decisions_table.columns if c.name != "seq")
+EXPORT_COLUMNS: tuple[str, ...] = columns("log")
+#: One row of the log; ``as_row()`` gives the values to insert.
+DecisionRecord = log_record_class(__name__)
 
 
 class LogUnavailable(RuntimeError):
     """The log could not take a pass's decisions; none of them may be returned (HTTP 503)."""
-
-
-@dataclass(frozen=True)
-class DecisionRecord:
-    """One row of the log; built by the service from a decision, never from raw personal data."""
-
-    decision_id: str
-    case_hash: str
-    as_of: str
-    decided_at: str
-    endpoint: str
-    model_name: str
-    model_version: str
-    inputs_digest: str
-    p_roll_forward: float
-    p_cure: float
-    action: str | None
-    expected_value: float | None
-    reason_codes: tuple[str, ...]
-    arm: str
-    challenger: bool
-    propensity: float | None
-
-    def as_row(self) -> dict[str, Any]:
-        row = self.__dict__.copy()
-        row["reason_codes"] = json.dumps(list(self.reason_codes), ensure_ascii=False)
-        return row
 
 
 def hash_case_id(case_id: object, salt: str) -> str:

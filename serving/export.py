@@ -9,43 +9,28 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from serving.decision_log import EXPORT_CHUNK_ROWS, EXPORT_COLUMNS, DecisionLog
+from serving.record import arrow_schema, json_columns
 
-#: Arrow schema of the export: reason codes become a list of strings, timestamps stay ISO strings
-#: (UTC, as written) so that no time-zone conversion can silently shift an audit record.
-EXPORT_SCHEMA = pa.schema(
-    [
-        ("decision_id", pa.string()),
-        ("case_hash", pa.string()),
-        ("as_of", pa.string()),
-        ("decided_at", pa.string()),
-        ("endpoint", pa.string()),
-        ("model_name", pa.string()),
-        ("model_version", pa.string()),
-        ("inputs_digest", pa.string()),
-        ("p_roll_forward", pa.float64()),
-        ("p_cure", pa.float64()),
-        ("action", pa.string()),
-        ("expected_value", pa.float64()),
-        ("reason_codes", pa.list_(pa.string())),
-        ("arm", pa.string()),
-        ("challenger", pa.bool_()),
-        ("propensity", pa.float64()),
-    ]
-)
+#: Arrow schema of the export: the record's log view, with lists as lists and dates and timestamps
+#: as the ISO strings logged, so that no time-zone conversion can silently shift an audit record.
+EXPORT_SCHEMA = arrow_schema("log")
 
 
 def _to_arrow(rows: list[dict]) -> pa.Table:
     import duckdb
 
     frame = pd.DataFrame(rows, columns=list(EXPORT_COLUMNS))
+    lists = json_columns()
     con = duckdb.connect()
     try:
         # JSON arrays -> list<string> in one vectorised pass.
-        codes = con.sql("select cast(reason_codes as json)::varchar[] as rc from frame").to_arrow_table()
+        select = ", ".join(f'cast("{c}" as json)::varchar[] as "{c}"' for c in lists)
+        decoded = con.sql(f"select {select} from frame").to_arrow_table()
     finally:
         con.close()
-    table = pa.Table.from_pandas(frame.drop(columns=["reason_codes"]), preserve_index=False)
-    table = table.append_column("reason_codes", codes.column("rc").cast(pa.list_(pa.string())))
+    table = pa.Table.from_pandas(frame.drop(columns=list(lists)), preserve_index=False)
+    for c in lists:
+        table = table.append_column(c, decoded.column(c).cast(EXPORT_SCHEMA.field(c).type))
     return table.select(list(EXPORT_COLUMNS)).cast(EXPORT_SCHEMA)
 
 

@@ -1,6 +1,8 @@
 """Response models of the HTTP service (the request model is ``features.payload.CasePayload``).
 
-Declared with pydantic so that BentoML publishes them, with examples, in the OpenAPI document.
+Declared with pydantic so that BentoML publishes them, with examples, in the OpenAPI document. The
+two that carry a decision, ``CaseScore`` and ``CaseDecision``, are views of the one decision record
+(``serving.record``), so they cannot drift from the audit log and the batch output.
 """
 
 from __future__ import annotations
@@ -9,68 +11,13 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
-_EXAMPLE_REASONS = [
-    "2 broken promises to pay in the last 30 days raised roll-forward risk (+6.2 pp)",
-    "days past due at the cycle date of 45 raised roll-forward risk (+4.1 pp)",
-]
+from serving.record import EXAMPLE_REASONS, response_model
 
-
-class CaseScore(BaseModel):
-    """Calibrated probabilities of one case."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "loan_id": 1001,
-                "as_of": "2025-06-30",
-                "p_roll_forward": 0.31,
-                "p_cure": 0.22,
-                "model_version": "3",
-            }
-        }
-    )
-
-    loan_id: int
-    as_of: date
-    p_roll_forward: float = Field(ge=0, le=1, description="Probability of a worse bucket next cycle.")
-    p_cure: float = Field(ge=0, le=1, description="Probability of being current (M0) next cycle.")
-    model_version: str
-
-
-class CaseDecision(CaseScore):
-    """The recommendation for one case, as logged in the decision log."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "decision_id": "4f1c0e9a8b7d4c3e9f0a1b2c3d4e5f60",
-                "loan_id": 1001,
-                "as_of": "2025-06-30",
-                "p_roll_forward": 0.31,
-                "p_cure": 0.22,
-                "action": "reminder",
-                "expected_value": 84.5,
-                "reason_codes": ["RF-CONTACT-UP", "RF-REPAYMENT-UP"],
-                "reasons": _EXAMPLE_REASONS,
-                "rule_notes": [],
-                "model_version": "3",
-                "arm": "champion",
-                "challenger": False,
-            }
-        }
-    )
-
-    decision_id: str = Field(description="Key of this decision in the audit log.")
-    action: str | None = Field(description="Recommended action; null when the model has no policy.")
-    expected_value: float | None = Field(description="Expected net recovery of the action.")
-    expected_values: dict[str, float] | None = Field(
-        default=None, description="Expected net recovery of every action, when the policy gives them."
-    )
-    reason_codes: list[str] = Field(description="Stable codes of the reasons, strongest first.")
-    reasons: list[str] = Field(description="The same reasons as sentences.")
-    rule_notes: list[str] = Field(default_factory=list, description="Policy rules that shaped the choice.")
-    arm: str = Field(description="Policy arm that chose the action: champion, challenger or explore.")
-    challenger: bool = Field(description="True when the challenger arm chose the action.")
+#: Fields, descriptions and examples come from the one decision record (``serving.record``).
+CaseScore = response_model("CaseScore", "score", "Calibrated probabilities of one case.", __name__)
+CaseDecision = response_model(
+    "CaseDecision", "response", "The recommendation for one case, as logged in the decision log.", __name__
+)
 
 
 class Reason(BaseModel):
@@ -106,7 +53,7 @@ class CaseExplanation(BaseModel):
                         "value": "2",
                         "contribution": 0.41,
                         "contribution_pp": 6.2,
-                        "text": _EXAMPLE_REASONS[0],
+                        "text": EXAMPLE_REASONS[0],
                     }
                 ],
                 "contributions": {"roll_forward": {"broken_ptp_30d": 0.41}, "cure": {"broken_ptp_30d": -0.2}},

@@ -10,6 +10,7 @@ from fixtures_serving import use_registry, write_serving_config
 
 from rollcure.app.cli import run
 from rollcure.core.errors import InputError
+from serving import record
 from serving.batch import OUTPUT_SCHEMA, chunk_tables, resolve_as_of, score_tables, tables_up_to
 
 REQUIRED = (
@@ -94,6 +95,12 @@ def test_score_cli_covers_every_case_overdue_at_the_latest_cycle(scored, sample_
     assert set(REQUIRED) <= set(frame.columns)
     assert (frame["model_version"] == serving_setup.version).all()
     assert frame["reason_codes"].map(len).gt(0).all()
+
+
+def test_output_is_null_only_where_the_record_allows(scored):
+    frame, _ = scored
+    required = [f.name for f in record.fields("batch") if not f.nullable]
+    assert not frame[required].isna().any().any()
 
 
 def test_chunked_scores_equal_direct_scoring(scored, sample_cases, trained_run):

@@ -11,6 +11,7 @@ import pytest
 
 from rollcure.app.cli import run
 from rollcure.core.errors import InputError
+from serving import record
 from serving.decision_log import (
     DEV_SALT,
     EXPORT_COLUMNS,
@@ -132,6 +133,7 @@ def test_export_round_trips_in_chunks(tmp_path):
     table = pq.read_table(out)
     assert table.schema.equals(EXPORT_SCHEMA)
     assert tuple(table.schema.names) == EXPORT_COLUMNS
+    assert all(table.column(f.name).null_count == 0 for f in record.fields("log") if not f.nullable)
     frame = table.to_pandas()
     assert list(frame["decision_id"]) == [f"{i:032x}" for i in [*range(7), 99]]
     assert list(frame["reason_codes"].iloc[0]) == ["Days past due are high", "No promise to pay kept"]
