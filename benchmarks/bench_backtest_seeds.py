@@ -31,7 +31,9 @@ def one_book(seed: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         book = os.path.join(tmp, "book")
         write_portfolio(simulate(SimulationConfig(), seed=seed), book)
-        cfg = RollcureConfig(data_dir=os.path.join(tmp, "run"), seed=seed, model={"lightgbm": {"num_threads": 1}})
+        cfg = RollcureConfig(
+            data_dir=os.path.join(tmp, "run"), seed=seed, model={"lightgbm": {"num_threads": 1}}
+        )
         outcome = run_training(cfg, book, None, promote=True, write_report_file=False)
         tables, truth = read_tables(book), read_truth(book)
         bundle = outcome.bundle
@@ -59,12 +61,9 @@ def main() -> None:
 
     t0 = time.perf_counter()
     rows = [one_book(s) for s in args.seeds]
-    print(json.dumps({
-        "actions": list(ACTIONS),
-        "books": rows,
-        "seconds": round(time.perf_counter() - t0, 1),
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
-    }, indent=1))
+    machine = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
+    doc = {"actions": list(ACTIONS), "books": rows, "seconds": round(time.perf_counter() - t0, 1)}
+    print(json.dumps({**doc, "machine": machine}, indent=1))
 
 
 if __name__ == "__main__":
