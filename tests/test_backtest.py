@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from rollcure.app.cli import run
+from cli.main import run
 from training.backtest import METRICS, POLICIES
 
 

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 from fixtures_serving import use_registry, write_serving_config
 
-from rollcure.app.cli import run
+from cli.main import run
 from rollcure.core.errors import InputError
 from serving import record
 from serving.batch import OUTPUT_SCHEMA, chunk_tables, resolve_as_of, score_tables, tables_up_to

@@ -105,7 +105,7 @@ _DRIVER = textwrap.dedent(
     import json, sys
     from pathlib import Path
     import pandas as pd
-    from rollcure.app.cli import run
+    from cli.main import run
     from rollcure.config import load_config
     from rollcure.core.io import read_tables
     from serving.demo import sample_payloads, service_demo

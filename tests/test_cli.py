@@ -1,6 +1,6 @@
 """The CLI shell: help works, bad input exits 2 with one line."""
 
-from rollcure.app.cli import run
+from cli.main import run
 
 
 def test_help_exits_zero(capsys):

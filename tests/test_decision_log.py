@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from rollcure.app.cli import run
+from cli.main import run
 from rollcure.core.errors import InputError
 from serving import record
 from serving.decision_log import (

@@ -2,7 +2,7 @@
 
 import json
 
-from rollcure.app.cli import run
+from cli.main import run
 
 
 def test_demo_runs_every_stage_and_writes_its_artefacts(tmp_path, capsys, monkeypatch):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from cli.main import run
 from features.registry import FEATURES
-from rollcure.app.cli import run
 from rollcure.core.io import write_tables
 
 

@@ -72,7 +72,7 @@ def test_every_package_is_on_a_layer() -> None:
 PLANTED = {
     "base imports the application": (
         "rollcure/core/_planted.py",
-        "from rollcure.app import cli\n",
+        "from cli import main\n",
         "rollcure.core._planted",
     ),
     "config imports a stage": (
@@ -126,7 +126,7 @@ def test_contract_is_red_when_the_face_reexports_the_application(tree_copy: Path
     """`import rollcure.core` runs rollcure/__init__.py: a re-export there would load the whole app."""
     face = tree_copy / "rollcure" / "__init__.py"
     original = face.read_text()
-    face.write_text(original + "\nfrom rollcure.app.cli import main  # noqa: E402\n")
+    face.write_text(original + "\nfrom cli.main import main  # noqa: E402\n")
     try:
         result = _lint(tree_copy)
     finally:

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cli.main import run
 from models.policy import decide
-from rollcure.app.cli import run
 from training.segment import QUADRANTS, ability_proxy, assign_segments, segment_book, willingness_proxy
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rollcure.app.cli import run
+from cli.main import run
 
 
 def test_serve_without_a_champion_exits_two_before_starting(tmp_path, capsys, monkeypatch):

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from fixtures_serving import free_port, service_env_for, use_registry, write_serving_config
 
-from rollcure.app.cli import run
+from cli.main import run
 from serving.runner import alive, process_tree, stop_service, wait_ready
 
 pytestmark = pytest.mark.slow

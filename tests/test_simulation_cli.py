@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from rollcure.app.cli import run
+from cli.main import run
 from rollcure.core.io import TABLES, read_tables, read_truth
 from simulation import read_simulation_config
 

@@ -7,8 +7,8 @@ import json
 import pytest
 import yaml
 
+from cli.main import run
 from models.metrics import METRICS
-from rollcure.app.cli import run
 from rollcure.config.model import TARGETS
 
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning:shap.*")

@@ -10,9 +10,9 @@ import pytest
 
 from adapters.uci import read_default_labels, read_side_tables
 from adapters.uci_format import REQUIRED_COLUMNS
+from cli.main import run
 from features.build import build_features
 from features.cases import overdue_cases
-from rollcure.app.cli import run
 from rollcure.config.features import FeatureConfig
 from rollcure.core.io import read_tables
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from adapters.uci import run_config_path
-from rollcure.app.cli import run
+from cli.main import run
 from rollcure.config.features import FeatureConfig
 from rollcure.config.model import ModelConfig
 from training.uci_default import run_default_comparison

@@ -1,6 +1,6 @@
 """`rollcure features list|docs` and `rollcure validate`: the registry and the data contract.
 
-Bad input raises `InputError`; the CLI shell (`rollcure.app.cli.run`) prints it on one line and exits 2.
+Bad input raises `InputError`; the CLI shell (`cli.main.run`) prints it on one line and exits 2.
 """
 
 from __future__ import annotations

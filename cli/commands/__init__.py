@@ -1,6 +1,6 @@
 """CLI subcommands, one module per stage; each exposes ``register(app)``."""
 
-from rollcure.app.commands import data, demo, features, policy, real_data, serve, train
+from cli.commands import data, demo, features, policy, real_data, serve, train
 
 REGISTRARS = [
     data.register,

@@ -38,7 +38,7 @@ def demo(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.rule import Rule
 
-    from rollcure.app.commands.data import simulation_config
+    from cli.commands.data import simulation_config
     from serving.demo import sample_payloads, service_demo
     from simulation import simulate, write_portfolio
     from simulation.summary import portfolio_summary, render_summary

@@ -1,6 +1,6 @@
 """The `rollcure` command line: a thin shell over the package.
 
-Each stage registers its own subcommands (``rollcure/app/commands/*.py``); heavy libraries are imported
+Each stage registers its own subcommands (``cli/commands/*.py``); heavy libraries are imported
 inside the commands so that ``rollcure --help`` stays fast. Bad input anywhere ends in one line on
 stderr and exit code 2, never a traceback.
 """
@@ -13,7 +13,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from rollcure.app.commands import REGISTRARS
+from cli.commands import REGISTRARS
 from rollcure.core.errors import InputError
 
 try:  # typer >= 0.29 vendors click
