@@ -9,7 +9,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.metrics import log_loss as sk_log_loss
 
 from models.baselines import LogisticScorecard, MarkovBaseline
-from models.bundle import Bundle
+from models.bundle import Bundle, Scorer
 from models.calibration import Calibrator, choose
 from models.classifiers import GBMClassifier, monotone_vector
 from models.explain import shap_contributions
@@ -95,7 +95,7 @@ def toy_models(toy_frame, toy_spec):
             train[names], train[t], valid[names], valid[t]
         )
         cals[t], _ = choose(models[t].predict_margin(valid[names]), valid[t], seed=SEED)
-    return Bundle(models, cals, list(toy_spec), cfg)
+    return Bundle({t: Scorer(models[t], cals[t]) for t in TARGETS}, list(toy_spec), cfg)
 
 
 def test_more_days_past_due_never_lowers_roll_forward(toy_models, toy_frame):
@@ -150,8 +150,8 @@ def test_calibration_choice_and_fit():
 def test_pred_contrib_agrees_with_shap_and_adds_up(toy_models, toy_frame):
     X = toy_frame[toy_models.feature_names].iloc[5000:5400]
     for t in TARGETS:
-        native = toy_models.models[t].contributions(X)
-        via_shap = shap_contributions(toy_models.models[t], X)
+        native = toy_models.scorers[t].model.contributions(X)
+        via_shap = shap_contributions(toy_models.scorers[t].model, X)
         assert np.allclose(native, via_shap, atol=1e-9)
         assert np.allclose(native.sum(axis=1), toy_models.margin(X, t), atol=1e-9)
 
@@ -237,17 +237,13 @@ def test_reason_code_table_is_stable_and_unique():
 
 # ---------------------------------------------------------------- bundle
 def test_bundle_round_trip_is_exact(toy_models, toy_frame, tmp_path):
-    toy_models.action_models = {"reminder": [1, 2, 3]}
-    toy_models.policy_config = {"budget": 10}
     toy_models.save(tmp_path / "b")
     loaded = Bundle.load(tmp_path / "b")
     X = toy_frame[toy_models.feature_names].iloc[5000:]
     pd.testing.assert_frame_equal(loaded.score(X), toy_models.score(X), check_exact=True)
     pd.testing.assert_frame_equal(loaded.explain(X.iloc[:20]), toy_models.explain(X.iloc[:20]))
-    assert loaded.action_models == {"reminder": [1, 2, 3]} and loaded.policy_config == {"budget": 10}
+    assert loaded.policy is None
     assert loaded.model_config == toy_models.model_config
-    toy_models.action_models = None
-    toy_models.policy_config = None
 
 
 def test_loading_a_non_bundle_folder_is_an_input_error(tmp_path):
@@ -327,8 +323,8 @@ def test_one_direction_of_reasons_is_those_rows_of_both(toy_models, toy_frame):
     from models.explain import top_reasons
 
     X = toy_frame[toy_models.feature_names].iloc[5000:5200]
-    contrib = toy_models.models["cure"].contributions(X)
-    args = (contrib, X, toy_models.features, toy_models.calibrators["cure"], "cure", 2)
+    contrib = toy_models.scorers["cure"].model.contributions(X)
+    args = (contrib, X, toy_models.features, toy_models.scorers["cure"].calibrator, "cure", 2)
     both = top_reasons(*args)
     for d in ("up", "down"):
         one = top_reasons(*args, directions=(d,))

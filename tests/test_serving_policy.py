@@ -84,9 +84,7 @@ def test_a_case_gets_the_same_decision_alone_and_merged(policy_runtime, sample_p
 
 def test_merged_passes_stay_below_every_capacity(policy_runtime, policy_bundle):
     """A pass of at most ``merge_limit`` cases cannot make a capacity bind (so merging is neutral)."""
-    from models.policy import policy_config_of
-
-    caps = [c for c in policy_config_of(policy_bundle).cycle_capacity() if np.isfinite(c) and c > 0]
+    caps = [c for c in policy_bundle.policy.config.cycle_capacity() if np.isfinite(c) and c > 0]
     assert 1 <= policy_runtime.merge_limit <= min(caps)
 
 

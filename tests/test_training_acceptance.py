@@ -63,7 +63,7 @@ def test_explanations_add_up_and_agree_with_shap(trained_run):
     for t in TARGETS:
         contrib = bundle.contributions(X, t)
         assert np.allclose(contrib.sum(axis=1), bundle.margin(X, t), atol=1e-9)
-        assert np.allclose(contrib.to_numpy(), shap_contributions(bundle.models[t], X), atol=1e-9)
+        assert np.allclose(contrib.to_numpy(), shap_contributions(bundle.scorers[t].model, X), atol=1e-9)
     reasons = bundle.explain(X.iloc[:50])
     assert set(reasons["code"]) <= set(bundle.reason_codes["code"])
     assert (

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from models.bundle import Bundle, PolicyBundle
 from rollcure.config import RollcureConfig
 from training.data import CaseData, frame_digest, load_case_data
 from training.fit import TrainResult, evaluate, flat_metrics, train_models
@@ -36,7 +37,7 @@ class TrainingOutcome:
     report_path: Path | None
 
     @property
-    def bundle(self):
+    def bundle(self) -> Bundle:
         return self.result.bundle
 
     @property
@@ -95,12 +96,12 @@ def run_training(
     data = load_case_data(tables, cfg)
     _say(console, f"{len(data.cases):,} labelled cases × {len(data.spec)} features; training …")
     result = train_models(data.cases, data.spec, cfg.model, cfg.training, cfg.seed)
-    result.bundle.policy_config = cfg.policy
     if len(tables.get("actions", ())):  # a book with logged actions: learn what each action yields
         from training.backtest import fit_policy_models
 
         _say(console, "fitting the action-response models on the logged actions …")
-        result.bundle.action_models = fit_policy_models(tables, cfg, pd.Timestamp(result.split.oot[0]))
+        models = fit_policy_models(tables, cfg, pd.Timestamp(result.split.oot[0]))
+        result.bundle.policy = PolicyBundle.from_config(cfg.policy, models)
     digest = frame_digest(data.cases)
     result.bundle.metadata["data_digest"] = digest
     exp_id = registry.experiment_id(cfg)
@@ -113,8 +114,8 @@ def run_training(
             "data_dir": str(Path(data_dir).resolve()),
             "n_features": len(data.spec),
             **{f"n_{p}": n for p, n in result.bundle.metadata["n_cases"].items()},
-            **{f"calibration.{t}": c.method for t, c in result.bundle.calibrators.items()},
-            **{f"best_iteration.{t}": m.best_iteration_ for t, m in result.bundle.models.items()},
+            **{f"calibration.{t}": s.calibrator.method for t, s in result.bundle.scorers.items()},
+            **{f"best_iteration.{t}": s.model.best_iteration_ for t, s in result.bundle.scorers.items()},
         }
         mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
         mlflow.set_tags({"data_digest": digest, "split": json.dumps(result.split.describe())})

@@ -125,7 +125,7 @@ def build_report(
     out.append(_table(metrics_frame(result.metrics)))
     if result.calibration_scores:
         cal = pd.DataFrame(result.calibration_scores).T.rename_axis("target").reset_index()
-        chosen = {t: bundle.calibrators[t].method for t in TARGETS}
+        chosen = {t: bundle.scorers[t].calibrator.method for t in TARGETS}
         out.append(
             f"<p class='note'>Calibration chosen on the validation cycle: {html.escape(str(chosen))}; "
             "cross-fitted validation log loss of each candidate:</p>"
