@@ -4,15 +4,14 @@ Every part has one type, so the code that reads a bundle never guesses what it h
 ``Scorer`` per target (the LightGBM classifier and the calibrator of its margin), the feature
 spec, the model configuration, the reason-code table, the metadata, and either no policy or a
 ``PolicyBundle`` (the ``PolicyConfig``, the action-response models and the compliance rules the
-models were trained and checked against). ``save``/``load`` use one folder: LightGBM text models
-and JSON for everything a person may want to read, pickle only for the calibrators and the
-action models.
+models were trained and checked against). ``save``/``load`` use one folder of LightGBM text
+models, JSON and CSV only: loading a bundle never unpickles anything, so a bundle folder from a
+shared artifact store cannot run code when it is read.
 """
 
 from __future__ import annotations
 
 import json
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,8 +31,11 @@ from rollcure.config.model import TARGETS, ModelConfig
 from rollcure.config.policy import PolicyConfig
 from rollcure.core.errors import InputError
 
-BUNDLE_FORMAT = 1
+#: 2: calibrators and action models as JSON and LightGBM text (format 1 pickled them).
+BUNDLE_FORMAT = 2
 _MANIFEST = "bundle.json"
+_CALIBRATORS = "calibrators.json"
+_ACTION_MODELS = "action_models"
 _SCORE_COLUMNS = pd.Index([f"p_{t}" for t in TARGETS])
 _SCORE_NAMES: tuple[str, ...] = tuple(_SCORE_COLUMNS.tolist())  # iterating a str Index is slow
 
@@ -151,11 +153,10 @@ class Bundle:
             state = scorer.model.to_state()
             (path / f"{t}.lgb.txt").write_text(state.pop("model"))
             (path / f"{t}.json").write_text(json.dumps(state, indent=1))
-        with open(path / "calibrators.pkl", "wb") as fh:
-            pickle.dump({t: s.calibrator for t, s in self.scorers.items()}, fh)
+        calibrators = {t: s.calibrator.to_dict() for t, s in self.scorers.items()}
+        (path / _CALIBRATORS).write_text(json.dumps(calibrators, indent=1))
         if self.policy is not None:
-            with open(path / "action_models.pkl", "wb") as fh:
-                pickle.dump(self.policy.action_models, fh)
+            self.policy.action_models.save(path / _ACTION_MODELS)
         self.reason_codes.to_csv(path / "reason_codes.csv", index=False)
         manifest = {
             "format": BUNDLE_FORMAT,
@@ -184,20 +185,17 @@ class Bundle:
             raise InputError(
                 f"bundle: format {manifest.get('format')} not supported (expected {BUNDLE_FORMAT})"
             )
-        with open(path / "calibrators.pkl", "rb") as fh:
-            calibrators = pickle.load(fh)
+        calibrators = json.loads((path / _CALIBRATORS).read_text())
         scorers = {}
         for t in manifest["targets"]:
             state = json.loads((path / f"{t}.json").read_text())
             state["model"] = (path / f"{t}.lgb.txt").read_text()
-            scorers[t] = Scorer(GBMClassifier.from_state(state), calibrators[t])
+            scorers[t] = Scorer(GBMClassifier.from_state(state), Calibrator.from_dict(calibrators[t]))
         policy = None
         if manifest["policy"] is not None:
-            with open(path / "action_models.pkl", "rb") as fh:
-                action_models = pickle.load(fh)
             policy = PolicyBundle(
                 config=PolicyConfig.model_validate(manifest["policy"]["config"]),
-                action_models=action_models,
+                action_models=ActionModels.load(path / _ACTION_MODELS),
                 rules=RuleSet.model_validate(manifest["policy"]["rules"]),
             )
         reason_codes = pd.read_csv(path / "reason_codes.csv", dtype=str, keep_default_na=False)
