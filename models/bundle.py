@@ -2,7 +2,7 @@
 
 Every part has one type, so the code that reads a bundle never guesses what it holds: a
 ``Scorer`` per target (the LightGBM classifier and the calibrator of its margin), the feature
-spec, the model configuration, the reason-code table, the metadata, and either no policy or a
+spec, the model and feature configuration, the reason-code table, the metadata, and either no policy or a
 ``PolicyBundle`` (the ``PolicyConfig``, the action-response models and the compliance rules the
 models were trained and checked against). ``save``/``load`` use one folder of LightGBM text
 models, JSON and CSV only: loading a bundle never unpickles anything, so a bundle folder from a
@@ -27,6 +27,7 @@ from models.lgb_input import column_positions
 from models.reason_codes import reason_code_table
 from models.rules import RuleSet, load_rules
 from models.uplift import ActionModels
+from rollcure.config.features import FeatureConfig
 from rollcure.config.model import TARGETS, ModelConfig
 from rollcure.config.policy import PolicyConfig
 from rollcure.core.errors import InputError
@@ -70,6 +71,8 @@ class Bundle:
     scorers: dict[str, Scorer]
     features: list[FeatureSpec]
     model_config: ModelConfig = field(default_factory=ModelConfig)
+    #: The feature settings it was trained with: what a payload's features are built with.
+    feature_config: FeatureConfig = field(default_factory=FeatureConfig)
     reason_codes: pd.DataFrame = field(default_factory=reason_code_table)
     #: None: the bundle scores and explains but decides no action.
     policy: PolicyBundle | None = None
@@ -163,6 +166,7 @@ class Bundle:
             "targets": list(self.scorers),
             "features": [f.to_dict() for f in self.features],
             "model_config": self.model_config.model_dump(),
+            "feature_config": self.feature_config.model_dump(),
             "policy": None if self.policy is None else _policy_manifest(self.policy),
             "explanation": {
                 "top_k": self.top_k,
@@ -203,6 +207,7 @@ class Bundle:
             scorers=scorers,
             features=spec_from_dicts(manifest["features"]),
             model_config=ModelConfig.model_validate(manifest["model_config"]),
+            feature_config=FeatureConfig.model_validate(manifest["feature_config"]),
             reason_codes=reason_codes,
             policy=policy,
             metadata=manifest.get("metadata", {}),

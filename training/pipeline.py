@@ -71,6 +71,15 @@ def _log_images(images: dict[str, str]) -> None:
         mlflow.log_artifacts(tmp, artifact_path="plots")
 
 
+def input_example(tables: dict[str, pd.DataFrame], cases: pd.DataFrame, cfg: RollcureConfig) -> pd.DataFrame:
+    """The registered model's input example: the latest training case as a payload frame."""
+    from features.payload_from_tables import payloads_from_tables
+    from registry.pyfunc import payload_frame
+
+    latest = cases.loc[[cases["as_of"].idxmax()], ["loan_id", "as_of"]].reset_index(drop=True)
+    return payload_frame(payloads_from_tables(tables, latest, cfg.features.payload_cycles))
+
+
 def default_report_path(cfg: RollcureConfig) -> Path:
     return Path(cfg.data_dir) / "reports" / REPORT_NAME
 
@@ -96,6 +105,7 @@ def run_training(
     data = load_case_data(tables, cfg)
     _say(console, f"{len(data.cases):,} labelled cases × {len(data.spec)} features; training …")
     result = train_models(data.cases, data.spec, cfg.model, cfg.training, cfg.seed)
+    result.bundle.feature_config = cfg.features
     if len(tables.get("actions", ())):  # a book with logged actions: learn what each action yields
         from training.backtest import fit_policy_models
 
@@ -123,7 +133,8 @@ def run_training(
         mlflow.log_dict(result.metrics, "metrics/oot_metrics.json")
         mlflow.log_dict([s.to_dict() for s in data.spec], "features.json")
         mlflow.log_text(result.by_bucket.to_csv(index=False), "metrics/oot_by_bucket.csv")
-        version = registry.register_bundle(cfg, run_id, result.bundle)
+        example = input_example(tables, data.cases, cfg)
+        version = registry.register_bundle(cfg, run_id, result.bundle, input_example=example)
         report_path = None
         if write_report_file:
             _say(console, "writing the validation report …")
