@@ -21,7 +21,7 @@ import pandas as pd
 
 from models.calibration import Calibrator
 from models.classifiers import GBMClassifier
-from models.explain import reason_arrays, top_reasons
+from models.explain import REASON_COLUMNS, reason_arrays
 from models.feature_spec import FeatureSpec, spec_from_dicts
 from models.lgb_input import column_positions
 from models.reason_codes import reason_code_table
@@ -39,6 +39,45 @@ _CALIBRATORS = "calibrators.json"
 _ACTION_MODELS = "action_models"
 _SCORE_COLUMNS = pd.Index([f"p_{t}" for t in TARGETS])
 _SCORE_NAMES: tuple[str, ...] = tuple(_SCORE_COLUMNS.tolist())  # iterating a str Index is slow
+#: Reasons that raise a target's probability ("up") and that lower it ("down").
+DIRECTIONS: tuple[str, ...] = ("up", "down")
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Calibrated probabilities per case, one array per target (frame order)."""
+
+    p_roll_forward: np.ndarray
+    p_cure: np.ndarray
+
+    def __getitem__(self, column: str) -> np.ndarray:
+        """A column by its frame name (``p_roll_forward``), as the strategies read scores."""
+        if column not in _SCORE_NAMES:
+            raise KeyError(f"scores: no column {column!r}; known: {list(_SCORE_NAMES)}")
+        return getattr(self, column)
+
+    def to_frame(self, index: pd.Index | None = None) -> pd.DataFrame:
+        """The scores as a frame (default index: row positions)."""
+        # one 2-d block with a ready column index: building the frame from a dict cost more than
+        # the two predictions on a single case
+        values = np.column_stack([self[c] for c in _SCORE_NAMES])
+        return pd.DataFrame(values, columns=_SCORE_COLUMNS, index=index, copy=False)
+
+
+@dataclass(frozen=True)
+class Reasons:
+    """The long reasons table as columns of arrays (``models.explain.REASON_COLUMNS``)."""
+
+    columns: dict[str, np.ndarray]
+
+    def __getitem__(self, column: str) -> np.ndarray:
+        return self.columns[column]
+
+    def __len__(self) -> int:
+        return len(self.columns["case"])
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({c: self.columns[c] for c in REASON_COLUMNS})
 
 
 @dataclass(frozen=True)
@@ -106,47 +145,41 @@ class Bundle:
         """Raw log-odds of one target."""
         return self.scorers[target].model.predict_margin(self.matrices(X, (target,))[target])
 
-    def score_arrays(
-        self, X: pd.DataFrame, inputs: dict[str, np.ndarray] | None = None
-    ) -> dict[str, np.ndarray]:
-        """:meth:`score`'s columns as arrays, for callers that read them back (the policy): a frame
-        costs more than the two predictions on a single case. ``inputs``: :meth:`matrices` of X,
-        when the caller converted X once for several stages."""
+    def score(self, X: pd.DataFrame, inputs: dict[str, np.ndarray] | None = None) -> Scores:
+        """Calibrated probabilities of every case (``Scores.to_frame`` for a frame). ``inputs``:
+        :meth:`matrices` of X, when the caller converted X once for several stages."""
         inputs = self.matrices(X) if inputs is None else inputs
         p = [_probability(self.scorers[t], inputs[t]) for t in TARGETS]
-        return dict(zip(_SCORE_NAMES, p, strict=True))
-
-    def score(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Calibrated probabilities, one row per case: p_roll_forward, p_cure."""
-        p = self.score_arrays(X).values()
-        # one 2-d block with a ready column index: building the frame from a dict cost more than
-        # the two predictions on a single case
-        return pd.DataFrame(np.column_stack(list(p)), columns=_SCORE_COLUMNS, index=X.index, copy=False)
+        return Scores(*p)
 
     def contributions(self, X: pd.DataFrame, target: str) -> pd.DataFrame:
         """SHAP contributions in log-odds per feature, plus ``base_value``; rows sum to the margin."""
         values = self.scorers[target].model.contributions(self.matrices(X, (target,))[target])
         return pd.DataFrame(values, columns=[*self.feature_names, "base_value"], index=X.index)
 
-    def reasons(
-        self, X: pd.DataFrame, target: str, direction: str, inputs: dict[str, np.ndarray] | None = None
-    ) -> dict[str, np.ndarray]:
-        """One target's reasons in one direction, as the columns of :meth:`explain`'s frame (rows by
-        case, then rank): what a decision shows, with TreeSHAP run for that target only."""
-        matrix = (self.matrices(X, (target,)) if inputs is None else inputs)[target]
-        scorer = self.scorers[target]
-        contrib = scorer.model.contributions(matrix)
-        return reason_arrays(contrib, X, self.features, scorer.calibrator, target, self.top_k, direction)
-
-    def explain(self, X: pd.DataFrame, top_k: int | None = None) -> pd.DataFrame:
-        """Top-k reasons up and down per case and target (long frame, ``case`` = row position)."""
-        inputs = self.matrices(X)
+    def explain(
+        self,
+        X: pd.DataFrame,
+        *,
+        targets: tuple[str, ...] = TARGETS,
+        directions: tuple[str, ...] = DIRECTIONS,
+        top_k: int | None = None,
+        inputs: dict[str, np.ndarray] | None = None,
+    ) -> Reasons:
+        """Top-k reasons per case in each direction, target by target (rows by target, case,
+        direction, rank; ``case`` = row position). TreeSHAP, the costly part, runs only for
+        ``targets``: a decision shows one target's reasons in one direction."""
+        inputs = self.matrices(X, targets) if inputs is None else inputs
         k = top_k or self.top_k
-        parts = [
-            top_reasons(s.model.contributions(inputs[t]), X, self.features, s.calibrator, t, k)
-            for t, s in ((t, self.scorers[t]) for t in TARGETS)
-        ]
-        return pd.concat(parts, ignore_index=True)
+        parts = []
+        for t in targets:
+            scorer = self.scorers[t]
+            contrib = scorer.model.contributions(inputs[t])
+            per_direction = [
+                reason_arrays(contrib, X, self.features, scorer.calibrator, t, k, d) for d in directions
+            ]
+            parts.append(_by_case(per_direction))
+        return Reasons(parts[0] if len(parts) == 1 else _concat(parts))
 
     def save(self, path: Path) -> Path:
         """Write the bundle into ``path`` (created); returns the folder."""
@@ -212,6 +245,19 @@ class Bundle:
             policy=policy,
             metadata=manifest.get("metadata", {}),
         )
+
+
+def _by_case(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """One target's reasons of several directions, ordered by case (then direction, rank)."""
+    if len(parts) == 1:  # already by case then rank
+        return parts[0]
+    columns = _concat(parts)
+    order = np.argsort(columns["case"], kind="stable")
+    return {c: v[order] for c, v in columns.items()}
+
+
+def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {c: np.concatenate([p[c] for p in parts]) for c in REASON_COLUMNS}
 
 
 def _probability(scorer: Scorer, matrix: np.ndarray) -> np.ndarray:

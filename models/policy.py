@@ -99,7 +99,7 @@ def _explanations(values: np.ndarray, el: Eligibility, choice: np.ndarray) -> tu
 
 def _reason_columns(bundle: Bundle, X: pd.DataFrame, top_k: int | None) -> pd.DataFrame:
     """Per case: roll-forward reason codes (risk up) and the readable texts of all top reasons."""
-    reasons = bundle.explain(X, top_k)
+    reasons = bundle.explain(X, top_k=top_k).to_frame()
     n = len(X)
     up = reasons[(reasons["target"] == "roll_forward") & (reasons["direction"] == "up")]
     codes = up.groupby("case")["code"].agg(list).reindex(range(n))
@@ -166,7 +166,7 @@ def decide_columns(
         raise InputError(f"policy: capacities needs {len(ACTIONS)} entries (ACTIONS order), got {caps.shape}")
     u = uniforms(case_seeds(seed, n), _N_STREAMS)
     el = eligibility(X, rules)
-    scores = bundle.score_arrays(X, inputs)
+    scores = bundle.score(X, inputs)
     pred = bundle.policy.action_models.predict(X, costs=np.asarray(cfg.cost_vector()))
     values = pred.decision  # what the policy ranks by (cautious away from the reference action)
 
@@ -213,8 +213,8 @@ def decide_columns(
     cols["expected_value"] = pred.value[rows, choice]
     cols["expected_value_low"] = pred.value_low[rows, choice]
     cols["expected_value_high"] = pred.value_high[rows, choice]
-    cols["p_roll_forward"] = scores["p_roll_forward"]
-    cols["p_cure"] = scores["p_cure"]
+    cols["p_roll_forward"] = scores.p_roll_forward
+    cols["p_cure"] = scores.p_cure
     cols.update(pred.columns())
     why, why_not = _explanations(values, el, choice)
     why[el.manual_review] = "manual_review: routed to a person by a compliance rule (no debtor contact)"

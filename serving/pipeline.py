@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.bundle import Bundle
+from models.bundle import Bundle, Reasons
 from models.lgb_input import column_values
 from rollcure.core.domain import ACTIONS
 
@@ -73,28 +73,26 @@ def case_keys(X: pd.DataFrame) -> pd.DataFrame:
 
 def score_cases(bundle: Bundle, X: pd.DataFrame) -> pd.DataFrame:
     """loan_id, as_of, p_roll_forward, p_cure (row-aligned with X)."""
-    scores = bundle.score(X).reset_index(drop=True)
-    return pd.concat([case_keys(X), scores], axis=1)
+    return pd.concat([case_keys(X), bundle.score(X).to_frame()], axis=1)
 
 
 def explain_cases(bundle: Bundle, X: pd.DataFrame) -> pd.DataFrame:
     """The bundle's long reasons frame (``case`` = row position in X), top-k as trained."""
-    return bundle.explain(X.reset_index(drop=True))
+    return bundle.explain(X.reset_index(drop=True)).to_frame()
 
 
-def _decision_reason_arrays(
-    bundle: Bundle, X: pd.DataFrame, inputs: dict | None = None
-) -> dict[str, np.ndarray]:
-    """The decision's reasons as the columns of the reasons frame: TreeSHAP for the decision target
-    only (the throughput bottleneck; ``bundle.explain`` runs it for both targets) and only the
-    direction a decision shows, by the same ``models.explain`` code as ``bundle.explain``."""
-    return bundle.reasons(X, DECISION_REASON_TARGET, DECISION_REASON_DIRECTION, inputs)
+def _decision_reason_arrays(bundle: Bundle, X: pd.DataFrame, inputs: dict | None = None) -> Reasons:
+    """The decision's reasons: TreeSHAP for the decision target only (the throughput bottleneck)
+    and only the direction a decision shows."""
+    return bundle.explain(
+        X, targets=(DECISION_REASON_TARGET,), directions=(DECISION_REASON_DIRECTION,), inputs=inputs
+    )
 
 
 def decision_reason_frame(bundle: Bundle, X: pd.DataFrame) -> pd.DataFrame:
     """The bundle's reasons a decision shows: the same rows ``bundle.explain`` gives for the
     decision target and direction (``case`` = row position in X)."""
-    return pd.DataFrame(_decision_reason_arrays(bundle, X.reset_index(drop=True)))
+    return _decision_reason_arrays(bundle, X.reset_index(drop=True)).to_frame()
 
 
 def _reason_lists(case: np.ndarray, codes: np.ndarray, texts: np.ndarray, n_cases: int) -> ReasonLists:

@@ -71,8 +71,12 @@ def test_save_then_load_gives_identical_scores_reasons_and_decisions(
     folder, _ = planted_bundle_dir
     loaded = Bundle.load(folder)
     X = latest_book.head(300)
-    pd.testing.assert_frame_equal(loaded.score(X), policy_bundle.score(X), check_exact=True)
-    pd.testing.assert_frame_equal(loaded.explain(X.head(40)), policy_bundle.explain(X.head(40)))
+    pd.testing.assert_frame_equal(
+        loaded.score(X).to_frame(), policy_bundle.score(X).to_frame(), check_exact=True
+    )
+    pd.testing.assert_frame_equal(
+        loaded.explain(X.head(40)).to_frame(), policy_bundle.explain(X.head(40)).to_frame()
+    )
     a = decide(loaded, X, seed=SEED)
     b = decide(policy_bundle, X, seed=SEED)
     pd.testing.assert_frame_equal(a, b, check_exact=True)

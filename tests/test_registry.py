@@ -18,13 +18,13 @@ def test_loading_by_alias_reproduces_the_runs_predictions_exactly(trained_run):
     oot_x = cases.loc[result.parts == "oot", trained_run.bundle.feature_names]
     for ref in ("challenger", "champion", trained_run.version):
         loaded = registry.load_bundle(trained_run.cfg, ref)
-        scores = loaded.score(oot_x)
+        scores = loaded.score(oot_x).to_frame()
         for t in ("roll_forward", "cure"):
             assert (scores[f"p_{t}"].to_numpy() == result.oot[f"p_{t}_lightgbm"].to_numpy()).all()
         assert loaded.metadata["registered_version"] == trained_run.version
         assert loaded.metadata["run_id"] == trained_run.run_id
     pd.testing.assert_frame_equal(
-        loaded.explain(oot_x.iloc[:10]), trained_run.bundle.explain(oot_x.iloc[:10])
+        loaded.explain(oot_x.iloc[:10]).to_frame(), trained_run.bundle.explain(oot_x.iloc[:10]).to_frame()
     )
 
 

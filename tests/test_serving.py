@@ -74,7 +74,7 @@ def test_score_matches_the_batch_feature_path(service_client, sample_payloads, s
     assert r.status_code == 200, r.text
     served = pd.DataFrame(r.json())
     X = build_features(tables, cases.head(n), trained_run.cfg.features)
-    direct = trained_run.bundle.score(X)
+    direct = trained_run.bundle.score(X).to_frame()
     np.testing.assert_allclose(served["p_roll_forward"], direct["p_roll_forward"], rtol=1e-9)
     np.testing.assert_allclose(served["p_cure"], direct["p_cure"], rtol=1e-9)
 

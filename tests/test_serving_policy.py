@@ -105,7 +105,7 @@ def test_decision_reasons_are_the_bundles_roll_forward_reasons(trained_run, samp
     tables, cases = sample_cases
     X = build_features(tables, cases, trained_run.cfg.features)
     fast = decision_reasons(decision_reason_frame(trained_run.bundle, X), len(X))
-    full = decision_reasons(trained_run.bundle.explain(X), len(X))
+    full = decision_reasons(trained_run.bundle.explain(X).to_frame(), len(X))
     np.testing.assert_array_equal(fast.offsets, full.offsets)
     np.testing.assert_array_equal(fast.codes, full.codes)
     np.testing.assert_array_equal(fast.texts, full.texts)

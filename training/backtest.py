@@ -135,7 +135,7 @@ def run_backtest(
     X = build_features(tables, cases, cfg)
     rules = bundle.policy.rules
     el = eligibility(X, rules)
-    scores = bundle.score(X).reset_index(drop=True)
+    scores = bundle.score(X).to_frame()
     pred = models.predict(X, costs=np.asarray(pcfg.cost_vector()))
     true_costs = np.asarray(cfg.simulation.cost_vector())
     av = action_values(states, cfg.simulation)

@@ -120,10 +120,10 @@ def evaluate(
         logistic = LogisticScorecard(c=bundle.model_config.logistic_c, seed=seed).fit(
             train[names], train[t].to_numpy()
         )
-        out[f"p_{t}_lightgbm"] = scores_oot[f"p_{t}"].to_numpy()
+        out[f"p_{t}_lightgbm"] = scores_oot[f"p_{t}"]
         out[f"p_{t}_markov"] = markov.predict(oot["bucket"], t)
         out[f"p_{t}_logistic"] = logistic.predict_proba(oot[names])
-        valid_metrics[t] = metric_table(valid[t].to_numpy(dtype=float), scores_valid[f"p_{t}"].to_numpy())
+        valid_metrics[t] = metric_table(valid[t].to_numpy(dtype=float), scores_valid[f"p_{t}"])
     return TrainResult(
         bundle=bundle,
         split=split,

@@ -105,7 +105,8 @@ def build_report(
     names = bundle.feature_names
     train_x = _sample(cases.loc[parts == "train", names], sample, seed)
     oot_x = _sample(cases.loc[parts == "oot", names], sample, seed)
-    train_scores, oot_scores = bundle.score(train_x), bundle.score(oot_x)
+    train_scores = bundle.score(train_x).to_frame(train_x.index)
+    oot_scores = bundle.score(oot_x).to_frame(oot_x.index)
     psi = psi_table(pd.concat([train_x, train_scores], axis=1), pd.concat([oot_x, oot_scores], axis=1))
     out: list[str] = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(context.title)}</title>",
