@@ -2,11 +2,13 @@
 
 Every part has one type, so the code that reads a bundle never guesses what it holds: a
 ``Scorer`` per target (the LightGBM classifier and the calibrator of its margin), the feature
-spec, the model and feature configuration, the reason-code table, the metadata, and either no policy or a
-``PolicyBundle`` (the ``PolicyConfig``, the action-response models and the compliance rules the
-models were trained and checked against). ``save``/``load`` use one folder of LightGBM text
-models, JSON and CSV only: loading a bundle never unpickles anything, so a bundle folder from a
-shared artifact store cannot run code when it is read.
+spec, the model and feature configuration, the reason-code table, the metadata, and either no
+policy or a ``PolicyBundle`` (the ``PolicyConfig``, the action-response models and the compliance
+rules the models were trained and checked against). Each stage has one method returning arrays
+(``score`` -> ``Scores``, ``explain`` -> ``Reasons``) and one ``to_frame`` adapter: at one case
+per request, building frames only to read them back cost more than the models. ``save``/``load``
+use one folder of LightGBM text models, JSON and CSV only: loading a bundle never unpickles
+anything, so a bundle folder from a shared artifact store cannot run code when it is read.
 """
 
 from __future__ import annotations
