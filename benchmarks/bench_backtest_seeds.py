@@ -20,6 +20,7 @@ import time
 
 
 def one_book(seed: int) -> dict:
+    from models.bundle import PolicyBundle
     from registry.store import TRACKING_ENV
     from rollcure.config import RollcureConfig
     from rollcure.core.io import read_tables, read_truth
@@ -37,8 +38,9 @@ def one_book(seed: int) -> dict:
         outcome = run_training(cfg, book, None, promote=True, write_report_file=False)
         tables, truth = read_tables(book), read_truth(book)
         bundle = outcome.bundle
-        if bundle.action_models is None:
-            bundle.action_models = fit_policy_models(tables, cfg, held_out_start(bundle))
+        if bundle.policy is None:
+            models = fit_policy_models(tables, cfg, held_out_start(bundle))
+            bundle.policy = PolicyBundle.from_config(cfg.policy, models)
         result = run_backtest(tables, truth, bundle, cfg, seed=seed)
     p = result.policies.set_index("policy")
     o = result.off_policy.set_index("policy")

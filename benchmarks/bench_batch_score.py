@@ -145,7 +145,7 @@ def treeshap_ceiling(data_dir: Path, book: Path, rows: int, repeats: int = 3) ->
     when = resolve_as_of(reader.cycle_dates(), None)
     cases = reader.cases_at(when).sort_values("loan_id", kind="stable").head(rows).reset_index(drop=True)
     X = build_features(reader.chunk(cases["loan_id"].to_numpy(), when), cases, cfg.features)
-    clf = bundle.models[DECISION_REASON_TARGET]
+    clf = bundle.scorers[DECISION_REASON_TARGET].model
     matrix = clf.matrix(X)
     trees = clf.booster_.dump_model(num_iteration=clf.best_iteration_)["tree_info"]
     result = {

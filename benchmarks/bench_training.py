@@ -81,7 +81,7 @@ def main() -> None:
     import shap
 
     X = frame[bundle.feature_names].sample(args.explain, random_state=args.seed)
-    model = bundle.models["roll_forward"]
+    model = bundle.scorers["roll_forward"].model
     t0 = time.perf_counter()
     native = model.contributions(X)
     native_s = time.perf_counter() - t0
@@ -101,7 +101,7 @@ def main() -> None:
                 "training_wall_s_both_models": round(train_s, 2),
                 # CPU seconds of all threads: on a busy shared machine wall time overstates the cost
                 "training_cpu_s_both_models": round(train_cpu_s, 2),
-                "best_iterations": {t: m.best_iteration_ for t, m in bundle.models.items()},
+                "best_iterations": {t: s.model.best_iteration_ for t, s in bundle.scorers.items()},
                 "rss_before_training_mb": round(rss_before, 1),
                 "peak_rss_mb": round(peak_after_train, 1),
                 "explain_rows": len(X),

@@ -1,16 +1,19 @@
 """The bundle: the one artifact serving loads and the registry versions.
 
-It holds both classifiers with their calibrators, the feature spec, the reason-code table, the
-explanation settings, the model and policy configuration, and a slot for the policy's
-action-response models. ``save``/``load`` use one folder: LightGBM text models and JSON for
-everything a person may want to read, pickle only for the calibrators and the opaque
-action-model slot.
+Every part has one type, so the code that reads a bundle never guesses what it holds: a
+``Scorer`` per target (the LightGBM classifier and the calibrator of its margin), the feature
+spec, the model and feature configuration, the reason-code table, the metadata, and either no
+policy or a ``PolicyBundle`` (the ``PolicyConfig``, the action-response models and the compliance
+rules the models were trained and checked against). Each stage has one method returning arrays
+(``score`` -> ``Scores``, ``explain`` -> ``Reasons``) and one ``to_frame`` adapter: at one case
+per request, building frames only to read them back cost more than the models. ``save``/``load``
+use one folder of LightGBM text models, JSON and CSV only: loading a bundle never unpickles
+anything, so a bundle folder from a shared artifact store cannot run code when it is read.
 """
 
 from __future__ import annotations
 
 import json
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,31 +23,100 @@ import pandas as pd
 
 from models.calibration import Calibrator
 from models.classifiers import GBMClassifier
-from models.explain import reason_arrays, top_reasons
+from models.explain import REASON_COLUMNS, reason_arrays
 from models.feature_spec import FeatureSpec, spec_from_dicts
 from models.lgb_input import column_positions
 from models.reason_codes import reason_code_table
+from models.rules import RuleSet, load_rules
+from models.uplift import ActionModels
+from rollcure.config.features import FeatureConfig
 from rollcure.config.model import TARGETS, ModelConfig
+from rollcure.config.policy import PolicyConfig
 from rollcure.core.errors import InputError
 
-BUNDLE_FORMAT = 1
+#: 2: calibrators and action models as JSON and LightGBM text (format 1 pickled them).
+BUNDLE_FORMAT = 2
 _MANIFEST = "bundle.json"
+_CALIBRATORS = "calibrators.json"
+_ACTION_MODELS = "action_models"
 _SCORE_COLUMNS = pd.Index([f"p_{t}" for t in TARGETS])
 _SCORE_NAMES: tuple[str, ...] = tuple(_SCORE_COLUMNS.tolist())  # iterating a str Index is slow
+#: Reasons that raise a target's probability ("up") and that lower it ("down").
+DIRECTIONS: tuple[str, ...] = ("up", "down")
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Calibrated probabilities per case, one array per target (frame order)."""
+
+    p_roll_forward: np.ndarray
+    p_cure: np.ndarray
+
+    def __getitem__(self, column: str) -> np.ndarray:
+        """A column by its frame name (``p_roll_forward``), as the strategies read scores."""
+        if column not in _SCORE_NAMES:
+            raise KeyError(f"scores: no column {column!r}; known: {list(_SCORE_NAMES)}")
+        return getattr(self, column)
+
+    def to_frame(self, index: pd.Index | None = None) -> pd.DataFrame:
+        """The scores as a frame (default index: row positions)."""
+        # one 2-d block with a ready column index: building the frame from a dict cost more than
+        # the two predictions on a single case
+        values = np.column_stack([self[c] for c in _SCORE_NAMES])
+        return pd.DataFrame(values, columns=_SCORE_COLUMNS, index=index, copy=False)
+
+
+@dataclass(frozen=True)
+class Reasons:
+    """The long reasons table as columns of arrays (``models.explain.REASON_COLUMNS``)."""
+
+    columns: dict[str, np.ndarray]
+
+    def __getitem__(self, column: str) -> np.ndarray:
+        return self.columns[column]
+
+    def __len__(self) -> int:
+        return len(self.columns["case"])
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({c: self.columns[c] for c in REASON_COLUMNS})
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """One target's classifier and the calibrator of its raw margin."""
+
+    model: GBMClassifier
+    calibrator: Calibrator
+
+
+@dataclass(frozen=True)
+class PolicyBundle:
+    """What the policy decides with: its settings, the action-response models and the rules."""
+
+    config: PolicyConfig
+    action_models: ActionModels
+    rules: RuleSet
+
+    @classmethod
+    def from_config(cls, config: PolicyConfig, action_models: ActionModels) -> PolicyBundle:
+        """The policy of ``config`` with its rules file read now, so the bundle carries the rules
+        its decisions are checked against (a later edit of the file needs a new bundle)."""
+        return cls(config=config, action_models=action_models, rules=load_rules(config.rules_path))
 
 
 @dataclass
 class Bundle:
-    """Roll-forward and cure models with everything needed to score and explain a case."""
+    """Roll-forward and cure models with everything needed to score, explain and decide a case."""
 
-    models: dict[str, GBMClassifier]
-    calibrators: dict[str, Calibrator]
+    scorers: dict[str, Scorer]
     features: list[FeatureSpec]
     model_config: ModelConfig = field(default_factory=ModelConfig)
+    #: The feature settings it was trained with: what a payload's features are built with.
+    feature_config: FeatureConfig = field(default_factory=FeatureConfig)
     reason_codes: pd.DataFrame = field(default_factory=reason_code_table)
-    #: The policy's settings (``rollcure.config.policy.PolicyConfig``), a plain dict, or None.
-    policy_config: Any = None
-    action_models: Any = None
+    #: None: the bundle scores and explains but decides no action.
+    policy: PolicyBundle | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -66,78 +138,71 @@ class Bundle:
         """Each target model's LightGBM input, converted from the frame once for models that read
         the same columns and categories (both targets do: they are trained on one frame)."""
         self._check(X)
-        first = self.models[targets[0]]
+        first = self.scorers[targets[0]].model
         shared = first.matrix(X)
-        return {
-            t: shared if _same_input(self.models[t], first) else self.models[t].matrix(X) for t in targets
-        }
+        models = {t: self.scorers[t].model for t in targets}
+        return {t: shared if _same_input(m, first) else m.matrix(X) for t, m in models.items()}
 
     def margin(self, X: pd.DataFrame, target: str) -> np.ndarray:
         """Raw log-odds of one target."""
-        return self.models[target].predict_margin(self.matrices(X, (target,))[target])
+        return self.scorers[target].model.predict_margin(self.matrices(X, (target,))[target])
 
-    def score_arrays(
-        self, X: pd.DataFrame, inputs: dict[str, np.ndarray] | None = None
-    ) -> dict[str, np.ndarray]:
-        """:meth:`score`'s columns as arrays, for callers that read them back (the policy): a frame
-        costs more than the two predictions on a single case. ``inputs``: :meth:`matrices` of X,
-        when the caller converted X once for several stages."""
+    def score(self, X: pd.DataFrame, inputs: dict[str, np.ndarray] | None = None) -> Scores:
+        """Calibrated probabilities of every case (``Scores.to_frame`` for a frame). ``inputs``:
+        :meth:`matrices` of X, when the caller converted X once for several stages."""
         inputs = self.matrices(X) if inputs is None else inputs
-        p = [self.calibrators[t].transform(self.models[t].predict_margin(inputs[t])) for t in TARGETS]
-        return dict(zip(_SCORE_NAMES, p, strict=True))
-
-    def score(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Calibrated probabilities, one row per case: p_roll_forward, p_cure."""
-        p = self.score_arrays(X).values()
-        # one 2-d block with a ready column index: building the frame from a dict cost more than
-        # the two predictions on a single case
-        return pd.DataFrame(np.column_stack(list(p)), columns=_SCORE_COLUMNS, index=X.index, copy=False)
+        p = [_probability(self.scorers[t], inputs[t]) for t in TARGETS]
+        return Scores(*p)
 
     def contributions(self, X: pd.DataFrame, target: str) -> pd.DataFrame:
         """SHAP contributions in log-odds per feature, plus ``base_value``; rows sum to the margin."""
-        values = self.models[target].contributions(self.matrices(X, (target,))[target])
+        values = self.scorers[target].model.contributions(self.matrices(X, (target,))[target])
         return pd.DataFrame(values, columns=[*self.feature_names, "base_value"], index=X.index)
 
-    def reasons(
-        self, X: pd.DataFrame, target: str, direction: str, inputs: dict[str, np.ndarray] | None = None
-    ) -> dict[str, np.ndarray]:
-        """One target's reasons in one direction, as the columns of :meth:`explain`'s frame (rows by
-        case, then rank): what a decision shows, with TreeSHAP run for that target only."""
-        matrix = (self.matrices(X, (target,)) if inputs is None else inputs)[target]
-        contrib = self.models[target].contributions(matrix)
-        return reason_arrays(
-            contrib, X, self.features, self.calibrators[target], target, self.top_k, direction
-        )
-
-    def explain(self, X: pd.DataFrame, top_k: int | None = None) -> pd.DataFrame:
-        """Top-k reasons up and down per case and target (long frame, ``case`` = row position)."""
-        inputs = self.matrices(X)
+    def explain(
+        self,
+        X: pd.DataFrame,
+        *,
+        targets: tuple[str, ...] = TARGETS,
+        directions: tuple[str, ...] = DIRECTIONS,
+        top_k: int | None = None,
+        inputs: dict[str, np.ndarray] | None = None,
+    ) -> Reasons:
+        """Top-k reasons per case in each direction, target by target (rows by target, case,
+        direction, rank; ``case`` = row position). TreeSHAP, the costly part, runs only for
+        ``targets``: a decision shows one target's reasons in one direction."""
+        inputs = self.matrices(X, targets) if inputs is None else inputs
         k = top_k or self.top_k
-        parts = [
-            top_reasons(self.models[t].contributions(inputs[t]), X, self.features, self.calibrators[t], t, k)
-            for t in TARGETS
-        ]
-        return pd.concat(parts, ignore_index=True)
+        parts = []
+        for t in targets:
+            scorer = self.scorers[t]
+            contrib = scorer.model.contributions(inputs[t])
+            per_direction = [
+                reason_arrays(contrib, X, self.features, scorer.calibrator, t, k, d) for d in directions
+            ]
+            parts.append(_by_case(per_direction))
+        return Reasons(parts[0] if len(parts) == 1 else _concat(parts))
 
     def save(self, path: Path) -> Path:
         """Write the bundle into ``path`` (created); returns the folder."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        for t, model in self.models.items():
-            state = model.to_state()
+        for t, scorer in self.scorers.items():
+            state = scorer.model.to_state()
             (path / f"{t}.lgb.txt").write_text(state.pop("model"))
             (path / f"{t}.json").write_text(json.dumps(state, indent=1))
-        with open(path / "calibrators.pkl", "wb") as fh:
-            pickle.dump(self.calibrators, fh)
-        with open(path / "action_models.pkl", "wb") as fh:
-            pickle.dump(self.action_models, fh)
+        calibrators = {t: s.calibrator.to_dict() for t, s in self.scorers.items()}
+        (path / _CALIBRATORS).write_text(json.dumps(calibrators, indent=1))
+        if self.policy is not None:
+            self.policy.action_models.save(path / _ACTION_MODELS)
         self.reason_codes.to_csv(path / "reason_codes.csv", index=False)
         manifest = {
             "format": BUNDLE_FORMAT,
-            "targets": list(self.models),
+            "targets": list(self.scorers),
             "features": [f.to_dict() for f in self.features],
             "model_config": self.model_config.model_dump(),
-            "policy_config": _dump_policy(self.policy_config),
+            "feature_config": self.feature_config.model_dump(),
+            "policy": None if self.policy is None else _policy_manifest(self.policy),
             "explanation": {
                 "top_k": self.top_k,
                 "method": "lightgbm pred_contrib (TreeSHAP)",
@@ -159,45 +224,51 @@ class Bundle:
             raise InputError(
                 f"bundle: format {manifest.get('format')} not supported (expected {BUNDLE_FORMAT})"
             )
-        models = {}
+        calibrators = json.loads((path / _CALIBRATORS).read_text())
+        scorers = {}
         for t in manifest["targets"]:
             state = json.loads((path / f"{t}.json").read_text())
             state["model"] = (path / f"{t}.lgb.txt").read_text()
-            models[t] = GBMClassifier.from_state(state)
-        with open(path / "calibrators.pkl", "rb") as fh:
-            calibrators = pickle.load(fh)
-        with open(path / "action_models.pkl", "rb") as fh:
-            action_models = pickle.load(fh)
+            scorers[t] = Scorer(GBMClassifier.from_state(state), Calibrator.from_dict(calibrators[t]))
+        policy = None
+        if manifest["policy"] is not None:
+            policy = PolicyBundle(
+                config=PolicyConfig.model_validate(manifest["policy"]["config"]),
+                action_models=ActionModels.load(path / _ACTION_MODELS),
+                rules=RuleSet.model_validate(manifest["policy"]["rules"]),
+            )
         reason_codes = pd.read_csv(path / "reason_codes.csv", dtype=str, keep_default_na=False)
         return cls(
-            models=models,
-            calibrators=calibrators,
+            scorers=scorers,
             features=spec_from_dicts(manifest["features"]),
             model_config=ModelConfig.model_validate(manifest["model_config"]),
+            feature_config=FeatureConfig.model_validate(manifest["feature_config"]),
             reason_codes=reason_codes,
-            policy_config=_load_policy(manifest["policy_config"]),
-            action_models=action_models,
+            policy=policy,
             metadata=manifest.get("metadata", {}),
         )
+
+
+def _by_case(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """One target's reasons of several directions, ordered by case (then direction, rank)."""
+    if len(parts) == 1:  # already by case then rank
+        return parts[0]
+    columns = _concat(parts)
+    order = np.argsort(columns["case"], kind="stable")
+    return {c: v[order] for c, v in columns.items()}
+
+
+def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {c: np.concatenate([p[c] for p in parts]) for c in REASON_COLUMNS}
+
+
+def _probability(scorer: Scorer, matrix: np.ndarray) -> np.ndarray:
+    return scorer.calibrator.transform(scorer.model.predict_margin(matrix))
 
 
 def _same_input(a: GBMClassifier, b: GBMClassifier) -> bool:
     return a is b or (a.features_ == b.features_ and a.categories_ == b.categories_)
 
 
-def _dump_policy(policy: Any) -> dict | None:
-    if policy is None:
-        return None
-    if hasattr(policy, "model_dump"):
-        return {"type": "PolicyConfig", "value": policy.model_dump(mode="json")}
-    return {"type": "dict", "value": policy}
-
-
-def _load_policy(stored: dict | None) -> Any:
-    if stored is None:
-        return None
-    if stored["type"] == "PolicyConfig":
-        from rollcure.config.policy import PolicyConfig
-
-        return PolicyConfig.model_validate(stored["value"])
-    return stored["value"]
+def _policy_manifest(policy: PolicyBundle) -> dict[str, Any]:
+    return {"config": policy.config.model_dump(mode="json"), "rules": policy.rules.model_dump(mode="json")}

@@ -6,11 +6,16 @@ Platt scaling (a logistic regression on the margin: smooth, 2 parameters) and is
 (monotone step function: flexible, needs more data). ``choose`` cross-fits both on two halves of
 the validation cycle, keeps the one with the lower held-out log loss, then refits it on the whole
 validation cycle. Calibration is monotone, so AUC is unchanged.
+
+A fitted calibrator is a handful of numbers (Platt's two, isotonic's thresholds), so it is stored
+as JSON (``to_dict``/``from_dict``): a bundle is read without unpickling anything, and Python's
+float repr round-trips every float64 exactly, so a reloaded calibrator gives the same
+probabilities.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -51,6 +56,26 @@ class Calibrator:
         if self.method == "isotonic":
             return np.interp(margin, self.x_, self.y_)
         return 1.0 / (1.0 + np.exp(-margin))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted parameters as JSON-ready values (see :meth:`from_dict`)."""
+        out: dict[str, Any] = {"method": self.method}
+        if self.method == "platt":
+            out.update(coef=self.coef_, intercept=self.intercept_)
+        elif self.method == "isotonic":
+            out.update(x=self.x_.tolist(), y=self.y_.tolist())
+        return out
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> Calibrator:
+        """A fitted calibrator from :meth:`to_dict`'s values."""
+        obj = cls(state["method"])
+        if obj.method == "platt":
+            obj.coef_, obj.intercept_ = float(state["coef"]), float(state["intercept"])
+        elif obj.method == "isotonic":
+            obj.x_ = np.asarray(state["x"], dtype=float)
+            obj.y_ = np.asarray(state["y"], dtype=float)
+        return obj
 
 
 def choose(margin: np.ndarray, y: np.ndarray, method: str = "auto", seed: int = 0) -> tuple[Calibrator, dict]:

@@ -9,17 +9,15 @@ collector or an auditor reads.
 
 from __future__ import annotations
 
-import functools
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from models.allocation import allocate
+from models.bundle import Bundle
 from models.draws import case_seeds, uniforms
 from models.eligibility import Eligibility, eligibility
 from models.lgb_input import column_values
-from models.rules import MANUAL_REVIEW, RuleSet, load_rules
+from models.rules import MANUAL_REVIEW, RuleSet
 from models.strategies import dpd_ladder, random_policy_from, risk_score_policy, uniform_eligible
 from models.uplift import KEYS
 from rollcure.config.policy import PolicyConfig
@@ -35,14 +33,6 @@ _EXPLORE_U = slice(1, 1 + _N_ACTIONS)
 _CHALLENGER_PREF_U = slice(1 + _N_ACTIONS, 1 + 2 * _N_ACTIONS)
 _CHALLENGER_PRIORITY_U = 1 + 2 * _N_ACTIONS
 _N_STREAMS = 2 + 2 * _N_ACTIONS
-
-
-def policy_config_of(bundle) -> PolicyConfig:
-    """The bundle's policy settings as a PolicyConfig (defaults when the bundle has none)."""
-    pc = getattr(bundle, "policy_config", None)
-    if pc is None:
-        return PolicyConfig()
-    return pc if isinstance(pc, PolicyConfig) else PolicyConfig.model_validate(pc)
 
 
 def challenger_choice(
@@ -107,9 +97,9 @@ def _explanations(values: np.ndarray, el: Eligibility, choice: np.ndarray) -> tu
     return why, why_not
 
 
-def _reason_columns(bundle, X: pd.DataFrame, top_k: int | None) -> pd.DataFrame:
+def _reason_columns(bundle: Bundle, X: pd.DataFrame, top_k: int | None) -> pd.DataFrame:
     """Per case: roll-forward reason codes (risk up) and the readable texts of all top reasons."""
-    reasons = bundle.explain(X, top_k)
+    reasons = bundle.explain(X, top_k=top_k).to_frame()
     n = len(X)
     up = reasons[(reasons["target"] == "roll_forward") & (reasons["direction"] == "up")]
     codes = up.groupby("case")["code"].agg(list).reindex(range(n))
@@ -122,14 +112,8 @@ def _reason_columns(bundle, X: pd.DataFrame, top_k: int | None) -> pd.DataFrame:
     )
 
 
-@functools.lru_cache(maxsize=4)
-def _rules_of(path: Path | None) -> RuleSet:
-    """The rule set a policy config names, parsed once per process (serving decides per request)."""
-    return load_rules(path)
-
-
 def decide(
-    bundle,
+    bundle: Bundle,
     X: pd.DataFrame,
     *,
     seed: int | np.ndarray,
@@ -140,11 +124,12 @@ def decide(
 ) -> pd.DataFrame:
     """Decide the next action for every case of a feature frame (one decision cycle).
 
-    ``X`` is ``features.build_features`` output. ``capacities`` (ACTIONS order, inf = unlimited)
-    default to the policy's per-cycle capacities. ``seed`` drives the arm, exploration and
-    random-challenger draws: an int for the frame or an integer array with one seed per case; each
-    case draws from its own seed only (``models.draws``), so its draws do not depend on which other
-    cases share the call (an int gives row ``i`` the seed ``splitmix64(seed) + i``).
+    ``X`` is ``features.build_features`` output. ``rules`` default to the bundle's own.
+    ``capacities`` (ACTIONS order, inf = unlimited) default to the policy's per-cycle capacities.
+    ``seed`` drives the arm, exploration and random-challenger draws: an int for the frame or an
+    integer array with one seed per case; each case draws from its own seed only
+    (``models.draws``), so its draws do not depend on which other cases share the call (an int
+    gives row ``i`` the seed ``splitmix64(seed) + i``).
     """
     X = _positional(X)
     out = pd.DataFrame(decide_columns(bundle, X, seed=seed, rules=rules, capacities=capacities))
@@ -159,7 +144,7 @@ def _positional(X: pd.DataFrame) -> pd.DataFrame:
 
 
 def decide_columns(
-    bundle,
+    bundle: Bundle,
     X: pd.DataFrame,
     *,
     seed: int | np.ndarray,
@@ -170,10 +155,10 @@ def decide_columns(
     """:func:`decide`'s columns (without reasons) as arrays in frame order: the service reads a few
     of them back per case, and building then reading a ~40-column frame cost more than deciding.
     ``inputs``: ``bundle.matrices(X)`` when the caller converted X once for the reasons too."""
-    if bundle.action_models is None:
+    if bundle.policy is None:
         raise InputError("policy: the bundle carries no action-response models (train them first)")
-    cfg = policy_config_of(bundle)
-    rules = rules or _rules_of(cfg.rules_path)
+    cfg = bundle.policy.config
+    rules = rules or bundle.policy.rules
     X = _positional(X)
     n = len(X)
     caps = np.asarray(capacities if capacities is not None else cfg.cycle_capacity(), dtype=float)
@@ -181,8 +166,8 @@ def decide_columns(
         raise InputError(f"policy: capacities needs {len(ACTIONS)} entries (ACTIONS order), got {caps.shape}")
     u = uniforms(case_seeds(seed, n), _N_STREAMS)
     el = eligibility(X, rules)
-    scores = bundle.score_arrays(X, inputs)
-    pred = bundle.action_models.predict(X, costs=np.asarray(cfg.cost_vector()))
+    scores = bundle.score(X, inputs)
+    pred = bundle.policy.action_models.predict(X, costs=np.asarray(cfg.cost_vector()))
     values = pred.decision  # what the policy ranks by (cautious away from the reference action)
 
     arm = assign_arms(u[:, _ARM_U], cfg)
@@ -228,8 +213,8 @@ def decide_columns(
     cols["expected_value"] = pred.value[rows, choice]
     cols["expected_value_low"] = pred.value_low[rows, choice]
     cols["expected_value_high"] = pred.value_high[rows, choice]
-    cols["p_roll_forward"] = scores["p_roll_forward"]
-    cols["p_cure"] = scores["p_cure"]
+    cols["p_roll_forward"] = scores.p_roll_forward
+    cols["p_cure"] = scores.p_cure
     cols.update(pred.columns())
     why, why_not = _explanations(values, el, choice)
     why[el.manual_review] = "manual_review: routed to a person by a compliance rule (no debtor contact)"

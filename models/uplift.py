@@ -16,7 +16,9 @@ tried and measured to choose these settings is in docs/experiments.md ("models/u
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -64,7 +66,11 @@ class ActionPrediction:
 
 @dataclass
 class ActionModels:
-    """Picklable action-response models; the bundle carries one in its ``action_models`` slot."""
+    """The action-response models a bundle's policy carries.
+
+    ``save``/``load`` write LightGBM's text format for the boosters and JSON for the settings, so
+    a bundle is read without unpickling anything and the boosters predict exactly as before.
+    """
 
     feature_names: list[str]
     costs: np.ndarray
@@ -108,6 +114,47 @@ class ActionModels:
         half = self.band_z * sd
         decision = _cautious_values(members, rec, c, self.band_z)
         return ActionPrediction(rec, sd, np.clip(cure, 0, 1), value, value - half, value + half, decision)
+
+    def save(self, path: Path) -> Path:
+        """Write the models into the folder ``path`` (created); returns it."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        for i, member in enumerate(self.recovery_members):
+            (path / _MEMBER_FILE.format(i)).write_text(member.model_to_string())
+        (path / _CURE_FILE).write_text(self.cure_model.model_to_string())
+        settings = {
+            "feature_names": list(self.feature_names),
+            "costs": np.asarray(self.costs, dtype=float).tolist(),
+            "band_z": self.band_z,
+            "horizon_days": self.horizon_days,
+            "n_members": len(self.recovery_members),
+            "arm_rows": self.arm_rows,
+            "weighting": self.weighting,
+        }
+        (path / _SETTINGS_FILE).write_text(json.dumps(settings, indent=1))
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> ActionModels:
+        """Read a folder written by :meth:`save`."""
+        import lightgbm as lgb
+
+        path = Path(path)
+        settings = json.loads((path / _SETTINGS_FILE).read_text())
+        members = [
+            lgb.Booster(model_str=(path / _MEMBER_FILE.format(i)).read_text())
+            for i in range(settings.pop("n_members"))
+        ]
+        return cls(
+            **{**settings, "costs": np.asarray(settings["costs"], dtype=float)},
+            recovery_members=members,
+            cure_model=lgb.Booster(model_str=(path / _CURE_FILE).read_text()),
+        )
+
+
+_SETTINGS_FILE = "action_models.json"
+_MEMBER_FILE = "recovery_{}.lgb.txt"
+_CURE_FILE = "cure.lgb.txt"
 
 
 def _cautious_values(members: np.ndarray, rec: np.ndarray, costs: np.ndarray, z: float) -> np.ndarray:

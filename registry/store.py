@@ -2,10 +2,12 @@
 
 Local by default: a SQLite store and an artifact folder under ``<data_dir>/mlflow``. The
 ``MLFLOW_TRACKING_URI`` environment variable (or ``training.tracking_uri``) points a team at a
-shared server instead. The bundle is logged as plain run artifacts (one folder) and registered
-as a model version whose source is that folder, so ``load_bundle`` needs nothing but MLflow and
-the bundle code; aliases (``challenger``, ``champion``) replace deprecated registry stages.
-mlflow is imported inside the functions: importing it costs seconds.
+shared server instead. The bundle folder is logged as an MLflow pyfunc model (``registry.pyfunc``:
+a loader module from the installed package, a signature from the request model, an input
+example), so any MLflow client can ``mlflow.pyfunc.load_model("models:/<name>@champion")`` and
+decide a payload frame, while ``load_bundle`` reads the same folder back as a ``Bundle`` for the
+service; aliases (``challenger``, ``champion``) replace deprecated registry stages. mlflow is
+imported inside the functions: importing it costs seconds.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from models.bundle import Bundle
 from rollcure.config import RollcureConfig
 from rollcure.core.errors import InputError
@@ -25,6 +29,8 @@ CHALLENGER = "challenger"
 CHAMPION = "champion"
 BUNDLE_ARTIFACT = "bundle"
 TRACKING_ENV = "MLFLOW_TRACKING_URI"
+#: How MLflow 3 names a logged model as a model version's source.
+_LOGGED_MODEL = "models:/"
 
 
 def tracking_uri(cfg: RollcureConfig) -> str:
@@ -90,25 +96,57 @@ def experiment_id(cfg: RollcureConfig) -> str:
     return c.create_experiment(cfg.training.experiment, artifact_location=artifact_root(cfg))
 
 
-def register_bundle(cfg: RollcureConfig, run_id: str, bundle: Bundle, alias: str = CHALLENGER) -> str:
-    """Log ``bundle`` to the run, create a registered version from it and point ``alias`` at it."""
+def register_bundle(
+    cfg: RollcureConfig,
+    run_id: str,
+    bundle: Bundle,
+    alias: str = CHALLENGER,
+    input_example: pd.DataFrame | None = None,
+) -> str:
+    """Log ``bundle`` to the run as a pyfunc model, register it as a new version of the
+    registered model and point ``alias`` at it. ``input_example``: a payload frame
+    (``registry.pyfunc.payload_frame``) stored with the model, which MLflow also decides once as
+    a check that the logged model loads and serves."""
+    import mlflow
     from mlflow.exceptions import MlflowException
 
+    from registry.pyfunc import LOADER_MODULE, pip_requirements, signature
+
     c = client(cfg)
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = bundle.save(Path(tmp) / BUNDLE_ARTIFACT)
-        c.log_artifacts(run_id, str(folder), artifact_path=BUNDLE_ARTIFACT)
     name = cfg.training.registered_model
     try:
         c.get_registered_model(name)
     except MlflowException:
         c.create_registered_model(
-            name, description="Roll-forward and cure models with calibrators and reason codes"
+            name, description="Roll-forward and cure models with calibrators, reason codes and policy"
         )
-    source = f"{c.get_run(run_id).info.artifact_uri}/{BUNDLE_ARTIFACT}"
-    version = c.create_model_version(name, source=source, run_id=run_id).version
+    with tempfile.TemporaryDirectory() as tmp, tracking(cfg), _in_run(run_id):
+        folder = bundle.save(Path(tmp) / BUNDLE_ARTIFACT)
+        info = mlflow.pyfunc.log_model(
+            name=BUNDLE_ARTIFACT,
+            loader_module=LOADER_MODULE,
+            data_path=str(folder),
+            signature=signature(),
+            input_example=input_example,
+            pip_requirements=pip_requirements(),
+            registered_model_name=name,
+        )
+    version = str(info.registered_model_version)
     c.set_registered_model_alias(name, alias, version)
-    return str(version)
+    return version
+
+
+@contextlib.contextmanager
+def _in_run(run_id: str) -> Iterator[None]:
+    """``run_id`` as MLflow's active run for one block (it may be active already)."""
+    import mlflow
+
+    active = mlflow.active_run()
+    if active is not None and active.info.run_id == run_id:
+        yield
+        return
+    with mlflow.start_run(run_id=run_id, nested=active is not None):
+        yield
 
 
 def resolve_version(cfg: RollcureConfig, ref: str) -> Any:
@@ -139,11 +177,27 @@ def load_bundle(cfg: RollcureConfig, ref: str = CHAMPION) -> Bundle:
 
     mv = resolve_version(cfg, ref)
     uri = _prepared_uri(cfg)
+    source = mv.source
+    if source.startswith(_LOGGED_MODEL):  # resolved by MLflow through its process-wide store,
+        # which need not be this one: ask this store where the logged model lives
+        source = client(cfg).get_logged_model(source.removeprefix(_LOGGED_MODEL)).artifact_location
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     with tempfile.TemporaryDirectory() as tmp:
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=mv.source, dst_path=tmp, tracking_uri=uri, registry_uri=uri
+        local = Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=source, dst_path=tmp, tracking_uri=uri, registry_uri=uri
+            )
         )
-        bundle = Bundle.load(Path(local))
+        bundle = Bundle.load(local / _bundle_folder(local))
     bundle.metadata = {**bundle.metadata, "registered_version": str(mv.version), "run_id": mv.run_id}
     return bundle
+
+
+def _bundle_folder(model_dir: Path) -> str:
+    """The bundle folder inside a downloaded pyfunc model (its flavor's ``data``)."""
+    from mlflow.models import Model
+
+    flavor = Model.load(str(model_dir)).flavors.get("python_function", {})
+    if "data" not in flavor:
+        raise InputError(f"model: {model_dir.name} is not a rollcure bundle (no pyfunc data folder)")
+    return flavor["data"]

@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from models.bundle import Bundle
 from rollcure.core.errors import InputError
 from serving.pipeline import decide_cases
 from serving.record import arrow_schema
@@ -126,7 +127,7 @@ class _Chunks:
     """What deciding a chunk needs besides its cases; pickled once to each worker process."""
 
     load: Callable[[np.ndarray], dict[str, pd.DataFrame]]
-    bundle: Any
+    bundle: Bundle
     feature_cfg: Any
     model_name: str
     version: str
@@ -197,13 +198,13 @@ def _score_chunks(
     return len(starts)
 
 
-def _version_of(bundle: Any) -> str:
+def _version_of(bundle: Bundle) -> str:
     return str(bundle.metadata.get("registered_version", "unregistered"))
 
 
 def score_tables(
     tables: dict[str, pd.DataFrame],
-    bundle: Any,
+    bundle: Bundle,
     feature_cfg: Any,
     out: Path,
     as_of: date | None,
@@ -293,7 +294,7 @@ class _BookChunk:
 
 def score_book(
     book: ParquetBook,
-    bundle: Any,
+    bundle: Bundle,
     feature_cfg: Any,
     out: Path,
     as_of: date | None,

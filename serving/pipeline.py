@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from models.bundle import Bundle, Reasons
 from models.lgb_input import column_values
 from rollcure.core.catalogue import ACTIONS
 
@@ -54,9 +54,9 @@ class ReasonLists:
         return [str(t) for t in self.texts[self.offsets[i] : self.offsets[i + 1]]]
 
 
-def has_policy(bundle: Any) -> bool:
+def has_policy(bundle: Bundle) -> bool:
     """True when the bundle carries the action-response models the policy needs."""
-    return getattr(bundle, "action_models", None) is not None
+    return bundle.policy is not None
 
 
 def request_seed(digests: Sequence[str]) -> int:
@@ -71,32 +71,28 @@ def case_keys(X: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(dict(zip(("loan_id", "as_of"), column_values(X, ("loan_id", "as_of")), strict=True)))
 
 
-def score_cases(bundle: Any, X: pd.DataFrame) -> pd.DataFrame:
+def score_cases(bundle: Bundle, X: pd.DataFrame) -> pd.DataFrame:
     """loan_id, as_of, p_roll_forward, p_cure (row-aligned with X)."""
-    scores = bundle.score(X).reset_index(drop=True)
-    return pd.concat([case_keys(X), scores], axis=1)
+    return pd.concat([case_keys(X), bundle.score(X).to_frame()], axis=1)
 
 
-def explain_cases(bundle: Any, X: pd.DataFrame) -> pd.DataFrame:
+def explain_cases(bundle: Bundle, X: pd.DataFrame) -> pd.DataFrame:
     """The bundle's long reasons frame (``case`` = row position in X), top-k as trained."""
-    return bundle.explain(X.reset_index(drop=True))
+    return bundle.explain(X.reset_index(drop=True)).to_frame()
 
 
-def _decision_reason_arrays(
-    bundle: Any, X: pd.DataFrame, inputs: dict | None = None
-) -> dict[str, np.ndarray]:
-    """The decision's reasons as the columns of the reasons frame: TreeSHAP for the decision target
-    only (the throughput bottleneck; ``bundle.explain`` runs it for both targets) and only the
-    direction a decision shows, by the same ``models.explain`` code as ``bundle.explain``."""
-    if inputs is None:  # bundles without the ``inputs`` argument keep working
-        return bundle.reasons(X, DECISION_REASON_TARGET, DECISION_REASON_DIRECTION)
-    return bundle.reasons(X, DECISION_REASON_TARGET, DECISION_REASON_DIRECTION, inputs)
+def _decision_reason_arrays(bundle: Bundle, X: pd.DataFrame, inputs: dict | None = None) -> Reasons:
+    """The decision's reasons: TreeSHAP for the decision target only (the throughput bottleneck)
+    and only the direction a decision shows."""
+    return bundle.explain(
+        X, targets=(DECISION_REASON_TARGET,), directions=(DECISION_REASON_DIRECTION,), inputs=inputs
+    )
 
 
-def decision_reason_frame(bundle: Any, X: pd.DataFrame) -> pd.DataFrame:
+def decision_reason_frame(bundle: Bundle, X: pd.DataFrame) -> pd.DataFrame:
     """The bundle's reasons a decision shows: the same rows ``bundle.explain`` gives for the
     decision target and direction (``case`` = row position in X)."""
-    return pd.DataFrame(_decision_reason_arrays(bundle, X.reset_index(drop=True)))
+    return _decision_reason_arrays(bundle, X.reset_index(drop=True)).to_frame()
 
 
 def _reason_lists(case: np.ndarray, codes: np.ndarray, texts: np.ndarray, n_cases: int) -> ReasonLists:
@@ -120,7 +116,7 @@ def decision_reasons(reasons: pd.DataFrame, n_cases: int) -> ReasonLists:
     )
 
 
-def _scores_only(bundle: Any, X: pd.DataFrame) -> pd.DataFrame:
+def _scores_only(bundle: Bundle, X: pd.DataFrame) -> pd.DataFrame:
     frame = score_cases(bundle, X)
     n = len(frame)
     return frame.assign(
@@ -133,7 +129,7 @@ def _scores_only(bundle: Any, X: pd.DataFrame) -> pd.DataFrame:
 
 
 def decide_case_columns(
-    bundle: Any, X: pd.DataFrame, seed: int | np.ndarray
+    bundle: Bundle, X: pd.DataFrame, seed: int | np.ndarray
 ) -> tuple[dict[str, np.ndarray], ReasonLists, dict[str, np.ndarray]]:
     """:func:`decide_cases` as columns of arrays (the decision's, then the policy's; the policy's
     empty without a policy): the service reads them back per case, and at one case per request
@@ -157,7 +153,7 @@ def decide_case_columns(
 
 
 def decide_cases(
-    bundle: Any, X: pd.DataFrame, seed: int | np.ndarray
+    bundle: Bundle, X: pd.DataFrame, seed: int | np.ndarray
 ) -> tuple[pd.DataFrame, ReasonLists, pd.DataFrame]:
     """Decision, scores and reasons for every case of a feature frame.
 
@@ -173,7 +169,7 @@ def decide_cases(
     return pd.DataFrame(columns), reasons, pd.DataFrame(policy)
 
 
-def _decision_reasons_of(bundle: Any, X: pd.DataFrame) -> ReasonLists:
+def _decision_reasons_of(bundle: Bundle, X: pd.DataFrame) -> ReasonLists:
     reasons = _decision_reason_arrays(bundle, X)
     return _reason_lists(reasons["case"], reasons["code"], reasons["text"], len(X))
 

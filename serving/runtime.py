@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from models.bundle import Bundle
 from rollcure.config import RollcureConfig
 
 
@@ -20,7 +21,7 @@ from rollcure.config import RollcureConfig
 class ModelRuntime:
     """A loaded bundle with the registry facts the service reports and logs."""
 
-    bundle: Any
+    bundle: Bundle
     model_name: str
     model_version: str
     alias: str
@@ -29,9 +30,7 @@ class ModelRuntime:
 
     @property
     def has_policy(self) -> bool:
-        from serving.pipeline import has_policy
-
-        return has_policy(self.bundle)
+        return self.bundle.policy is not None
 
     @functools.cached_property
     def merge_limit(self) -> float:
@@ -41,11 +40,9 @@ class ModelRuntime:
         pass no larger than the smallest finite capacity cannot make any capacity bind, so each case
         gets what it would get in its own request; a request larger than that runs alone, as before.
         """
-        if not self.has_policy:
+        if self.bundle.policy is None:
             return math.inf
-        from models.policy import policy_config_of
-
-        caps = [c for c in policy_config_of(self.bundle).cycle_capacity() if math.isfinite(c) and c > 0]
+        caps = [c for c in self.bundle.policy.config.cycle_capacity() if math.isfinite(c) and c > 0]
         return float(max(1, math.floor(min(caps)))) if caps else math.inf
 
 

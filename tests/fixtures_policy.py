@@ -67,14 +67,16 @@ def policy_bundle(trained_run, policy_tables):
 
     A shallow copy, so the shared ``trained_run`` bundle is not changed under other tests.
     """
-    import copy
+    import dataclasses
 
+    from models.bundle import PolicyBundle
     from training.backtest import fit_policy_models, held_out_start
 
-    bundle = copy.copy(trained_run.bundle)
-    if bundle.action_models is None:
+    bundle = dataclasses.replace(trained_run.bundle)
+    if bundle.policy is None:
         tables, _ = policy_tables
-        bundle.action_models = fit_policy_models(tables, trained_run.cfg, held_out_start(bundle))
+        models = fit_policy_models(tables, trained_run.cfg, held_out_start(bundle))
+        bundle.policy = PolicyBundle.from_config(trained_run.cfg.policy, models)
     return bundle
 
 

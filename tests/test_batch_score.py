@@ -110,7 +110,7 @@ def test_chunked_scores_equal_direct_scoring(scored, sample_cases, trained_run):
     frame, _ = scored
     tables, _ = sample_cases
     cases = overdue_cases(tables["cycles"], tables["cycles"]["cycle_date"].max())
-    direct = trained_run.bundle.score(build_features(tables, cases, trained_run.cfg.features))
+    direct = trained_run.bundle.score(build_features(tables, cases, trained_run.cfg.features)).to_frame()
     direct = pd.concat([cases, direct], axis=1).sort_values("loan_id").reset_index(drop=True)
     got = frame.sort_values("loan_id").reset_index(drop=True)
     np.testing.assert_allclose(got["p_roll_forward"], direct["p_roll_forward"], rtol=1e-9)

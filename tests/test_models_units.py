@@ -9,7 +9,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.metrics import log_loss as sk_log_loss
 
 from models.baselines import LogisticScorecard, MarkovBaseline
-from models.bundle import Bundle
+from models.bundle import Bundle, Scorer
 from models.calibration import Calibrator, choose
 from models.classifiers import GBMClassifier, monotone_vector
 from models.explain import shap_contributions
@@ -95,13 +95,13 @@ def toy_models(toy_frame, toy_spec):
             train[names], train[t], valid[names], valid[t]
         )
         cals[t], _ = choose(models[t].predict_margin(valid[names]), valid[t], seed=SEED)
-    return Bundle(models, cals, list(toy_spec), cfg)
+    return Bundle({t: Scorer(models[t], cals[t]) for t in TARGETS}, list(toy_spec), cfg)
 
 
 def test_more_days_past_due_never_lowers_roll_forward(toy_models, toy_frame):
     X = toy_frame[toy_models.feature_names].iloc[4000:4500]
-    low = toy_models.score(X.assign(dpd=15))
-    high = toy_models.score(X.assign(dpd=105))
+    low = toy_models.score(X.assign(dpd=15)).to_frame()
+    high = toy_models.score(X.assign(dpd=105)).to_frame()
     assert (high["p_roll_forward"].to_numpy() >= low["p_roll_forward"].to_numpy() - 1e-12).all()
     assert (high["p_cure"].to_numpy() <= low["p_cure"].to_numpy() + 1e-12).all()
     assert (high["p_roll_forward"] > low["p_roll_forward"]).mean() > 0.5
@@ -122,12 +122,12 @@ def test_training_is_reproducible(toy_frame, toy_spec):
 def test_strings_instead_of_categories_score_the_same(toy_models, toy_frame):
     X = toy_frame[toy_models.feature_names].iloc[:200]
     as_str = X.assign(employment=X["employment"].astype(str))[list(reversed(X.columns))]
-    pd.testing.assert_frame_equal(toy_models.score(X), toy_models.score(as_str))
+    pd.testing.assert_frame_equal(toy_models.score(X).to_frame(), toy_models.score(as_str).to_frame())
 
 
 def test_missing_feature_is_an_input_error(toy_models, toy_frame):
     with pytest.raises(InputError, match="dpd"):
-        toy_models.score(toy_frame[toy_models.feature_names].drop(columns="dpd"))
+        toy_models.score(toy_frame[toy_models.feature_names].drop(columns="dpd")).to_frame()
 
 
 # ---------------------------------------------------------------- calibration
@@ -150,15 +150,15 @@ def test_calibration_choice_and_fit():
 def test_pred_contrib_agrees_with_shap_and_adds_up(toy_models, toy_frame):
     X = toy_frame[toy_models.feature_names].iloc[5000:5400]
     for t in TARGETS:
-        native = toy_models.models[t].contributions(X)
-        via_shap = shap_contributions(toy_models.models[t], X)
+        native = toy_models.scorers[t].model.contributions(X)
+        via_shap = shap_contributions(toy_models.scorers[t].model, X)
         assert np.allclose(native, via_shap, atol=1e-9)
         assert np.allclose(native.sum(axis=1), toy_models.margin(X, t), atol=1e-9)
 
 
 def test_reasons_are_ranked_sentences_with_values(toy_models, toy_frame):
     X = toy_frame[toy_models.feature_names].iloc[5000:5100]
-    reasons = toy_models.explain(X, top_k=2)
+    reasons = toy_models.explain(X, top_k=2).to_frame()
     assert set(reasons["target"]) == set(TARGETS)
     assert reasons.groupby(["case", "target", "direction"]).size().max() <= 2
     up = reasons[reasons["direction"] == "up"]
@@ -237,17 +237,17 @@ def test_reason_code_table_is_stable_and_unique():
 
 # ---------------------------------------------------------------- bundle
 def test_bundle_round_trip_is_exact(toy_models, toy_frame, tmp_path):
-    toy_models.action_models = {"reminder": [1, 2, 3]}
-    toy_models.policy_config = {"budget": 10}
     toy_models.save(tmp_path / "b")
     loaded = Bundle.load(tmp_path / "b")
     X = toy_frame[toy_models.feature_names].iloc[5000:]
-    pd.testing.assert_frame_equal(loaded.score(X), toy_models.score(X), check_exact=True)
-    pd.testing.assert_frame_equal(loaded.explain(X.iloc[:20]), toy_models.explain(X.iloc[:20]))
-    assert loaded.action_models == {"reminder": [1, 2, 3]} and loaded.policy_config == {"budget": 10}
+    pd.testing.assert_frame_equal(
+        loaded.score(X).to_frame(), toy_models.score(X).to_frame(), check_exact=True
+    )
+    pd.testing.assert_frame_equal(
+        loaded.explain(X.iloc[:20]).to_frame(), toy_models.explain(X.iloc[:20]).to_frame()
+    )
+    assert loaded.policy is None
     assert loaded.model_config == toy_models.model_config
-    toy_models.action_models = None
-    toy_models.policy_config = None
 
 
 def test_loading_a_non_bundle_folder_is_an_input_error(tmp_path):
@@ -309,8 +309,10 @@ def test_numeric_input_path_matches_lightgbm_reading_the_frame(toy_frame, toy_sp
 def test_bundle_reads_any_column_order_and_category_encoding_alike(toy_models, toy_frame, layout):
     X = toy_frame[toy_models.feature_names].iloc[5000:5300]
     X.iloc[3, X.columns.get_loc("employment")] = None  # the layouts agree on one missing category
-    pd.testing.assert_frame_equal(toy_models.score(layout(X)), toy_models.score(X), check_exact=True)
-    relaid, plain = toy_models.explain(layout(X)), toy_models.explain(X)
+    pd.testing.assert_frame_equal(
+        toy_models.score(layout(X)).to_frame(), toy_models.score(X).to_frame(), check_exact=True
+    )
+    relaid, plain = toy_models.explain(layout(X)).to_frame(), toy_models.explain(X).to_frame()
     pd.testing.assert_frame_equal(relaid.drop(columns="value"), plain.drop(columns="value"))
     assert (relaid["value"].isna() == plain["value"].isna()).all()  # raw values: None here, NaN there
     assert (relaid["value"].dropna() == plain["value"].dropna()).all()
@@ -327,9 +329,22 @@ def test_one_direction_of_reasons_is_those_rows_of_both(toy_models, toy_frame):
     from models.explain import top_reasons
 
     X = toy_frame[toy_models.feature_names].iloc[5000:5200]
-    contrib = toy_models.models["cure"].contributions(X)
-    args = (contrib, X, toy_models.features, toy_models.calibrators["cure"], "cure", 2)
+    contrib = toy_models.scorers["cure"].model.contributions(X)
+    args = (contrib, X, toy_models.features, toy_models.scorers["cure"].calibrator, "cure", 2)
     both = top_reasons(*args)
     for d in ("up", "down"):
         one = top_reasons(*args, directions=(d,))
         pd.testing.assert_frame_equal(one, both[both["direction"] == d].reset_index(drop=True))
+
+
+def test_one_explain_gives_every_target_and_direction_or_a_part(toy_models, toy_frame):
+    """The decision's reasons (one target, one direction) are exactly those rows of the full table."""
+    X = toy_frame[toy_models.feature_names].iloc[:60].reset_index(drop=True)
+    full = toy_models.explain(X).to_frame()
+    part = toy_models.explain(X, targets=("cure",), directions=("down",)).to_frame()
+    keep = (full["target"] == "cure") & (full["direction"] == "down")
+    pd.testing.assert_frame_equal(part, full[keep].reset_index(drop=True))
+    scores = toy_models.score(X)
+    assert np.array_equal(scores["p_cure"], scores.to_frame()["p_cure"].to_numpy())
+    with pytest.raises(KeyError, match="p_roll_forward"):
+        scores["cure"]

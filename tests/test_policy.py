@@ -42,7 +42,7 @@ def test_capacity_is_never_exceeded(policy_bundle, latest_book):
     for a, c in zip(ACTIONS, caps, strict=True):
         assert counts.get(a, 0) <= c
     # capacity moved champion cases off their best action, yet the champion still chose them
-    cfg = policy_bundle.policy_config
+    cfg = policy_bundle.policy.config
     champion = d["arm"] == "champion"
     assert (d.loc[champion, "propensity"] >= 1 - cfg.exploration_share - cfg.challenger_share).all()
     # the champion's value-maximising choice was cut by capacity somewhere: the reason says so
@@ -68,7 +68,7 @@ def test_explanations_are_sentences(decisions):
 
 
 def test_arms_and_propensities(decisions, policy_bundle, latest_book):
-    cfg = policy_bundle.policy_config
+    cfg = policy_bundle.policy.config
     share = decisions["arm"].value_counts(normalize=True)
     assert abs(share.get("explore", 0) - cfg.exploration_share) < 0.04
     assert abs(share.get("challenger", 0) - cfg.challenger_share) < 0.05
@@ -91,11 +91,10 @@ def test_same_seed_same_decisions(policy_bundle, latest_book):
 
 
 def _with_strategy(bundle, strategy: str):
-    import copy
+    import dataclasses
 
-    out = copy.copy(bundle)
-    out.policy_config = bundle.policy_config.model_copy(update={"challenger_strategy": strategy})
-    return out
+    config = bundle.policy.config.model_copy(update={"challenger_strategy": strategy})
+    return dataclasses.replace(bundle, policy=dataclasses.replace(bundle.policy, config=config))
 
 
 @pytest.mark.parametrize("strategy", ["random", "dpd_ladder"])
@@ -129,7 +128,7 @@ def test_per_case_seeds_must_match_the_cases(policy_bundle, latest_book):
 
 
 def test_per_case_draws_match_the_configured_shares(policy_bundle):
-    cfg = policy_bundle.policy_config
+    cfg = policy_bundle.policy.config
     n = 200_000
     u = uniforms(case_seeds(np.arange(n, dtype=np.int64), n), 1 + len(ACTIONS))
     assert ((u >= 0) & (u < 1)).all()
@@ -147,9 +146,8 @@ def test_per_case_draws_match_the_configured_shares(policy_bundle):
 
 
 def test_bundle_without_action_models_is_an_input_error(trained_run, latest_book):
-    import copy
+    import dataclasses
 
-    bare = copy.copy(trained_run.bundle)
-    bare.action_models = None
+    bare = dataclasses.replace(trained_run.bundle, policy=None)
     with pytest.raises(InputError, match="no action-response models"):
         decide(bare, latest_book.head(5), seed=1)

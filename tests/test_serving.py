@@ -74,7 +74,7 @@ def test_score_matches_the_batch_feature_path(service_client, sample_payloads, s
     assert r.status_code == 200, r.text
     served = pd.DataFrame(r.json())
     X = build_features(tables, cases.head(n), trained_run.cfg.features)
-    direct = trained_run.bundle.score(X)
+    direct = trained_run.bundle.score(X).to_frame()
     np.testing.assert_allclose(served["p_roll_forward"], direct["p_roll_forward"], rtol=1e-9)
     np.testing.assert_allclose(served["p_cure"], direct["p_cure"], rtol=1e-9)
 
@@ -229,7 +229,7 @@ def test_token_is_required_when_set(service_client, sample_payloads, monkeypatch
 
 
 def test_reload_switches_to_the_new_champion(service_client, serving_setup, sample_payloads, trained_run):
-    from registry.store import client, promote, resolve_version
+    from registry.store import client, promote, resolve_version, tracking
 
     c = service_client
     with use_registry(serving_setup):
@@ -238,9 +238,10 @@ def test_reload_switches_to_the_new_champion(service_client, serving_setup, samp
         assert same == {"previous_version": old, "model_version": old, "swapped": False}
         # A second version of the same bundle (no artifact written): what `rollcure train` + promote do.
         source = resolve_version(serving_setup.cfg, old).source
-        created = client(serving_setup.cfg).create_model_version(
-            "rollcure-bundle", source=source, run_id=trained_run.run_id
-        )
+        with tracking(serving_setup.cfg):  # MLflow resolves a logged-model source in its global store
+            created = client(serving_setup.cfg).create_model_version(
+                "rollcure-bundle", source=source, run_id=trained_run.run_id
+            )
         new = str(created.version)
         promote(serving_setup.cfg, new)
         try:

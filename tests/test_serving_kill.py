@@ -100,15 +100,16 @@ def live(serving_setup, tmp_path_factory):
 
 
 def test_promote_and_reload_under_load_fails_no_request(live, serving_setup, sample_payloads, trained_run):
-    from registry.store import client, promote, resolve_version
+    from registry.store import client, promote, resolve_version, tracking
 
     old = serving_setup.version
     with use_registry(serving_setup), Load(live["url"], sample_payloads) as load:
         load.wait_for(20)
         source = resolve_version(serving_setup.cfg, old).source
-        created = client(serving_setup.cfg).create_model_version(
-            "rollcure-bundle", source=source, run_id=trained_run.run_id
-        )
+        with tracking(serving_setup.cfg):  # MLflow resolves a logged-model source in its global store
+            created = client(serving_setup.cfg).create_model_version(
+                "rollcure-bundle", source=source, run_id=trained_run.run_id
+            )
         new = str(created.version)
         promote(serving_setup.cfg, new)
         assert run(["reload", "--url", live["url"]]) == 0  # the CLI trigger, as after `rollcure promote`

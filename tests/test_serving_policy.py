@@ -84,9 +84,7 @@ def test_a_case_gets_the_same_decision_alone_and_merged(policy_runtime, sample_p
 
 def test_merged_passes_stay_below_every_capacity(policy_runtime, policy_bundle):
     """A pass of at most ``merge_limit`` cases cannot make a capacity bind (so merging is neutral)."""
-    from models.policy import policy_config_of
-
-    caps = [c for c in policy_config_of(policy_bundle).cycle_capacity() if np.isfinite(c) and c > 0]
+    caps = [c for c in policy_bundle.policy.config.cycle_capacity() if np.isfinite(c) and c > 0]
     assert 1 <= policy_runtime.merge_limit <= min(caps)
 
 
@@ -107,7 +105,7 @@ def test_decision_reasons_are_the_bundles_roll_forward_reasons(trained_run, samp
     tables, cases = sample_cases
     X = build_features(tables, cases, trained_run.cfg.features)
     fast = decision_reasons(decision_reason_frame(trained_run.bundle, X), len(X))
-    full = decision_reasons(trained_run.bundle.explain(X), len(X))
+    full = decision_reasons(trained_run.bundle.explain(X).to_frame(), len(X))
     np.testing.assert_array_equal(fast.offsets, full.offsets)
     np.testing.assert_array_equal(fast.codes, full.codes)
     np.testing.assert_array_equal(fast.texts, full.texts)

@@ -12,7 +12,7 @@ from serving.runtime import RuntimeHolder, config_hash, load_runtime
 
 
 def test_watch_swaps_to_a_promoted_version_and_keeps_serving_on_errors(serving_setup, trained_run):
-    from registry.store import client, promote, resolve_version
+    from registry.store import client, promote, resolve_version, tracking
 
     cfg = serving_setup.cfg
     with use_registry(serving_setup):
@@ -20,11 +20,11 @@ def test_watch_swaps_to_a_promoted_version_and_keeps_serving_on_errors(serving_s
         old = holder.current.model_version
         assert holder.reload() == (old, holder.current)  # nothing new: same object, no reload
         source = resolve_version(cfg, old).source
-        new = str(
-            client(cfg)
-            .create_model_version("rollcure-bundle", source=source, run_id=trained_run.run_id)
-            .version
-        )
+        with tracking(cfg):  # MLflow resolves a logged-model source in its global store
+            created = client(cfg).create_model_version(
+                "rollcure-bundle", source=source, run_id=trained_run.run_id
+            )
+        new = str(created.version)
         errors: list[Exception] = []
         stop = threading.Event()
         try:

@@ -45,12 +45,12 @@ def test_risk_monotone_features_never_move_scores_the_wrong_way(trained_run):
     bundle = trained_run.bundle
     cases = trained_run.outcome.data.cases
     X = cases[bundle.feature_names].sample(300, random_state=1)
-    base = bundle.score(X)
+    base = bundle.score(X).to_frame()
     constrained = [f for f in bundle.features if f.monotone != 0 and f.dtype in ("int", "float")]
     assert len(constrained) >= 5
     for f in constrained:
         step = X[f.name].abs().fillna(0).mean() + 1.0
-        worse = bundle.score(X.assign(**{f.name: X[f.name] + f.monotone * step}))
+        worse = bundle.score(X.assign(**{f.name: X[f.name] + f.monotone * step})).to_frame()
         assert (worse["p_roll_forward"] >= base["p_roll_forward"] - 1e-12).all(), f.name
         assert (worse["p_cure"] <= base["p_cure"] + 1e-12).all(), f.name
 
@@ -63,8 +63,8 @@ def test_explanations_add_up_and_agree_with_shap(trained_run):
     for t in TARGETS:
         contrib = bundle.contributions(X, t)
         assert np.allclose(contrib.sum(axis=1), bundle.margin(X, t), atol=1e-9)
-        assert np.allclose(contrib.to_numpy(), shap_contributions(bundle.models[t], X), atol=1e-9)
-    reasons = bundle.explain(X.iloc[:50])
+        assert np.allclose(contrib.to_numpy(), shap_contributions(bundle.scorers[t].model, X), atol=1e-9)
+    reasons = bundle.explain(X.iloc[:50]).to_frame()
     assert set(reasons["code"]) <= set(bundle.reason_codes["code"])
     assert (
         reasons["text"]

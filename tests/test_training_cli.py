@@ -82,7 +82,9 @@ def test_run_logs_report_plots_and_bundle(trained_cli, cli_config):
     run_id = registry.resolve_version(cfg, "challenger").run_id
     c = registry.client(cfg)
     top = {a.path for a in c.list_artifacts(run_id)}
-    assert {"bundle", "report", "plots", "features.json", "metrics"} <= top
+    assert {"report", "plots", "features.json", "metrics"} <= top
+    source = registry.resolve_version(cfg, "challenger").source  # the bundle: the run's logged model
+    assert c.get_logged_model(source.removeprefix("models:/")).source_run_id == run_id
     plots = {a.path for a in c.list_artifacts(run_id, "plots")}
     assert "plots/ROC_curves.png" in plots and len(plots) == 9
 

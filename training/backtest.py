@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from models.allocation import allocate
+from models.bundle import Bundle, PolicyBundle
 from models.eligibility import eligibility
-from models.policy import decide, policy_config_of
-from models.rules import load_rules
+from models.policy import decide
 from models.strategies import dpd_ladder, random_policy, risk_score_policy
 from models.uplift import KEYS, ActionModels, fit_action_models
 from rollcure.config import RollcureConfig
@@ -78,9 +78,9 @@ def fit_policy_models(
     return fit_action_models(ds.X[keep], ds.labels, tables["actions"], cfg.policy, cfg.seed)
 
 
-def held_out_start(bundle) -> pd.Timestamp:
+def held_out_start(bundle: Bundle) -> pd.Timestamp:
     """First out-of-time cycle of the bundle's training split: cases from here on were never fitted."""
-    split = (getattr(bundle, "metadata", None) or {}).get("split")
+    split = bundle.metadata.get("split")
     if not split or not split.get("oot"):
         raise InputError("bundle: no time split in its metadata; cannot tell held-out cases apart")
     return pd.Timestamp(split["oot"][0])
@@ -111,7 +111,11 @@ def _metrics(choice, values, rec, cure, roll, balance, costs) -> dict[str, float
 
 
 def run_backtest(
-    tables: dict[str, pd.DataFrame], truth: dict[str, pd.DataFrame], bundle, cfg: RollcureConfig, seed: int
+    tables: dict[str, pd.DataFrame],
+    truth: dict[str, pd.DataFrame],
+    bundle: Bundle,
+    cfg: RollcureConfig,
+    seed: int,
 ) -> BacktestResult:
     """Compare the strategies on the cases at or after the bundle's first out-of-time cycle."""
     from features.build import build_features
@@ -125,16 +129,14 @@ def run_backtest(
     states = states[pd.to_datetime(states["as_of"]) >= start].reset_index(drop=True)
     if states.empty:
         raise InputError(f"--data: no overdue case at or after the held-out start {start.date()}")
-    pcfg = policy_config_of(bundle)
-    models = bundle.action_models
-    if models is None:
-        models = fit_policy_models(tables, cfg, start)
-        bundle.action_models = models
+    if bundle.policy is None:
+        bundle.policy = PolicyBundle.from_config(cfg.policy, fit_policy_models(tables, cfg, start))
+    pcfg, models = bundle.policy.config, bundle.policy.action_models
     cases = states[KEYS].copy()
     X = build_features(tables, cases, cfg)
-    rules = load_rules(pcfg.rules_path)
+    rules = bundle.policy.rules
     el = eligibility(X, rules)
-    scores = bundle.score(X).reset_index(drop=True)
+    scores = bundle.score(X).to_frame()
     pred = models.predict(X, costs=np.asarray(pcfg.cost_vector()))
     true_costs = np.asarray(cfg.simulation.cost_vector())
     av = action_values(states, cfg.simulation)
@@ -229,7 +231,7 @@ def run_backtest(
     return BacktestResult(policies, off_policy, forecast, arms, kpis, facts)
 
 
-def _arms(bundle, X: pd.DataFrame, as_of: np.ndarray, V, rec, costs, seed: int) -> pd.DataFrame:
+def _arms(bundle: Bundle, X: pd.DataFrame, as_of: np.ndarray, V, rec, costs, seed: int) -> pd.DataFrame:
     """Live decisions (champion, challenger, exploration) scored against the truth, per arm."""
     parts = []
     for k, day in enumerate(np.unique(as_of)):

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from models.baselines import LogisticScorecard, MarkovBaseline
-from models.bundle import Bundle
-from models.calibration import Calibrator, choose
+from models.bundle import Bundle, Scorer
+from models.calibration import choose
 from models.classifiers import GBMClassifier, monotone_vector
 from models.feature_spec import FeatureSpec
 from models.metrics import METRICS, metric_table, metrics_by_group
@@ -72,8 +72,7 @@ def fit_bundle(
     train, valid = cases[parts == "train"], cases[parts == "valid"]
     directions = {s.name: s.monotone for s in spec} if model_cfg.monotone else {}
     overrides = model_cfg.monotone_overrides if model_cfg.monotone else {}
-    models: dict[str, GBMClassifier] = {}
-    calibrators: dict[str, Calibrator] = {}
+    scorers: dict[str, Scorer] = {}
     cal_scores: dict[str, dict[str, float]] = {}
     for t in TARGETS:
         for part, frame in (("training", train), ("validation", valid)):
@@ -84,9 +83,9 @@ def fit_bundle(
         # Dataset, and cure's are the reverse of roll-forward's
         model.fit(train[names], train[t].to_numpy(), valid[names], valid[t].to_numpy())
         margin_valid = model.predict_margin(valid[names])
-        calibrators[t], cal_scores[t] = choose(margin_valid, valid[t].to_numpy(), model_cfg.calibration, seed)
-        models[t] = model
-    bundle = Bundle(models=models, calibrators=calibrators, features=list(spec), model_config=model_cfg)
+        calibrator, cal_scores[t] = choose(margin_valid, valid[t].to_numpy(), model_cfg.calibration, seed)
+        scorers[t] = Scorer(model, calibrator)
+    bundle = Bundle(scorers=scorers, features=list(spec), model_config=model_cfg)
     bundle.metadata = {
         "split": split.describe(),
         "seed": seed,
@@ -121,10 +120,10 @@ def evaluate(
         logistic = LogisticScorecard(c=bundle.model_config.logistic_c, seed=seed).fit(
             train[names], train[t].to_numpy()
         )
-        out[f"p_{t}_lightgbm"] = scores_oot[f"p_{t}"].to_numpy()
+        out[f"p_{t}_lightgbm"] = scores_oot[f"p_{t}"]
         out[f"p_{t}_markov"] = markov.predict(oot["bucket"], t)
         out[f"p_{t}_logistic"] = logistic.predict_proba(oot[names])
-        valid_metrics[t] = metric_table(valid[t].to_numpy(dtype=float), scores_valid[f"p_{t}"].to_numpy())
+        valid_metrics[t] = metric_table(valid[t].to_numpy(dtype=float), scores_valid[f"p_{t}"])
     return TrainResult(
         bundle=bundle,
         split=split,

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from models.bundle import Bundle, PolicyBundle
 from rollcure.config import RollcureConfig
 from training.data import CaseData, frame_digest, load_case_data
 from training.fit import TrainResult, evaluate, flat_metrics, train_models
@@ -36,7 +37,7 @@ class TrainingOutcome:
     report_path: Path | None
 
     @property
-    def bundle(self):
+    def bundle(self) -> Bundle:
         return self.result.bundle
 
     @property
@@ -70,6 +71,15 @@ def _log_images(images: dict[str, str]) -> None:
         mlflow.log_artifacts(tmp, artifact_path="plots")
 
 
+def input_example(tables: dict[str, pd.DataFrame], cases: pd.DataFrame, cfg: RollcureConfig) -> pd.DataFrame:
+    """The registered model's input example: the latest training case as a payload frame."""
+    from features.payload_from_tables import payloads_from_tables
+    from registry.pyfunc import payload_frame
+
+    latest = cases.loc[[cases["as_of"].idxmax()], ["loan_id", "as_of"]].reset_index(drop=True)
+    return payload_frame(payloads_from_tables(tables, latest, cfg.features.payload_cycles))
+
+
 def default_report_path(cfg: RollcureConfig) -> Path:
     return Path(cfg.data_dir) / "reports" / REPORT_NAME
 
@@ -95,12 +105,13 @@ def run_training(
     data = load_case_data(tables, cfg)
     _say(console, f"{len(data.cases):,} labelled cases × {len(data.spec)} features; training …")
     result = train_models(data.cases, data.spec, cfg.model, cfg.training, cfg.seed)
-    result.bundle.policy_config = cfg.policy
+    result.bundle.feature_config = cfg.features
     if len(tables.get("actions", ())):  # a book with logged actions: learn what each action yields
         from training.backtest import fit_policy_models
 
         _say(console, "fitting the action-response models on the logged actions …")
-        result.bundle.action_models = fit_policy_models(tables, cfg, pd.Timestamp(result.split.oot[0]))
+        models = fit_policy_models(tables, cfg, pd.Timestamp(result.split.oot[0]))
+        result.bundle.policy = PolicyBundle.from_config(cfg.policy, models)
     digest = frame_digest(data.cases)
     result.bundle.metadata["data_digest"] = digest
     exp_id = registry.experiment_id(cfg)
@@ -113,8 +124,8 @@ def run_training(
             "data_dir": str(Path(data_dir).resolve()),
             "n_features": len(data.spec),
             **{f"n_{p}": n for p, n in result.bundle.metadata["n_cases"].items()},
-            **{f"calibration.{t}": c.method for t, c in result.bundle.calibrators.items()},
-            **{f"best_iteration.{t}": m.best_iteration_ for t, m in result.bundle.models.items()},
+            **{f"calibration.{t}": s.calibrator.method for t, s in result.bundle.scorers.items()},
+            **{f"best_iteration.{t}": s.model.best_iteration_ for t, s in result.bundle.scorers.items()},
         }
         mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
         mlflow.set_tags({"data_digest": digest, "split": json.dumps(result.split.describe())})
@@ -122,7 +133,8 @@ def run_training(
         mlflow.log_dict(result.metrics, "metrics/oot_metrics.json")
         mlflow.log_dict([s.to_dict() for s in data.spec], "features.json")
         mlflow.log_text(result.by_bucket.to_csv(index=False), "metrics/oot_by_bucket.csv")
-        version = registry.register_bundle(cfg, run_id, result.bundle)
+        example = input_example(tables, data.cases, cfg)
+        version = registry.register_bundle(cfg, run_id, result.bundle, input_example=example)
         report_path = None
         if write_report_file:
             _say(console, "writing the validation report …")

@@ -13,15 +13,16 @@ from typing import Any
 
 import pandas as pd
 
+from models.bundle import Bundle, PolicyBundle
 from rollcure.config import RollcureConfig
 from rollcure.core.errors import InputError
 
 
-def load_policy_bundle(cfg: RollcureConfig, model: str = "champion", bundle_dir: Path | None = None):
+def load_policy_bundle(
+    cfg: RollcureConfig, model: str = "champion", bundle_dir: Path | None = None
+) -> Bundle:
     """A bundle from a folder (``--bundle``) or from the MLflow registry by alias or version."""
     if bundle_dir is not None:
-        from models.bundle import Bundle
-
         return Bundle.load(Path(bundle_dir))
     from registry.store import load_bundle
 
@@ -31,7 +32,7 @@ def load_policy_bundle(cfg: RollcureConfig, model: str = "champion", bundle_dir:
 def backtest_book(
     cfg: RollcureConfig,
     data_dir: Path,
-    bundle,
+    bundle: Bundle,
     *,
     console: Any = None,
     json_out: Path | None = None,
@@ -58,7 +59,7 @@ def backtest_book(
 def segment_latest(
     cfg: RollcureConfig,
     data_dir: Path,
-    bundle,
+    bundle: Bundle,
     *,
     out_dir: Path | None = None,
     as_of: str | None = None,
@@ -73,10 +74,11 @@ def segment_latest(
     from training.segment import segment_book
 
     tables = read_tables(Path(data_dir))
-    if bundle.action_models is None:  # a bundle trained before the policy was wired into training
+    if bundle.policy is None:  # a bundle trained on a book without logged actions
         from training.backtest import fit_policy_models, held_out_start
 
-        bundle.action_models = fit_policy_models(tables, cfg, held_out_start(bundle))
+        models = fit_policy_models(tables, cfg, held_out_start(bundle))
+        bundle.policy = PolicyBundle.from_config(cfg.policy, models)
     cycles = tables["cycles"]
     day = pd.Timestamp(as_of) if as_of else pd.Timestamp(cycles["cycle_date"].max())
     cases = overdue_cases(cycles, as_of=day)

@@ -105,7 +105,8 @@ def build_report(
     names = bundle.feature_names
     train_x = _sample(cases.loc[parts == "train", names], sample, seed)
     oot_x = _sample(cases.loc[parts == "oot", names], sample, seed)
-    train_scores, oot_scores = bundle.score(train_x), bundle.score(oot_x)
+    train_scores = bundle.score(train_x).to_frame(train_x.index)
+    oot_scores = bundle.score(oot_x).to_frame(oot_x.index)
     psi = psi_table(pd.concat([train_x, train_scores], axis=1), pd.concat([oot_x, oot_scores], axis=1))
     out: list[str] = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(context.title)}</title>",
@@ -125,7 +126,7 @@ def build_report(
     out.append(_table(metrics_frame(result.metrics)))
     if result.calibration_scores:
         cal = pd.DataFrame(result.calibration_scores).T.rename_axis("target").reset_index()
-        chosen = {t: bundle.calibrators[t].method for t in TARGETS}
+        chosen = {t: bundle.scorers[t].calibrator.method for t in TARGETS}
         out.append(
             f"<p class='note'>Calibration chosen on the validation cycle: {html.escape(str(chosen))}; "
             "cross-fitted validation log loss of each candidate:</p>"

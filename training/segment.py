@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from models.bundle import Bundle
 from rollcure.core.catalogue import ACTIONS
 
 #: Roll-forward probability cut-offs of the risk bands (low < 0.3 <= mid < 0.6 <= high).
@@ -98,7 +99,7 @@ def segment_table(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return out
 
 
-def segment_book(bundle, X: pd.DataFrame, decisions: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def segment_book(bundle: Bundle, X: pd.DataFrame, decisions: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Both views of the book from the features and ``models.policy.decide`` output (row-aligned)."""
     X = X.reset_index(drop=True)
     d = decisions.reset_index(drop=True)
