@@ -32,6 +32,7 @@ from models.uplift import ActionModels
 from rollcure.config.features import FeatureConfig
 from rollcure.config.model import TARGETS, ModelConfig
 from rollcure.config.policy import PolicyConfig
+from rollcure.core.catalogue import ACTIONS, CATALOGUE_ENV
 from rollcure.core.errors import InputError
 
 #: 2: calibrators and action models as JSON and LightGBM text (format 1 pickled them).
@@ -198,6 +199,7 @@ class Bundle:
         self.reason_codes.to_csv(path / "reason_codes.csv", index=False)
         manifest = {
             "format": BUNDLE_FORMAT,
+            "actions": list(ACTIONS),
             "targets": list(self.scorers),
             "features": [f.to_dict() for f in self.features],
             "model_config": self.model_config.model_dump(),
@@ -223,6 +225,12 @@ class Bundle:
         if manifest.get("format") != BUNDLE_FORMAT:
             raise InputError(
                 f"bundle: format {manifest.get('format')} not supported (expected {BUNDLE_FORMAT})"
+            )
+        trained_with = manifest.get("actions")
+        if trained_with != list(ACTIONS):
+            raise InputError(
+                f"bundle: trained with the actions {trained_with}, but this process's action catalogue "
+                f"has {list(ACTIONS)} (set {CATALOGUE_ENV} to the catalogue it was trained with, or retrain)"
             )
         calibrators = json.loads((path / _CALIBRATORS).read_text())
         scorers = {}

@@ -145,3 +145,15 @@ def test_a_catalogue_with_an_extra_action_runs_simulate_train_decide_serve(tmp_p
     names = {a["name"] for a in raw["actions"]}
     assert out["scored_actions"] and set(out["scored_actions"]) <= names | {"manual_review"}  # batch decided
     assert out["served_values"] and all("sms_blast" in keys for keys in out["served_values"])
+
+
+def test_a_bundle_trained_under_another_catalogue_is_refused(policy_bundle, tmp_path):
+    from models.bundle import Bundle
+
+    folder = policy_bundle.save(tmp_path / "bundle")
+    assert Bundle.load(folder).policy is not None  # same catalogue: loads
+    manifest = json.loads((folder / "bundle.json").read_text())
+    manifest["actions"] = [*ACTIONS, "sms_blast"]
+    (folder / "bundle.json").write_text(json.dumps(manifest))
+    with pytest.raises(InputError, match="trained with the actions .*sms_blast.* ROLLCURE_ACTIONS"):
+        Bundle.load(folder)
