@@ -134,10 +134,10 @@ def treeshap_ceiling(data_dir: Path, book: Path, rows: int, repeats: int = 3) ->
     chunk reader and ``build_features``, converted once outside the timing.
     """
     from features.build import build_features
+    from models.policy import DECISION_REASON_TARGET
     from registry.store import load_bundle
     from rollcure.config import load_config
     from serving.batch import ParquetBook, resolve_as_of
-    from serving.pipeline import DECISION_REASON_TARGET
 
     cfg = load_config(None, data_dir=data_dir)
     bundle = load_bundle(cfg, cfg.serving.model_alias)

@@ -23,7 +23,7 @@ import pandas as pd
 
 from models.calibration import Calibrator
 from models.classifiers import GBMClassifier
-from models.explain import REASON_COLUMNS, reason_arrays
+from models.explain import REASON_COLUMNS, top_reasons
 from models.feature_spec import FeatureSpec, spec_from_dicts
 from models.lgb_input import column_positions
 from models.reason_codes import reason_code_table
@@ -179,7 +179,7 @@ class Bundle:
             scorer = self.scorers[t]
             contrib = scorer.model.contributions(inputs[t])
             per_direction = [
-                reason_arrays(contrib, X, self.features, scorer.calibrator, t, k, d) for d in directions
+                top_reasons(contrib, X, self.features, scorer.calibrator, t, k, d) for d in directions
             ]
             parts.append(_by_case(per_direction))
         return Reasons(parts[0] if len(parts) == 1 else _concat(parts))

@@ -18,7 +18,7 @@ from models.feature_spec import FeatureSpec
 from models.lgb_input import column_arrays
 from models.reason_codes import format_values, reason_code, sentences
 
-#: Columns of the long reasons frame returned by :func:`top_reasons`.
+#: Columns of the long reasons table (``models.bundle.Reasons``), one array each from :func:`top_reasons`.
 REASON_COLUMNS: tuple[str, ...] = (
     "case",
     "target",
@@ -48,7 +48,7 @@ def shap_contributions(model: GBMClassifier, X: pd.DataFrame) -> np.ndarray:
 
 def _values(
     X: pd.DataFrame, names: list[str], rows: np.ndarray, cols: np.ndarray, spec: list[FeatureSpec]
-) -> tuple:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Raw value and its sentence start for each reason (one pass per feature that appears)."""
     used, inverse = np.unique(cols, return_inverse=True)
     raw = np.empty(len(rows), dtype=object)
@@ -63,7 +63,7 @@ def _values(
     return raw, text, used, inverse
 
 
-def reason_arrays(
+def top_reasons(
     contrib: np.ndarray,
     X: pd.DataFrame,
     spec: list[FeatureSpec],
@@ -72,10 +72,15 @@ def reason_arrays(
     top_k: int,
     direction: str,
 ) -> dict[str, np.ndarray]:
-    """The columns of :func:`top_reasons` for one direction, rows ordered by case then rank.
+    """The ``top_k`` largest contributions per case in one direction ("up": positive, "down":
+    negative), as the ``REASON_COLUMNS`` arrays with rows ordered by case then rank.
 
-    The serving path needs one direction of one target, so this is the unit of work; formatting
-    (the costly part) runs only on the reasons kept.
+    One direction of one target is the unit of work because a decision shows exactly that, and
+    formatting (the costly part) then runs only on the reasons kept; ``Bundle.explain`` combines
+    targets and directions and ``Reasons.to_frame`` is the one adapter to a frame. ``contrib`` is
+    (n, features + 1) with the base value last, columns in ``spec`` order; ``X`` holds the features
+    by name (other columns are ignored). A reason is listed only if its contribution is non-zero in
+    its direction. Vectorised: the Python loops run over features, never over cases.
     """
     n, f = len(X), len(spec)
     phi = contrib[:, :f]
@@ -103,26 +108,3 @@ def reason_arrays(
         "contribution_pp": pp,
         "text": sentences(value_text, target, np.full(len(rows), direction), pp),
     }
-
-
-def top_reasons(
-    contrib: np.ndarray,
-    X: pd.DataFrame,
-    spec: list[FeatureSpec],
-    calibrator: Calibrator,
-    target: str,
-    top_k: int,
-    directions: tuple[str, ...] = ("up", "down"),
-) -> pd.DataFrame:
-    """The ``top_k`` largest positive ("up") and negative ("down") contributions per case, as a long
-    frame ordered by case, direction as given, rank.
-
-    ``contrib`` is (n, features + 1) with the base value last, columns in ``spec`` order; ``X`` holds
-    the features by name (other columns are ignored). A reason is listed only if its contribution is
-    non-zero in its direction. Vectorised: the Python loops run over features and ranks, never over
-    cases.
-    """
-    parts = [reason_arrays(contrib, X, spec, calibrator, target, top_k, d) for d in directions]
-    columns = {c: np.concatenate([p[c] for p in parts]) for c in REASON_COLUMNS}
-    order = np.argsort(columns["case"], kind="stable")  # per case: the directions in turn, by rank
-    return pd.DataFrame({c: v[order] for c, v in columns.items()})

@@ -4,16 +4,21 @@
 expected values from the action-response models (ranked cautiously, ``models.uplift``), the exact
 capacity-constrained allocation, the champion/challenger/exploration arms with the propensity of
 what was chosen (so the logs support off-policy evaluation later), and the explanations a
-collector or an auditor reads.
+collector or an auditor reads. It returns arrays (``Decisions``) with one ``to_frame`` adapter: the
+service reads a few columns back per case, and building then reading a ~40-column frame cost more
+than deciding. The reasons a decision shows come from :func:`decision_reasons` alone, so the
+batch scorer, the service and ``decide`` give every case the same reasons.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from models.allocation import allocate
-from models.bundle import Bundle
+from models.bundle import Bundle, Scores
 from models.draws import case_seeds, uniforms
 from models.eligibility import Eligibility, eligibility
 from models.lgb_input import column_values
@@ -25,6 +30,9 @@ from rollcure.core.catalogue import ACTIONS
 from rollcure.core.errors import InputError
 
 ARMS: tuple[str, ...] = ("champion", "challenger", "explore")
+#: The reasons attached to a decision: what raised the roll-forward risk, strongest first.
+DECISION_REASON_TARGET = "roll_forward"
+DECISION_REASON_DIRECTION = "up"
 _N_ACTIONS = len(ACTIONS)
 #: Columns of a case's uniforms (``models.draws`` streams): the arm, the exploration noise per
 #: action, the random challenger's preference noise per action, then its priority.
@@ -35,11 +43,86 @@ _CHALLENGER_PRIORITY_U = 1 + 2 * _N_ACTIONS
 _N_STREAMS = 2 + 2 * _N_ACTIONS
 
 
+@dataclass(frozen=True)
+class ReasonLists:
+    """Per-case lists as flat arrays plus offsets (Arrow's list layout): no per-case Python objects."""
+
+    offsets: np.ndarray
+    codes: np.ndarray
+    texts: np.ndarray
+
+    def codes_of(self, i: int) -> list[str]:
+        return [str(c) for c in self.codes[self.offsets[i] : self.offsets[i + 1]]]
+
+    def texts_of(self, i: int) -> list[str]:
+        return [str(t) for t in self.texts[self.offsets[i] : self.offsets[i + 1]]]
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """One decision cycle's output: columns of arrays in case order and the reasons each case shows.
+
+    ``columns`` holds the case keys, the action, arm, propensity, expected values (``ev_<action>``
+    for every action), scores and why/why-not texts; ``reasons`` is None when not asked for.
+    """
+
+    columns: dict[str, np.ndarray]
+    reasons: ReasonLists | None
+
+    def __getitem__(self, column: str) -> np.ndarray:
+        return self.columns[column]
+
+    def __len__(self) -> int:
+        return len(self.columns["action"])
+
+    def reason_lists(self) -> ReasonLists:
+        """The reasons, for a caller that decided with them (an error, not silently none, otherwise)."""
+        if self.reasons is None:
+            raise InputError("decisions: decided with explain=False, so there are no reasons to show")
+        return self.reasons
+
+    def to_frame(self) -> pd.DataFrame:
+        """The decisions as a frame (index: row positions); with reasons, ``reason_codes`` holds
+        each case's list of codes and ``reasons`` their texts joined by "; "."""
+        frame = pd.DataFrame(self.columns)
+        if self.reasons is None:
+            return frame
+        n = len(frame)
+        lists = self.reasons
+        return frame.assign(
+            reason_codes=[lists.codes_of(i) for i in range(n)],
+            reasons=np.asarray(["; ".join(lists.texts_of(i)) for i in range(n)], dtype=object),
+        )
+
+
+def decision_reasons(
+    bundle: Bundle, X: pd.DataFrame, inputs: dict[str, np.ndarray] | None = None
+) -> ReasonLists:
+    """The reasons a decision shows, per case in rank order: TreeSHAP for the decision target only
+    (the throughput bottleneck) and only the direction a decision shows. ``X`` is positional
+    (``case`` = row); ``inputs``: ``bundle.matrices(X)`` when the caller converted X already."""
+    reasons = bundle.explain(
+        X, targets=(DECISION_REASON_TARGET,), directions=(DECISION_REASON_DIRECTION,), inputs=inputs
+    )
+    counts = np.bincount(np.asarray(reasons["case"], dtype=np.int64), minlength=len(X))
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return ReasonLists(
+        offsets=offsets,
+        codes=np.asarray(reasons["code"], dtype=object),
+        texts=np.asarray(reasons["text"], dtype=object),
+    )
+
+
 def challenger_choice(
-    strategy: str, X: pd.DataFrame, scores, el: Eligibility, caps, cfg: PolicyConfig, u
+    strategy: str,
+    X: pd.DataFrame,
+    scores: Scores,
+    el: Eligibility,
+    caps: np.ndarray,
+    cfg: PolicyConfig,
+    u: np.ndarray,
 ) -> np.ndarray:
-    """The configured challenger strategy's choice for every case (``u``: the cases' uniforms;
-    ``scores``: p_roll_forward and p_cure, a frame or a mapping of arrays)."""
+    """The configured challenger strategy's choice for every case (``u``: the cases' uniforms)."""
     if strategy == "dpd_ladder":
         return dpd_ladder(X, el.mask, caps)
     if strategy == "risk_score":
@@ -61,7 +144,9 @@ def _fmt(x: np.ndarray) -> np.ndarray:
     return np.round(np.where(np.isfinite(x), x, 0.0)).astype(np.int64).astype(str)
 
 
-def _explanations(values: np.ndarray, el: Eligibility, choice: np.ndarray) -> tuple[np.ndarray, dict]:
+def _explanations(
+    values: np.ndarray, el: Eligibility, choice: np.ndarray
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """One sentence per case (why this over the next best) and, per action, why it was not chosen.
 
     The why-not texts are built for all actions at once on cases x actions arrays: per-action
@@ -97,19 +182,9 @@ def _explanations(values: np.ndarray, el: Eligibility, choice: np.ndarray) -> tu
     return why, why_not
 
 
-def _reason_columns(bundle: Bundle, X: pd.DataFrame, top_k: int | None) -> pd.DataFrame:
-    """Per case: roll-forward reason codes (risk up) and the readable texts of all top reasons."""
-    reasons = bundle.explain(X, top_k=top_k).to_frame()
-    n = len(X)
-    up = reasons[(reasons["target"] == "roll_forward") & (reasons["direction"] == "up")]
-    codes = up.groupby("case")["code"].agg(list).reindex(range(n))
-    texts = reasons[reasons["direction"] == "up"].groupby("case")["text"].agg("; ".join).reindex(range(n))
-    return pd.DataFrame(
-        {
-            "reason_codes": [c if isinstance(c, list) else [] for c in codes],
-            "reasons": texts.fillna("").to_numpy(),
-        }
-    )
+def _positional(X: pd.DataFrame) -> pd.DataFrame:
+    """X with its index reset to row positions (positions are the case ids)."""
+    return X if X.index.equals(pd.RangeIndex(len(X))) else X.reset_index(drop=True)
 
 
 def decide(
@@ -120,41 +195,17 @@ def decide(
     rules: RuleSet | None = None,
     capacities: list[float] | None = None,
     explain: bool = True,
-    top_k: int | None = None,
-) -> pd.DataFrame:
+) -> Decisions:
     """Decide the next action for every case of a feature frame (one decision cycle).
 
-    ``X`` is ``features.build_features`` output. ``rules`` default to the bundle's own.
-    ``capacities`` (ACTIONS order, inf = unlimited) default to the policy's per-cycle capacities.
-    ``seed`` drives the arm, exploration and random-challenger draws: an int for the frame or an
-    integer array with one seed per case; each case draws from its own seed only
-    (``models.draws``), so its draws do not depend on which other cases share the call (an int
-    gives row ``i`` the seed ``splitmix64(seed) + i``).
+    ``X`` is ``features.build_features`` output (its index is ignored: cases are row positions).
+    ``rules`` default to the bundle's own. ``capacities`` (ACTIONS order, inf = unlimited) default
+    to the policy's per-cycle capacities. ``seed`` drives the arm, exploration and random-challenger
+    draws: an int for the frame or an integer array with one seed per case; each case draws from its
+    own seed only (``models.draws``), so its draws do not depend on which other cases share the call
+    (an int gives row ``i`` the seed ``splitmix64(seed) + i``). ``explain``: attach
+    :func:`decision_reasons` (X is converted to the classifiers' input once, for both).
     """
-    X = _positional(X)
-    out = pd.DataFrame(decide_columns(bundle, X, seed=seed, rules=rules, capacities=capacities))
-    if explain:
-        out = pd.concat([out, _reason_columns(bundle, X, top_k)], axis=1)
-    return out
-
-
-def _positional(X: pd.DataFrame) -> pd.DataFrame:
-    """X with its index reset to row positions (positions are the case ids)."""
-    return X if X.index.equals(pd.RangeIndex(len(X))) else X.reset_index(drop=True)
-
-
-def decide_columns(
-    bundle: Bundle,
-    X: pd.DataFrame,
-    *,
-    seed: int | np.ndarray,
-    rules: RuleSet | None = None,
-    capacities: list[float] | None = None,
-    inputs: dict[str, np.ndarray] | None = None,
-) -> dict[str, np.ndarray]:
-    """:func:`decide`'s columns (without reasons) as arrays in frame order: the service reads a few
-    of them back per case, and building then reading a ~40-column frame cost more than deciding.
-    ``inputs``: ``bundle.matrices(X)`` when the caller converted X once for the reasons too."""
     if bundle.policy is None:
         raise InputError("policy: the bundle carries no action-response models (train them first)")
     cfg = bundle.policy.config
@@ -166,6 +217,7 @@ def decide_columns(
         raise InputError(f"policy: capacities needs {len(ACTIONS)} entries (ACTIONS order), got {caps.shape}")
     u = uniforms(case_seeds(seed, n), _N_STREAMS)
     el = eligibility(X, rules)
+    inputs = bundle.matrices(X) if explain else None
     scores = bundle.score(X, inputs)
     pred = bundle.policy.action_models.predict(X, costs=np.asarray(cfg.cost_vector()))
     values = pred.decision  # what the policy ranks by (cautious away from the reference action)
@@ -223,4 +275,4 @@ def decide_columns(
         cols[f"why_not_{a}"] = why_not[a]
     contact = np.isin(names[choice], rules.contact_actions) & ~el.manual_review
     cols["contact_window"] = np.where(contact, rules.contact_hours.label(), "")
-    return cols
+    return Decisions(cols, decision_reasons(bundle, X, inputs) if explain else None)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from rollcure.core.catalogue import ACTIONS
 from serving.decision_log import DecisionRecord, hash_case_id, inputs_digest
-from serving.pipeline import decide_case_columns, explain_cases, score_cases
+from serving.pipeline import decide_cases, explain_cases, score_cases
 from serving.runtime import ModelRuntime
 from serving.schemas import CaseDecision, CaseExplanation, CaseScore, Reason
 
@@ -61,24 +61,24 @@ def _dates(values: np.ndarray) -> list:
     return pd.DatetimeIndex(values).date.tolist()
 
 
-def _expected_values(policy: Mapping[str, np.ndarray], n: int) -> list[dict[str, float] | None]:
+def _expected_values(columns: Mapping[str, np.ndarray], n: int) -> list[dict[str, float] | None]:
     """Expected net recovery of every action per case (finite ones only); None without a policy."""
-    cols = [a for a in ACTIONS if f"ev_{a}" in policy]
+    cols = [a for a in ACTIONS if f"ev_{a}" in columns]
     if not cols:
         return [None] * n
-    matrix = np.column_stack([np.asarray(policy[f"ev_{a}"], dtype=float) for a in cols]).tolist()
+    matrix = np.column_stack([np.asarray(columns[f"ev_{a}"], dtype=float) for a in cols]).tolist()
     return [{a: v for a, v in zip(cols, row, strict=True) if math.isfinite(v)} for row in matrix]
 
 
-def _rule_notes(policy: Mapping[str, np.ndarray], n: int) -> list[list[str]]:
-    """Why the chosen action, then why not each other action, per case (``pipeline.rule_notes_of``
-    one column at a time)."""
+def _rule_notes(columns: Mapping[str, np.ndarray], n: int) -> list[list[str]]:
+    """Why the chosen action, then why not each other action, per case (one column at a time;
+    none without a policy)."""
     notes: list[list[str]] = [[] for _ in range(n)]
-    columns = [("why", "")] + [(f"why_not_{a}", f"not {a}: ") for a in ACTIONS]
-    for col, prefix in columns:
-        if col not in policy:
+    texts = [("why", "")] + [(f"why_not_{a}", f"not {a}: ") for a in ACTIONS]
+    for col, prefix in texts:
+        if col not in columns:
             continue
-        for i, text in enumerate(np.asarray(policy[col], dtype=object).tolist()):
+        for i, text in enumerate(np.asarray(columns[col], dtype=object).tolist()):
             if isinstance(text, str) and text:
                 notes[i].append(prefix + text)
     return notes
@@ -95,7 +95,8 @@ def recommend(
     digests = [inputs_digest(p.model_dump(mode="json")) for p in payloads]
     # the decision's columns as arrays: building frames only to read them back cost more per
     # request than the decision itself
-    frame, reasons, policy = decide_case_columns(runtime.bundle, X, case_seeds(digests))
+    decisions = decide_cases(runtime.bundle, X, case_seeds(digests))
+    frame, reasons = decisions.columns, decisions.reason_lists()
     n = len(X)
     stamp = decided_at.isoformat()
     loan_ids = np.asarray(frame["loan_id"], dtype=np.int64).tolist()
@@ -106,8 +107,8 @@ def recommend(
     values = _floats_or_none(frame["expected_value"])
     propensities = _floats_or_none(frame["propensity"])
     arms = [str(a) for a in np.asarray(frame["arm"], dtype=object).tolist()]
-    all_values = _expected_values(policy, n)
-    notes = _rule_notes(policy, n)
+    all_values = _expected_values(frame, n)
+    notes = _rule_notes(frame, n)
     codes = reasons.codes.tolist()
     texts = reasons.texts.tolist()
     offsets = reasons.offsets.tolist()

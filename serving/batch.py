@@ -4,8 +4,9 @@ Memory stays bounded by the chunk size: from a data folder only the cycle dates 
 cycle's overdue rows are read whole; each chunk of cases (sorted by loan) reads just its loans'
 rows known at the as-of date, with Parquet pushdown filters, and goes through the same
 ``build_features`` -> bundle -> policy path as the HTTP service. In-memory tables (tests,
-notebooks) are sliced with a binary search per table instead. The output is appended to one
-Parquet file chunk by chunk, in chunk order. From a data folder, chunks can be decided in several
+notebooks) are a ``TableBook``, sliced with a binary search per table instead. Both are a ``Book``
+given to the one scorer, :func:`score_book`, so its settings are declared once. The output is
+appended to one Parquet file chunk by chunk, in chunk order. Chunks can be decided in several
 processes (``serving.batch_pool``): each loads the bundle once and reads its own chunks' rows.
 """
 
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
@@ -23,9 +24,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from models.bundle import Bundle
+from models.policy import Decisions
+from rollcure.config.features import FeatureConfig
 from rollcure.core.errors import InputError
 from serving.pipeline import decide_cases
 from serving.record import arrow_schema
+
+if TYPE_CHECKING:
+    from rollcure.config import RollcureConfig
+
+#: One chunk's raw tables from the loan ids of its cases (sorted).
+ChunkLoader = Callable[[np.ndarray], dict[str, pd.DataFrame]]
 
 #: Time column of each history table and whether rows stamped exactly at as_of are known then.
 _HISTORY = {"cycles": ("cycle_date", True), "contacts": ("ts", True), "actions": ("decided_at", False)}
@@ -95,24 +104,35 @@ def _arrow_lists(offsets: np.ndarray, values: np.ndarray) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(values.astype(str), pa.string()))
 
 
-def decisions_to_arrow(frame: pd.DataFrame, reasons: Any, model_name: str, model_version: str) -> pa.Table:
+def decisions_to_arrow(decisions: Decisions, model_name: str, model_version: str) -> pa.Table:
     """One chunk's output table in ``OUTPUT_SCHEMA``."""
-    n = len(frame)
+    n = len(decisions)
+    reasons = decisions.reason_lists()
     columns = {
-        "loan_id": pa.array(frame["loan_id"].to_numpy(dtype=np.int64)),
-        "as_of": pa.array(frame["as_of"].to_numpy(dtype="datetime64[ns]")),
-        "p_roll_forward": pa.array(frame["p_roll_forward"].to_numpy(dtype=np.float64)),
-        "p_cure": pa.array(frame["p_cure"].to_numpy(dtype=np.float64)),
-        "action": pa.array(frame["action"].astype(object).where(frame["action"].notna(), None), pa.string()),
-        "expected_value": pa.array(frame["expected_value"].to_numpy(dtype=np.float64), from_pandas=True),
-        "arm": pa.array(frame["arm"].astype(object).to_numpy(), pa.string()),
-        "propensity": pa.array(frame["propensity"].to_numpy(dtype=np.float64), from_pandas=True),
+        "loan_id": pa.array(np.asarray(decisions["loan_id"], dtype=np.int64)),
+        "as_of": pa.array(np.asarray(decisions["as_of"], dtype="datetime64[ns]")),
+        "p_roll_forward": pa.array(_floats(decisions["p_roll_forward"])),
+        "p_cure": pa.array(_floats(decisions["p_cure"])),
+        "action": pa.array(_texts(decisions["action"]), pa.string()),
+        "expected_value": pa.array(_floats(decisions["expected_value"]), from_pandas=True),
+        "arm": pa.array(np.asarray(decisions["arm"], dtype=object), pa.string()),
+        "propensity": pa.array(_floats(decisions["propensity"]), from_pandas=True),
         "reason_codes": _arrow_lists(reasons.offsets, reasons.codes),
         "reasons": _arrow_lists(reasons.offsets, reasons.texts),
         "model_name": pa.array(np.full(n, model_name, dtype=object), pa.string()),
         "model_version": pa.array(np.full(n, model_version, dtype=object), pa.string()),
     }
     return pa.table(columns, schema=OUTPUT_SCHEMA)
+
+
+def _floats(values: np.ndarray) -> np.ndarray:
+    return np.asarray(values, dtype=np.float64)
+
+
+def _texts(values: np.ndarray) -> np.ndarray:
+    """Strings as objects, anything missing (None or NaN) as None."""
+    values = np.asarray(values, dtype=object)
+    return np.where(pd.isna(values), None, values)
 
 
 def chunk_seed(seed: int, k: int) -> int:
@@ -126,9 +146,9 @@ def chunk_seed(seed: int, k: int) -> int:
 class _Chunks:
     """What deciding a chunk needs besides its cases; pickled once to each worker process."""
 
-    load: Callable[[np.ndarray], dict[str, pd.DataFrame]]
+    load: ChunkLoader
     bundle: Bundle
-    feature_cfg: Any
+    feature_cfg: FeatureConfig
     model_name: str
     version: str
     seed: int
@@ -138,8 +158,8 @@ class _Chunks:
         from features.build import build_features
 
         X = build_features(self.load(cases["loan_id"].to_numpy()), cases, self.feature_cfg)
-        frame, reasons, _ = decide_cases(self.bundle, X, chunk_seed(self.seed, k))
-        return decisions_to_arrow(frame, reasons, self.model_name, self.version)
+        decisions = decide_cases(self.bundle, X, chunk_seed(self.seed, k))
+        return decisions_to_arrow(decisions, self.model_name, self.version)
 
 
 _WORKER: dict[str, _Chunks] = {}
@@ -202,32 +222,46 @@ def _version_of(bundle: Bundle) -> str:
     return str(bundle.metadata.get("registered_version", "unregistered"))
 
 
-def score_tables(
-    tables: dict[str, pd.DataFrame],
-    bundle: Bundle,
-    feature_cfg: Any,
-    out: Path,
-    as_of: date | None,
-    chunk_size: int,
-    model_name: str,
-    seed: int,
-    on_chunk: Callable[[int, int], None] | None = None,
-) -> BatchSummary:
-    """Score every case overdue at ``as_of`` (default: the latest cycle) of in-memory tables.
+class Book(Protocol):
+    """Where :func:`score_book` reads a book from: its cycle dates, the cases overdue at one of them,
+    and a picklable loader of one chunk's rows known at that date (sorted like ``tables_up_to``)."""
 
-    ``seed`` drives the policy's arm draw (chunk ``k`` uses :func:`chunk_seed`), so reruns are
-    identical. Chunks are decided in this process: the tables are already in its memory.
-    """
-    from features.cases import overdue_cases
+    def cycle_dates(self) -> pd.DataFrame: ...
 
-    when = resolve_as_of(tables["cycles"], as_of)
-    known = tables_up_to(tables, when)
-    known["loans"] = known["loans"].sort_values("loan_id", kind="stable").reset_index(drop=True)
-    cases = overdue_cases(known["cycles"], when).sort_values("loan_id", kind="stable").reset_index(drop=True)
-    version = _version_of(bundle)
-    chunks = _Chunks(lambda ids: chunk_tables(known, ids), bundle, feature_cfg, model_name, version, seed)
-    n_chunks = _score_chunks(cases, chunks, out, chunk_size, 1, on_chunk)
-    return BatchSummary(len(cases), n_chunks, when.date(), model_name, version)
+    def cases_at(self, as_of: pd.Timestamp) -> pd.DataFrame: ...
+
+    def loader(self, as_of: pd.Timestamp) -> ChunkLoader: ...
+
+
+@dataclass(frozen=True)
+class _TableChunk:
+    """One chunk's rows sliced from tables already cut at the as-of date and sorted by loan."""
+
+    known: dict[str, pd.DataFrame]
+
+    def __call__(self, loan_ids: np.ndarray) -> dict[str, pd.DataFrame]:
+        return chunk_tables(self.known, loan_ids)
+
+
+@dataclass(frozen=True)
+class TableBook:
+    """Tables already in memory (tests, notebooks) as a book: cut at the as-of date once, then each
+    chunk is sliced with two binary searches per table. Not re-validated (the caller read them)."""
+
+    tables: dict[str, pd.DataFrame]
+
+    def cycle_dates(self) -> pd.DataFrame:
+        return self.tables["cycles"]
+
+    def cases_at(self, as_of: pd.Timestamp) -> pd.DataFrame:
+        from features.cases import overdue_cases
+
+        return overdue_cases(self.tables["cycles"], as_of)
+
+    def loader(self, as_of: pd.Timestamp) -> ChunkLoader:
+        known = tables_up_to(self.tables, as_of)
+        known["loans"] = known["loans"].sort_values("loan_id", kind="stable").reset_index(drop=True)
+        return _TableChunk(known)
 
 
 class ParquetBook:
@@ -276,6 +310,9 @@ class ParquetBook:
         out["borrowers"] = pd.read_parquet(self.paths["borrowers"], filters=[("borrower_id", "in", wanted)])
         return out
 
+    def loader(self, as_of: pd.Timestamp) -> ChunkLoader:
+        return _BookChunk(self, as_of)
+
 
 @dataclass(frozen=True)
 class _BookChunk:
@@ -293,10 +330,11 @@ class _BookChunk:
 
 
 def score_book(
-    book: ParquetBook,
+    book: Book,
     bundle: Bundle,
-    feature_cfg: Any,
+    feature_cfg: FeatureConfig,
     out: Path,
+    *,
     as_of: date | None,
     chunk_size: int,
     model_name: str,
@@ -304,21 +342,25 @@ def score_book(
     on_chunk: Callable[[int, int], None] | None = None,
     workers: int = 1,
 ) -> BatchSummary:
-    """:func:`score_tables` for a data folder, reading and validating one chunk of loans at a time.
+    """Score, explain and decide every case overdue at ``as_of`` (default: the latest cycle) of a
+    book (a ``ParquetBook`` data folder or a ``TableBook`` of in-memory tables), one chunk of loans
+    at a time, into the Parquet file ``out``.
 
-    With ``workers`` > 1 (0: one per core) chunks are decided in that many processes, each reading
-    its chunks' rows itself; the parent only sends case keys and writes results in chunk order.
+    ``seed`` drives the policy's arm draw (chunk ``k`` uses :func:`chunk_seed`), so reruns are
+    identical. With ``workers`` > 1 (0: one per core) chunks are decided in that many processes,
+    each loading its chunks' rows itself; the parent only sends case keys and writes results in
+    chunk order, so the file does not depend on the number of workers.
     """
     when = resolve_as_of(book.cycle_dates(), as_of)
     cases = book.cases_at(when).sort_values("loan_id", kind="stable").reset_index(drop=True)
     version = _version_of(bundle)
-    chunks = _Chunks(_BookChunk(book, when), bundle, feature_cfg, model_name, version, seed)
+    chunks = _Chunks(book.loader(when), bundle, feature_cfg, model_name, version, seed)
     n_chunks = _score_chunks(cases, chunks, out, chunk_size, workers, on_chunk)
     return BatchSummary(len(cases), n_chunks, when.date(), model_name, version)
 
 
 def score_portfolio(
-    cfg: Any,
+    cfg: RollcureConfig,
     data_dir: Path,
     out: Path,
     as_of: date | None,
@@ -337,10 +379,10 @@ def score_portfolio(
         bundle,
         cfg.features,
         out,
-        as_of,
-        cfg.serving.batch_chunk_size,
-        cfg.training.registered_model,
-        cfg.seed,
-        on_chunk,
-        cfg.serving.batch_workers if workers is None else workers,
+        as_of=as_of,
+        chunk_size=cfg.serving.batch_chunk_size,
+        model_name=cfg.training.registered_model,
+        seed=cfg.seed,
+        on_chunk=on_chunk,
+        workers=cfg.serving.batch_workers if workers is None else workers,
     )

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from models.bundle import Bundle
 from registry.pyfunc import INPUT_COLUMNS, OUTPUT_COLUMNS
 from rollcure.core.errors import InputError
-from serving.pipeline import DECISION_COLUMNS, decide_case_columns
+from serving.pipeline import DECISION_COLUMNS, decide_cases
 from serving.request import ServedCase
 
 
@@ -76,8 +76,9 @@ class BundleModel:
         payloads = frame_payloads(model_input)
         X = features_for(payloads, self.bundle.feature_config)
         digests = [inputs_digest(p.model_dump(mode="json")) for p in payloads]
-        columns, reasons, _ = decide_case_columns(self.bundle, X, case_seeds(digests))
-        out = {c: columns[c] for c in DECISION_COLUMNS}
+        decisions = decide_cases(self.bundle, X, case_seeds(digests))
+        reasons = decisions.reason_lists()
+        out = {c: decisions[c] for c in DECISION_COLUMNS}
         out["reason_codes"] = [reasons.codes_of(i) for i in range(len(X))]
         out["reasons"] = [reasons.texts_of(i) for i in range(len(X))]
         return pd.DataFrame({c: out[c] for c in OUTPUT_COLUMNS})

@@ -11,7 +11,7 @@ from fixtures_serving import use_registry, write_serving_config
 from cli.main import run
 from rollcure.core.errors import InputError
 from serving import record
-from serving.batch import OUTPUT_SCHEMA, chunk_tables, resolve_as_of, score_tables, tables_up_to
+from serving.batch import OUTPUT_SCHEMA, TableBook, chunk_tables, resolve_as_of, score_book, tables_up_to
 
 REQUIRED = (
     "loan_id",
@@ -135,7 +135,16 @@ def test_scores_at_an_earlier_cycle_ignore_the_future(sample_cases, trained_run,
 
     def score(tabs, name):
         out = tmp_path / name
-        score_tables(tabs, trained_run.bundle, trained_run.cfg.features, out, as_of.date(), 500, "m", seed=7)
+        score_book(
+            TableBook(tabs),
+            trained_run.bundle,
+            trained_run.cfg.features,
+            out,
+            as_of=as_of.date(),
+            chunk_size=500,
+            model_name="m",
+            seed=7,
+        )
         return pd.read_parquet(out)
 
     a, b = score(tables, "a.parquet"), score(future, "b.parquet")
@@ -146,15 +155,14 @@ def test_scores_at_an_earlier_cycle_ignore_the_future(sample_cases, trained_run,
 def test_reading_the_folder_a_chunk_at_a_time_equals_in_memory_scoring(
     sample_cases, sim_default_dir, trained_run, tmp_path
 ):
-    from serving.batch import ParquetBook, score_book
+    from serving.batch import ParquetBook
 
     tables, _ = sample_cases
     as_of = pd.Timestamp(np.sort(tables["cycles"]["cycle_date"].unique())[-2]).date()
     args = (trained_run.bundle, trained_run.cfg.features)
-    score_tables(tables, *args, tmp_path / "mem.parquet", as_of, 600, "m", seed=7)
-    summary = score_book(
-        ParquetBook(sim_default_dir), *args, tmp_path / "book.parquet", as_of, 600, "m", seed=7
-    )
+    opts = {"as_of": as_of, "chunk_size": 600, "model_name": "m", "seed": 7}
+    score_book(TableBook(tables), *args, tmp_path / "mem.parquet", **opts)
+    summary = score_book(ParquetBook(sim_default_dir), *args, tmp_path / "book.parquet", **opts)
     assert summary.n_chunks > 1
     pd.testing.assert_frame_equal(
         pd.read_parquet(tmp_path / "mem.parquet"), pd.read_parquet(tmp_path / "book.parquet")
@@ -183,14 +191,21 @@ def test_bad_as_of_and_unknown_model_exit_two(serving_setup, sim_default_dir, tm
 
 
 def test_parallel_workers_write_the_same_file_as_one(sim_default_dir, trained_run, tmp_path):
-    from serving.batch import ParquetBook, score_book
+    from serving.batch import ParquetBook
 
     args = (trained_run.bundle, trained_run.cfg.features)
     files = {}
     for workers in (1, 2):
         files[workers] = tmp_path / f"w{workers}.parquet"
         summary = score_book(
-            ParquetBook(sim_default_dir), *args, files[workers], None, 250, "m", 7, workers=workers
+            ParquetBook(sim_default_dir),
+            *args,
+            files[workers],
+            as_of=None,
+            chunk_size=250,
+            model_name="m",
+            seed=7,
+            workers=workers,
         )
         assert summary.n_chunks > 2  # more chunks than workers: queueing and ordering both happen
     assert pq.read_table(files[1]).equals(pq.read_table(files[2]))

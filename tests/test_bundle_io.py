@@ -77,8 +77,8 @@ def test_save_then_load_gives_identical_scores_reasons_and_decisions(
     pd.testing.assert_frame_equal(
         loaded.explain(X.head(40)).to_frame(), policy_bundle.explain(X.head(40)).to_frame()
     )
-    a = decide(loaded, X, seed=SEED)
-    b = decide(policy_bundle, X, seed=SEED)
+    a = decide(loaded, X, seed=SEED).to_frame()
+    b = decide(policy_bundle, X, seed=SEED).to_frame()
     pd.testing.assert_frame_equal(a, b, check_exact=True)
     assert loaded.policy.config == policy_bundle.policy.config
     assert loaded.policy.rules == policy_bundle.policy.rules

@@ -326,14 +326,15 @@ def test_bundle_names_missing_features(toy_models, toy_frame):
 
 
 def test_one_direction_of_reasons_is_those_rows_of_both(toy_models, toy_frame):
+    """``top_reasons`` (one direction) gives exactly those rows of the bundle's explanation."""
     from models.explain import top_reasons
 
-    X = toy_frame[toy_models.feature_names].iloc[5000:5200]
+    X = toy_frame[toy_models.feature_names].iloc[5000:5200].reset_index(drop=True)
     contrib = toy_models.scorers["cure"].model.contributions(X)
     args = (contrib, X, toy_models.features, toy_models.scorers["cure"].calibrator, "cure", 2)
-    both = top_reasons(*args)
+    both = toy_models.explain(X, targets=("cure",), top_k=2).to_frame()
     for d in ("up", "down"):
-        one = top_reasons(*args, directions=(d,))
+        one = pd.DataFrame(top_reasons(*args, d))
         pd.testing.assert_frame_equal(one, both[both["direction"] == d].reset_index(drop=True))
 
 

@@ -17,7 +17,7 @@ from rollcure.core.errors import InputError
 
 @pytest.fixture(scope="module")
 def decisions(policy_bundle, latest_book):
-    return decide(policy_bundle, latest_book, seed=3)
+    return decide(policy_bundle, latest_book, seed=3).to_frame()
 
 
 def test_one_decision_per_case_with_every_action_valued(decisions, latest_book):
@@ -37,7 +37,7 @@ def test_no_decision_breaks_a_rule(decisions, latest_book):
 
 def test_capacity_is_never_exceeded(policy_bundle, latest_book):
     caps = [np.inf, np.inf, *([3, 2, 4, 1, 2, 2, 2][: len(ACTIONS) - 2])]  # reminder unlimited, others few
-    d = decide(policy_bundle, latest_book, seed=1, capacities=caps, explain=False)
+    d = decide(policy_bundle, latest_book, seed=1, capacities=caps, explain=False).to_frame()
     counts = d["action"].value_counts()
     for a, c in zip(ACTIONS, caps, strict=True):
         assert counts.get(a, 0) <= c
@@ -85,8 +85,8 @@ def test_arms_and_propensities(decisions, policy_bundle, latest_book):
 
 
 def test_same_seed_same_decisions(policy_bundle, latest_book):
-    a = decide(policy_bundle, latest_book.head(300), seed=9, explain=False)
-    b = decide(policy_bundle, latest_book.head(300), seed=9, explain=False)
+    a = decide(policy_bundle, latest_book.head(300), seed=9, explain=False).to_frame()
+    b = decide(policy_bundle, latest_book.head(300), seed=9, explain=False).to_frame()
     assert a.equals(b)
 
 
@@ -105,19 +105,19 @@ def test_a_case_draws_from_its_own_seed_whatever_its_companions(policy_bundle, l
     caps = [np.inf] * len(ACTIONS)
     book = latest_book.head(400).reset_index(drop=True)
     seeds = np.arange(1000, 1000 + len(book), dtype=np.int64)
-    alone = decide(bundle, book, seed=seeds, capacities=caps, explain=False)
+    alone = decide(bundle, book, seed=seeds, capacities=caps, explain=False).to_frame()
     order = np.random.default_rng(0).permutation(len(book))[:150]  # other companions, other order
-    mixed = decide(bundle, book.iloc[order], seed=seeds[order], capacities=caps, explain=False)
+    mixed = decide(bundle, book.iloc[order], seed=seeds[order], capacities=caps, explain=False).to_frame()
     assert mixed.reset_index(drop=True).equals(alone.iloc[order].reset_index(drop=True))
     assert set(alone["arm"]) == {"champion", "challenger", "explore"}
 
 
 def test_an_int_seed_stands_for_per_row_seeds(policy_bundle, latest_book):
     book = latest_book.head(300)
-    a = decide(policy_bundle, book, seed=9, explain=False)
-    b = decide(policy_bundle, book, seed=case_seeds(9, len(book)).astype(np.int64), explain=False)
+    a = decide(policy_bundle, book, seed=9, explain=False).to_frame()
+    b = decide(policy_bundle, book, seed=case_seeds(9, len(book)).astype(np.int64), explain=False).to_frame()
     assert a.equals(b)
-    assert not a["arm"].equals(decide(policy_bundle, book, seed=10, explain=False)["arm"])
+    assert not a["arm"].equals(decide(policy_bundle, book, seed=10, explain=False).to_frame()["arm"])
 
 
 def test_per_case_seeds_must_match_the_cases(policy_bundle, latest_book):

@@ -13,7 +13,7 @@ from training.segment import QUADRANTS, ability_proxy, assign_segments, segment_
 
 @pytest.fixture(scope="module")
 def segments(policy_bundle, latest_book):
-    d = decide(policy_bundle, latest_book, seed=2, explain=False)
+    d = decide(policy_bundle, latest_book, seed=2, explain=False).to_frame()
     return segment_book(policy_bundle, latest_book, d), d
 
 

@@ -35,8 +35,10 @@ def test_recommend_returns_the_policy_decision(policy_runtime, policy_bundle, sa
     X = features_for(payloads, trained_run.cfg.features)
     decisions, records = recommend(policy_runtime, payloads, X, "salt", NOW)
     digests = [r.inputs_digest for r in records]
-    expected = decide(policy_bundle, X, seed=case_seeds(digests), explain=False)
+    expected = decide(policy_bundle, X, seed=case_seeds(digests)).to_frame()
     assert [d.action for d in decisions] == list(expected["action"])
+    assert [d.reason_codes for d in decisions] == list(expected["reason_codes"])
+    assert ["; ".join(d.reasons) for d in decisions] == list(expected["reasons"])
     assert [d.arm for d in decisions] == list(expected["arm"])
     np.testing.assert_allclose([d.expected_value for d in decisions], expected["expected_value"])
     for d, r in zip(decisions, records, strict=True):
@@ -100,24 +102,37 @@ def test_case_seeds_come_from_each_case_alone():
 def test_decision_reasons_are_the_bundles_roll_forward_reasons(trained_run, sample_cases):
     """Explaining only the decision target gives exactly the rows the full explanation has for it."""
     from features.build import build_features
-    from serving.pipeline import decision_reason_frame, decision_reasons
+    from models.policy import DECISION_REASON_DIRECTION, DECISION_REASON_TARGET, decision_reasons
 
     tables, cases = sample_cases
     X = build_features(tables, cases, trained_run.cfg.features)
-    fast = decision_reasons(decision_reason_frame(trained_run.bundle, X), len(X))
-    full = decision_reasons(trained_run.bundle.explain(X).to_frame(), len(X))
-    np.testing.assert_array_equal(fast.offsets, full.offsets)
-    np.testing.assert_array_equal(fast.codes, full.codes)
-    np.testing.assert_array_equal(fast.texts, full.texts)
+    fast = decision_reasons(trained_run.bundle, X)
+    full = trained_run.bundle.explain(X).to_frame()
+    keep = (full["target"] == DECISION_REASON_TARGET) & (full["direction"] == DECISION_REASON_DIRECTION)
+    chosen = full.loc[keep].sort_values(["case", "rank"], kind="stable")
+    np.testing.assert_array_equal(
+        np.diff(fast.offsets), chosen["case"].value_counts().reindex(range(len(X)), fill_value=0)
+    )
+    np.testing.assert_array_equal(fast.codes, chosen["code"].to_numpy(dtype=object))
+    np.testing.assert_array_equal(fast.texts, chosen["text"].to_numpy(dtype=object))
     assert fast.offsets[-1] > 0
 
 
 def test_batch_scoring_carries_the_policy_actions(policy_bundle, sample_cases, trained_run, tmp_path):
-    from serving.batch import score_tables
+    from serving.batch import TableBook, score_book
 
     tables, _ = sample_cases
     out = tmp_path / "scores.parquet"
-    summary = score_tables(tables, policy_bundle, trained_run.cfg.features, out, None, 800, "m", seed=3)
+    summary = score_book(
+        TableBook(tables),
+        policy_bundle,
+        trained_run.cfg.features,
+        out,
+        as_of=None,
+        chunk_size=800,
+        model_name="m",
+        seed=3,
+    )
     frame = pd.read_parquet(out)
     assert len(frame) == summary.n_cases > 800
     assert frame["action"].isin([*ACTIONS, "manual_review"]).all()

@@ -236,7 +236,7 @@ def _arms(bundle: Bundle, X: pd.DataFrame, as_of: np.ndarray, V, rec, costs, see
     parts = []
     for k, day in enumerate(np.unique(as_of)):
         rows = np.flatnonzero(as_of == day)
-        d = decide(bundle, X.iloc[rows], seed=seed + k, explain=False)
+        d = decide(bundle, X.iloc[rows], seed=seed + k, explain=False).to_frame()
         chosen = pd.Categorical(
             d["action"].replace({"manual_review": "none"}), categories=list(ACTIONS)
         ).codes

@@ -85,7 +85,7 @@ def segment_latest(
     if cases.empty:
         raise InputError(f"--as-of: no overdue case at {day.date()}")
     X = build_features(tables, cases, cfg)
-    decisions = decide(bundle, X, seed=cfg.seed, explain=False)
+    decisions = decide(bundle, X, seed=cfg.seed, explain=False).to_frame()
     tables_out = segment_book(bundle, X, decisions)
     if console is not None:
         console.print(f"segments of {len(X):,} overdue cases at {day.date()}")
