@@ -11,6 +11,7 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -21,13 +22,17 @@ from serving.pipeline import decide_cases, explain_cases, score_cases
 from serving.runtime import ModelRuntime
 from serving.schemas import CaseDecision, CaseExplanation, CaseScore, Reason
 
+if TYPE_CHECKING:
+    from features.payload import CasePayload
+    from rollcure.config.features import FeatureConfig
+
 #: Hex digits of a case's inputs digest that make its seed (60 bits: fits an int64).
 SEED_HEX_DIGITS = 15
 #: The policy arm whose decisions are flagged ``challenger`` in responses and the log.
 CHALLENGER_ARM = "challenger"
 
 
-def features_for(payloads: Sequence[object], feature_cfg: object) -> pd.DataFrame:
+def features_for(payloads: Sequence[CasePayload], feature_cfg: FeatureConfig) -> pd.DataFrame:
     """The same feature code as training: payloads -> raw tables -> ``build_features``."""
     from features.build import build_features
     from features.payload import payloads_to_tables
@@ -86,7 +91,7 @@ def _rule_notes(columns: Mapping[str, np.ndarray], n: int) -> list[list[str]]:
 
 def recommend(
     runtime: ModelRuntime,
-    payloads: Sequence[object],
+    payloads: Sequence[CasePayload],
     X: pd.DataFrame,
     salt: str,
     decided_at: datetime,
@@ -95,8 +100,8 @@ def recommend(
     digests = [inputs_digest(p.model_dump(mode="json")) for p in payloads]
     # the decision's columns as arrays: building frames only to read them back cost more per
     # request than the decision itself
-    decisions = decide_cases(runtime.bundle, X, case_seeds(digests))
-    frame, reasons = decisions.columns, decisions.reason_lists()
+    decided = decide_cases(runtime.bundle, X, case_seeds(digests))
+    frame, reasons = decided.columns, decided.reason_lists()
     n = len(X)
     stamp = decided_at.isoformat()
     loan_ids = np.asarray(frame["loan_id"], dtype=np.int64).tolist()

@@ -131,8 +131,9 @@ def _floats(values: np.ndarray) -> np.ndarray:
 
 def _texts(values: np.ndarray) -> np.ndarray:
     """Strings as objects, anything missing (None or NaN) as None."""
-    values = np.asarray(values, dtype=object)
-    return np.where(pd.isna(values), None, values)
+    out = np.array(values, dtype=object)  # a copy: the decisions' arrays stay as they are
+    out[pd.isna(out)] = None
+    return out
 
 
 def chunk_seed(seed: int, k: int) -> int:
