@@ -59,7 +59,7 @@ def _scores_only(bundle: Bundle, X: pd.DataFrame) -> dict[str, np.ndarray]:
     columns = dict(zip(DECISION_COLUMNS[:2], column_values(X, DECISION_COLUMNS[:2]), strict=True))
     scores = bundle.score(X)
     n = len(X)
-    missing_text = np.full(n, None, dtype=object)
+    missing_text = np.full(n, np.nan, dtype=object)  # a missing text as pandas' str dtype holds it
     columns.update(
         p_roll_forward=scores.p_roll_forward,
         p_cure=scores.p_cure,
