@@ -182,7 +182,7 @@ class GBMClassifier:
     def predict_margin(self, X: pd.DataFrame | FloatArray) -> FloatArray:
         """Raw score in log-odds, using the early-stopped number of trees (``X``: frame or ``matrix(X)``)."""
         margin = self.booster_.predict(self._input(X), raw_score=True, num_iteration=self.best_iteration_)
-        return _dense(margin)
+        return dense_prediction(margin)
 
     def predict_proba(self, X: pd.DataFrame | FloatArray) -> FloatArray:
         """Uncalibrated probability (logistic of the margin)."""
@@ -191,7 +191,7 @@ class GBMClassifier:
     def contributions(self, X: pd.DataFrame | FloatArray) -> FloatArray:
         """TreeSHAP contributions in log-odds, shape (n, features + 1); the last column is the base value."""
         contrib = self.booster_.predict(self._input(X), pred_contrib=True, num_iteration=self.best_iteration_)
-        return _dense(contrib)
+        return dense_prediction(contrib)
 
     def feature_importance(self) -> pd.Series:
         """Total gain per feature, for the report."""
@@ -221,7 +221,7 @@ class GBMClassifier:
         return obj
 
 
-def _dense(predicted: object) -> FloatArray:
+def dense_prediction(predicted: object) -> FloatArray:
     """``Booster.predict`` is typed to return sparse matrices and lists too (for sparse input); a
     dense float matrix in gives a float64 array out, which this states (no copy)."""
     if not isinstance(predicted, np.ndarray):

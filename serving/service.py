@@ -26,7 +26,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Hashable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import bentoml
@@ -71,11 +73,16 @@ def _load_config() -> Any:
     from rollcure.config import load_config
 
     path = os.environ.get(CONFIG_ENV)
-    return load_config(path or None)
+    return load_config(Path(path) if path else None)
 
 
 def _error(status: int, loc: list[Any], msg: str) -> JSONResponse:
     return JSONResponse({"error": msg, "detail": [{"loc": loc, "msg": msg}]}, status_code=status)
+
+
+def _merge_key(cases: Sequence[ServedCase]) -> tuple[Hashable, frozenset[tuple[str, int]]]:
+    """``serving.request.merge_key`` of a request as the coalescer hands it over (a sequence)."""
+    return merge_key(list(cases))
 
 
 def _token_env() -> str:
@@ -134,7 +141,7 @@ class RollcureService:
             run_pass,
             context=lambda: self.holder.current,
             limit=limit,
-            merge_key=merge_key,
+            merge_key=_merge_key,
             wait_s=self.cfg.serving.coalesce_wait_ms / 1000.0,
             name=name,
         )
@@ -196,7 +203,8 @@ class RollcureService:
         try:
             previous, now = self.holder.reload(force=force)
         except InputError as exc:
-            return _error(409, ["alias"], str(exc))
+            # BentoML sends a starlette Response as it is; the annotation is the OpenAPI schema
+            return _error(409, ["alias"], str(exc))  # type: ignore[return-value]
         logger.info("model reload: %s -> %s", previous, now.model_version)
         swapped = force or previous != now.model_version
         return ReloadResult(previous_version=previous, model_version=now.model_version, swapped=swapped)
@@ -216,4 +224,5 @@ class RollcureService:
         )
 
 
-RollcureService.add_asgi_middleware(BearerAuthMiddleware, token_env=_token_env)
+# added by the @bentoml.service decorator, which is typed as returning the class unchanged
+RollcureService.add_asgi_middleware(BearerAuthMiddleware, token_env=_token_env)  # type: ignore[attr-defined]

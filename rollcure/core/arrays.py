@@ -15,3 +15,7 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 #: Strings and mixed Python values (pandas' object columns).
 ObjectArray = npt.NDArray[np.object_]
+
+#: A missing value (0-d object array of None) for ``np.where``: numpy's stubs take arrays, not a bare
+#: ``None``, and the result is the same object array.
+NO_VALUE: ObjectArray = np.array(None, dtype=object)
