@@ -60,7 +60,8 @@ class BundleMetadata(TypedDict, total=False):
     n_cases: dict[str, int]
     data_digest: str
     registered_version: str
-    run_id: str
+    #: The MLflow run the registered version came from (None when MLflow records none).
+    run_id: str | None
 
 
 class _PolicyManifest(TypedDict):

@@ -29,7 +29,7 @@ import threading
 from collections.abc import Hashable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import bentoml
 from bentoml.validators import ContentType
@@ -47,6 +47,10 @@ from serving.examples import EXAMPLE_CASE
 from serving.request import ServedCase, merge_key
 from serving.schemas import CaseDecision, CaseExplanation, CaseScore, ModelMetadata, ReloadResult
 
+if TYPE_CHECKING:
+    from rollcure.config import RollcureConfig
+    from serving.runtime import ModelRuntime
+
 logger = logging.getLogger(__name__)
 
 #: Loggers that may print request data with an exception; their tracebacks are redacted.
@@ -59,6 +63,9 @@ Cases = Annotated[
     ),
 ]
 
+#: The requests of one merged pass, each a list of cases.
+_Groups = list[list[ServedCase]]
+
 #: Responses declared JSON up front: otherwise BentoML derives a list output's media type from its
 #: JSON schema, generated anew for every response (measured with py-spy: as costly as the decision).
 _JSON = ContentType("application/json")
@@ -69,7 +76,7 @@ Explanations = Annotated[list[CaseExplanation], _JSON]
 info_app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
 
-def _load_config() -> Any:
+def _load_config() -> RollcureConfig:
     from rollcure.config import load_config
 
     path = os.environ.get(CONFIG_ENV)
@@ -146,10 +153,10 @@ class RollcureService:
             name=name,
         )
 
-    def _pass_limit(self, runtime: Any) -> int:
+    def _pass_limit(self, runtime: ModelRuntime) -> int:
         return int(min(self.cfg.serving.coalesce_max_cases, runtime.merge_limit))
 
-    def _recommend_pass(self, runtime: Any, groups: list[list[ServedCase]]) -> list[list[CaseDecision]]:
+    def _recommend_pass(self, runtime: ModelRuntime, groups: _Groups) -> list[list[CaseDecision]]:
         """Decide the merged requests together and log them in one commit before any is answered."""
         cases = [c for g in groups for c in g]
         decisions, records = recommend(
@@ -162,11 +169,11 @@ class RollcureService:
             raise LogUnavailable from exc
         return split(decisions, [len(g) for g in groups])
 
-    def _score_pass(self, runtime: Any, groups: list[list[ServedCase]]) -> list[list[CaseScore]]:
+    def _score_pass(self, runtime: ModelRuntime, groups: _Groups) -> list[list[CaseScore]]:
         cases = [c for g in groups for c in g]
         return split(scores(runtime, features_for(cases, self.cfg.features)), [len(g) for g in groups])
 
-    def _explain_pass(self, runtime: Any, groups: list[list[ServedCase]]) -> list[list[CaseExplanation]]:
+    def _explain_pass(self, runtime: ModelRuntime, groups: _Groups) -> list[list[CaseExplanation]]:
         cases = [c for g in groups for c in g]
         return split(explanations(runtime, features_for(cases, self.cfg.features)), [len(g) for g in groups])
 
