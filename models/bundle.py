@@ -141,7 +141,7 @@ class Bundle:
     reason_codes: pd.DataFrame = field(default_factory=reason_code_table)
     #: None: the bundle scores and explains but decides no action.
     policy: PolicyBundle | None = None
-    metadata: BundleMetadata = field(default_factory=lambda: BundleMetadata())
+    metadata: BundleMetadata = field(default_factory=BundleMetadata)
 
     @property
     def feature_names(self) -> list[str]:
