@@ -150,7 +150,8 @@ class RuleSet(BaseModel):
 def _describe(err: ValidationError, raw: dict) -> str:
     """Name the rule by its id (not its list position) and the field, with pydantic's message."""
     parts = []
-    rules = raw.get("rules") if isinstance(raw.get("rules"), list) else []
+    listed = raw.get("rules")
+    rules: list[object] = listed if isinstance(listed, list) else []
     for e in err.errors():
         loc = list(e["loc"])
         where = ".".join(str(p) for p in loc) or "<root>"

@@ -77,7 +77,7 @@ class BundleModel:
         X = features_for(payloads, self.bundle.feature_config)
         digests = [inputs_digest(p.model_dump(mode="json")) for p in payloads]
         columns, reasons, _ = decide_case_columns(self.bundle, X, case_seeds(digests))
-        out = {c: columns[c] for c in DECISION_COLUMNS}
+        out: dict[str, object] = {c: columns[c] for c in DECISION_COLUMNS}
         out["reason_codes"] = [reasons.codes_of(i) for i in range(len(X))]
         out["reasons"] = [reasons.texts_of(i) for i in range(len(X))]
         return pd.DataFrame({c: out[c] for c in OUTPUT_COLUMNS})

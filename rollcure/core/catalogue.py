@@ -218,7 +218,8 @@ def parse_catalogue(raw: object, source: str) -> ActionCatalogue:
     try:
         return ActionCatalogue.model_validate(raw)
     except ValidationError as exc:
-        acts = raw.get("actions") if isinstance(raw.get("actions"), list) else []
+        listed = raw.get("actions")
+        acts: list[object] = listed if isinstance(listed, list) else []
         parts = []
         for e in exc.errors():
             loc = list(e["loc"])
