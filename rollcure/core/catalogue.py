@@ -17,15 +17,13 @@ from __future__ import annotations
 import math
 import os
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from rollcure.core.data_file import read_yaml, validate_entries
 from rollcure.core.domain import BUCKETS, CHANNELS
-from rollcure.core.errors import InputError
 
 #: Environment variable naming a catalogue file to use instead of the shipped one.
 CATALOGUE_ENV = "ROLLCURE_ACTIONS"
@@ -213,42 +211,12 @@ class ActionCatalogue(_Strict):
 
 def parse_catalogue(raw: object, source: str) -> ActionCatalogue:
     """Validate a parsed catalogue; errors name the action and the field."""
-    if not isinstance(raw, dict):
-        raise InputError(f"{source}: top level must be a mapping (reference_action, actions)")
-    try:
-        return ActionCatalogue.model_validate(raw)
-    except ValidationError as exc:
-        listed = raw.get("actions")
-        acts: list[object] = listed if isinstance(listed, list) else []
-        parts = []
-        for e in exc.errors():
-            loc = list(e["loc"])
-            where = ".".join(str(p) for p in loc) or "<root>"
-            if len(loc) >= 2 and loc[0] == "actions" and isinstance(loc[1], int) and loc[1] < len(acts):
-                item = acts[loc[1]]
-                name = item.get("name") if isinstance(item, dict) else None
-                where = (
-                    f"action '{name or '#' + str(loc[1])}' "
-                    f"field '{'.'.join(map(str, loc[2:])) or '<action>'}'"
-                )
-            parts.append(f"{where}: {e['msg']}")
-        raise InputError(f"{source}: {'; '.join(parts)}") from exc
+    return validate_entries(ActionCatalogue, raw, source, "actions", "name", "action")
 
 
 def load_catalogue(path: Path | str | None = None) -> ActionCatalogue:
     """Read a catalogue file; ``None`` reads the one shipped with the package."""
-    if path is None:
-        text = resources.files("rollcure.core").joinpath(_SHIPPED).read_text()
-        source = f"action catalogue (default {_SHIPPED})"
-    else:
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"{CATALOGUE_ENV}: action catalogue not found: {path}")
-        text, source = path.read_text(), f"action catalogue {path}"
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(f"{source}: not valid YAML ({exc.__class__.__name__})") from exc
+    raw, source = read_yaml("rollcure.core", _SHIPPED, path, CATALOGUE_ENV, "action catalogue")
     return parse_catalogue(raw, source)
 
 
