@@ -114,6 +114,13 @@ class SimulatedResponse(_Strict):
         return v
 
 
+def check_mechanisms(responses: list[SimulatedResponse]) -> None:
+    """A simulated mechanism serves one action at most (the effect table looks it up by kind)."""
+    kinds = [r.mechanism.kind for r in responses if r.mechanism is not None]
+    if len(kinds) != len(set(kinds)):
+        raise ValueError(f"a simulated mechanism may serve one action only, got {kinds}")
+
+
 class Action(_Strict):
     """One collection action."""
 
@@ -170,9 +177,7 @@ class ActionCatalogue(_Strict):
             raise ValueError("'none' cannot be limited, blocked by a rule or contact the debtor")
         if self.reference_action not in names:
             raise ValueError(f"reference_action '{self.reference_action}' is not an action ({names})")
-        kinds = [a.simulation.mechanism.kind for a in self.actions if a.simulation.mechanism]
-        if len(kinds) != len(set(kinds)):
-            raise ValueError(f"a simulated mechanism may serve one action only, got {kinds}")
+        check_mechanisms([a.simulation for a in self.actions])
         return self
 
     @cached_property
