@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 from rollcure.core.errors import InputError
+from rollcure.core.pandas_compat import column_arrays as compat_column_arrays
+from rollcure.core.pandas_compat import copy_numeric_columns
 
 #: Column look-ups already made: (id of the frame's column index, wanted columns) -> (index,
 #: positions, missing). Holding the index keeps its id from being reused; one frame is read by
@@ -64,22 +66,6 @@ def column_positions(X: pd.DataFrame, columns: Sequence[str], what: str = "featu
     return positions
 
 
-def _column_arrays(X: pd.DataFrame, positions: np.ndarray) -> list:
-    """The 1-d array behind each column position, without building a Series per column.
-
-    Reads pandas' block manager (``blknos``/``blklocs`` map a column to its block and row); falls
-    back to the public per-column path when a pandas version lays frames out differently.
-    """
-    mgr = getattr(X, "_mgr", None)
-    if not all(hasattr(mgr, a) for a in ("blknos", "blklocs", "blocks")):
-        return [X.iloc[:, p].array for p in positions]
-    blocks, out = mgr.blocks, []
-    for b, loc in zip(mgr.blknos[positions].tolist(), mgr.blklocs[positions].tolist(), strict=True):
-        values = blocks[b].values
-        out.append(values[loc] if values.ndim == 2 else values)
-    return out
-
-
 #: Categorical dtypes already compared with a model's categories: (dtype id, categories) -> (dtype,
 #: same). Holding the dtype keeps its id from being reused; dtype equality is not used because
 #: unordered dtypes compare equal whatever the order of their categories, and codes depend on it.
@@ -102,7 +88,7 @@ def _same_categories(dtype: pd.CategoricalDtype, categories: list) -> bool:
 
 def column_arrays(X: pd.DataFrame, columns: Sequence[str]) -> list:
     """The array behind each named column (numpy or pandas extension array), no Series built."""
-    return _column_arrays(X, column_positions(X, columns))
+    return compat_column_arrays(X, column_positions(X, columns))
 
 
 def column_values(X: pd.DataFrame, columns: Sequence[str]) -> list[np.ndarray]:
@@ -160,31 +146,6 @@ def _named(names: list[str], cats: Mapping[str, list]) -> np.ndarray:
     return mask
 
 
-def _copy_numeric_blocks(
-    X: pd.DataFrame, positions: np.ndarray, names: list[str], cats: Mapping[str, list], out: np.ndarray
-) -> np.ndarray | None:
-    """Write the wanted columns that sit in plain numpy number/boolean blocks into ``out`` with one
-    fancy index per block (most features share one float block; a Python step per column cost
-    ~1 µs each); returns the output positions still to fill, or None when pandas lays frames out
-    differently (the caller then reads every column itself)."""
-    mgr = getattr(X, "_mgr", None)
-    if not all(hasattr(mgr, a) for a in ("blknos", "blklocs", "blocks")):
-        return None
-    blknos, blklocs = mgr.blknos[positions], mgr.blklocs[positions]
-    if cats:  # categorical for the model: coded by the caller
-        blknos = np.where(_named(names, cats), -1, blknos)
-    done = np.zeros(len(names), dtype=bool)
-    for b in dict.fromkeys(blknos.tolist()):
-        if b < 0:
-            continue
-        values = mgr.blocks[b].values
-        if isinstance(values, np.ndarray) and values.ndim == 2 and values.dtype.kind in "fiub":
-            js = np.flatnonzero(blknos == b)
-            out[:, js] = values[blklocs[js]].T
-            done[js] = True
-    return np.flatnonzero(~done)
-
-
 def as_lgb_matrix(
     X: pd.DataFrame,
     columns: Sequence[str] | None = None,
@@ -201,13 +162,12 @@ def as_lgb_matrix(
     positions = column_positions(X, names)
     n = len(X)
     out = np.empty((n, len(names)), dtype=float)
-    rest = _copy_numeric_blocks(X, positions, names, cats, out)
-    if rest is None:
-        rest = np.arange(len(names))
+    skip = _named(names, cats) if cats else np.zeros(len(names), dtype=bool)  # coded below
+    rest = np.flatnonzero(~copy_numeric_columns(X, positions, skip, out))
     if not len(rest):
         return out
     rest = rest.tolist()
-    arrays = dict(zip(rest, _column_arrays(X, positions[rest]), strict=True))
+    arrays = dict(zip(rest, compat_column_arrays(X, positions[rest]), strict=True))
     plain, coded, other = [], [], []
     for j in rest:
         name, a = names[j], arrays[j]
