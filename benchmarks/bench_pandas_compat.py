@@ -7,7 +7,9 @@ Two measurements, both switching `rollcure.core.pandas_compat` fast paths on and
   interleaved over ``--rounds`` so drift in machine load hits every setting alike;
 - ``in_process``: the same ``/recommend`` requests through the service's ASGI app in this process
   (no network, no locust), one case per request, settings interleaved request by request with
-  `use_fast_paths`. It resolves smaller differences than the HTTP run on a shared machine.
+  `use_fast_paths`, wall and process-CPU time. It resolves smaller differences than the HTTP
+  run on a shared machine. It also times the service with each of `models.lgb_input`'s two
+  look-up caches bypassed (``no_cache_index``, ``no_cache_dtype``).
 
     .venv/bin/python benchmarks/bench_pandas_compat.py --data DIR [--seconds 15] [--rounds 1]
 
@@ -17,6 +19,7 @@ DIR is a data folder with a registered ``champion`` (see bench_serving.py).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -64,24 +67,45 @@ def http_runs(data: Path, seconds: int, rate_seconds: int, rate: int, rounds: in
     }
 
 
-def _timed_requests(client, payloads: list, requests: int, batch: int) -> dict[str, float]:
-    """Median ms per ``/recommend`` request of ``batch`` cases, per setting (interleaved)."""
+@contextlib.contextmanager
+def _setting(label: str, fast: str):
+    """Fast paths ``fast`` on; labels ending in ``no_cache_<name>`` also bypass one lgb_input cache."""
+    from models import lgb_input
     from rollcure.core.pandas_compat import use_fast_paths
 
-    settings = _settings()
-    times: dict[str, list[float]] = {label: [] for label in settings}
+    cache = {"no_cache_index": lgb_input._BY_INDEX, "no_cache_dtype": lgb_input._BY_DTYPE}.get(label)
+    if cache is not None:
+        cache.of = lambda obj: {}  # a fresh memo every call: the cache computes, never remembers
+    try:
+        with use_fast_paths(fast):
+            yield
+    finally:
+        if cache is not None:
+            del cache.of
+
+
+def _timed_requests(client, payloads: list, requests: int, batch: int) -> dict[str, dict[str, float]]:
+    """Median wall and process-CPU ms per ``/recommend`` request of ``batch`` cases, per setting,
+    the settings interleaved request by request."""
+    settings = {**_settings(), "no_cache_index": "all", "no_cache_dtype": "all"}
+    wall: dict[str, list[float]] = {label: [] for label in settings}
+    cpu: dict[str, list[float]] = {label: [] for label in settings}
     for i in range(requests + 3):
         body = {"cases": [payloads[(i * batch + k) % len(payloads)] for k in range(batch)]}
-        for label, setting in settings.items():
-            with use_fast_paths(setting):
-                t0 = time.perf_counter()
+        for label, fast in settings.items():
+            with _setting(label, fast):
+                t0, c0 = time.perf_counter(), time.process_time()
                 r = client.post("/recommend", json=body)
-                dt = time.perf_counter() - t0
+                t1, c1 = time.perf_counter(), time.process_time()
             if r.status_code != 200:
                 raise SystemExit(f"/recommend answered {r.status_code}: {r.text[:300]}")
             if i >= 3:  # warm-up
-                times[label].append(dt * 1e3)
-    return {label: round(float(np.median(t)), 3) for label, t in times.items()}
+                wall[label].append((t1 - t0) * 1e3)
+                cpu[label].append((c1 - c0) * 1e3)
+    return {
+        "wall_ms_median": {label: round(float(np.median(t)), 3) for label, t in wall.items()},
+        "cpu_ms_median": {label: round(float(np.median(t)), 3) for label, t in cpu.items()},
+    }
 
 
 def in_process(data: Path, requests: int) -> dict:
@@ -105,12 +129,12 @@ def in_process(data: Path, requests: int) -> dict:
     with TestClient(RollcureService.to_asgi()) as client:
         single = _timed_requests(client, payloads, requests, 1)
         batch = _timed_requests(client, payloads, max(requests // 10, 5), 100)
-    return {
-        "single_case_ms_median": single,
-        "single_case_slowdown_pct_without": _gains(single),
-        "batch100_ms_median": batch,
-        "batch100_slowdown_pct_without": _gains(batch),
-    }
+    out = {}
+    for name, figures in (("single_case", single), ("batch100", batch)):
+        for kind, table in figures.items():
+            out[f"{name}_{kind}"] = table
+            out[f"{name}_{kind}_slowdown_pct_without"] = _gains(table)
+    return out
 
 
 def _gains(table: dict[str, float], better: str = "lower") -> dict[str, float]:
