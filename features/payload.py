@@ -34,7 +34,7 @@ from rollcure.core.domain import (
     bucket_of,
 )
 from rollcure.core.errors import InputError
-from rollcure.core.pandas_compat import array_from_sequence, frame_from_blocks
+from rollcure.core.pandas_compat import frame_from_blocks
 
 MAX_PAYLOAD_CYCLES = 60
 _STRICT = ConfigDict(extra="forbid")
@@ -172,7 +172,7 @@ def _array(values: list, dtype: str) -> np.ndarray | ExtensionArray:
     if resolved is _STR and all(v is None or type(v) is str for v in values):
         return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()), dtype=resolved)
     if isinstance(resolved, ExtensionDtype):  # str, Int64: None becomes NA
-        return array_from_sequence(values, resolved)
+        return pd.array(values, dtype=resolved)
     if resolved.kind == "M":
         fast = _naive_datetimes(values)
         if fast is not None:

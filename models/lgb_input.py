@@ -3,17 +3,16 @@
 LightGBM converts a DataFrame on every ``predict`` (category remapping, dtype checks); for the small
 frames a service sees per request that conversion, not the trees, dominates. So does pandas itself:
 selecting 97 columns copies the frame (~1 ms) and reading them one ``Series`` at a time costs ~10 µs
-each. This module therefore reads each wanted column's array straight from the frame's blocks and
-writes it into one float matrix: plain numpy columns in one stacked cast, categoricals as codes,
-nullable extension arrays with their mask as NaN. Category codes are only valid because every
-categorical column carries the categories the booster was trained with (the registry's fixed
-vocabularies); columns that do not are re-encoded to ``categories`` first.
+each. This module therefore reads each wanted column's array through `rollcure.core.pandas_compat`
+(straight from the frame's blocks where that is allowed) and writes it into one float matrix: plain
+numpy columns in one stacked cast, categoricals as codes, nullable extension arrays with their mask
+as NaN. Category codes are only valid because every categorical column carries the categories the
+booster was trained with (the registry's fixed vocabularies); columns that do not are re-encoded to
+``categories`` first.
 """
 
 from __future__ import annotations
 
-import functools
-import weakref
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -24,59 +23,14 @@ from rollcure.core.pandas_compat import column_arrays as compat_column_arrays
 from rollcure.core.pandas_compat import copy_numeric_columns
 
 
-class _PerObject:
-    """Results derived from immutable objects (column indexes, categorical dtypes), remembered
-    while each object lives and dropped when it dies.
-
-    An ``id()`` alone is no key: once its object is collected the id is reused, and a new object
-    would read the old object's entry. Here each entry holds a weak reference to its object and a
-    hit needs that reference to still be the object asked about; the reference's callback removes
-    the entry, so the cache neither keeps frames alive nor grows with every request.
-    """
-
-    def __init__(self) -> None:
-        self._entries: dict[int, tuple[weakref.ref, dict]] = {}
-
-    def of(self, obj: object) -> dict:
-        """The memo dict of ``obj`` (empty the first time)."""
-        key = id(obj)
-        hit = self._entries.get(key)
-        if hit is not None and hit[0]() is obj:
-            return hit[1]
-        memo: dict = {}
-        self._entries[key] = (weakref.ref(obj, functools.partial(self._drop, key)), memo)
-        return memo
-
-    def _drop(self, key: int, ref: weakref.ref) -> None:
-        hit = self._entries.get(key)
-        if hit is not None and hit[0] is ref:
-            del self._entries[key]
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
-#: Per column index: name -> position (``None``) and, per wanted column list, (positions,
-#: missing). One request's frame is read by ~6 stages with different column lists, and listing a
-#: string index costs ~50 µs in pandas 3 (a look-up ~95 µs uncached, ~1 µs cached: see
-#: docs/experiments.md). Feature frames share the registry's column index, so entries last.
-_BY_INDEX = _PerObject()
-
-
 def _positions(have: pd.Index, want: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Position in ``have`` of each wanted column (-1 when missing) and the missing names."""
-    memo = _BY_INDEX.of(have)
-    hit = memo.get(want)
-    if hit is not None:
-        return hit
-    where = memo.get(None)
-    if where is None:
-        where = memo[None] = {name: i for i, name in enumerate(have.tolist())}
+    """Position in ``have`` of each wanted column (-1 when missing) and the missing names.
+
+    Computed on every call (~70-95 µs): a cache per column index bought ~3.5% of a single-case
+    request, under the bar a cache must clear (docs/experiments.md, "pandas fast paths")."""
+    where = {name: i for i, name in enumerate(have.tolist())}
     missing = tuple(name for name in want if name not in where)
-    positions = np.array([where.get(name, -1) for name in want], dtype=np.int64)
-    positions.flags.writeable = False  # shared by every caller
-    memo[want] = (positions, missing)
-    return positions, missing
+    return np.array([where.get(name, -1) for name in want], dtype=np.int64), missing
 
 
 def column_positions(X: pd.DataFrame, columns: Sequence[str], what: str = "features") -> np.ndarray:
@@ -87,21 +41,10 @@ def column_positions(X: pd.DataFrame, columns: Sequence[str], what: str = "featu
     return positions
 
 
-#: Per categorical dtype object: model categories -> whether the dtype has exactly those, in that
-#: order. Dtype equality is not used because unordered dtypes compare equal whatever the order of
-#: their categories, and codes depend on it. Feature frames reuse the registry's dtypes.
-_BY_DTYPE = _PerObject()
-
-
 def _same_categories(dtype: pd.CategoricalDtype, categories: list) -> bool:
-    """Exact comparison of categories and their order, remembered per dtype object (one dict
-    look-up per column per call instead of ~13 µs)."""
-    memo = _BY_DTYPE.of(dtype)
-    key = tuple(categories)
-    same = memo.get(key)
-    if same is None:
-        same = memo[key] = dtype.categories.tolist() == list(categories)
-    return same
+    """Exact comparison of categories and their order (dtype equality is not used: unordered
+    dtypes compare equal whatever the order of their categories, and codes depend on it)."""
+    return dtype.categories.tolist() == list(categories)
 
 
 def column_arrays(X: pd.DataFrame, columns: Sequence[str]) -> list:

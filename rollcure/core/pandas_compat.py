@@ -13,8 +13,9 @@ checks every pair on NaN/NaT, categoricals, strings and empty frames), and runs 
   list of names from ``FAST_PATHS`` (read once, at import; `use_fast_paths` switches at run time).
   The switch exists so benchmarks can run both sides in one build (docs/experiments.md).
 
-Fast paths that measured under 10% end to end were dropped for their public code: the figures are in
-docs/experiments.md, section "pandas fast paths".
+Fast paths that bought under 10% end to end were dropped for their public code (wrapping datetime
+blocks with ``DatetimeArray._simple_new``, building extension arrays with ``_from_sequence``): the
+figures are in docs/experiments.md, section "pandas fast paths".
 """
 
 from __future__ import annotations
@@ -25,12 +26,17 @@ from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
-from pandas.api.extensions import ExtensionArray, ExtensionDtype
+from pandas.api.extensions import ExtensionArray
+
+try:
+    from pandas.api.internals import create_dataframe_from_blocks
+except ImportError:  # a pandas without it: the public path only
+    create_dataframe_from_blocks = None
 
 #: Pandas versions (major, minor) the fast paths were checked against: [low, high).
 TESTED_PANDAS = ((3, 1), (3, 2))
 #: Name of each fast path (what ``ROLLCURE_PANDAS_FAST`` lists).
-FAST_PATHS = ("column_array", "block_reads", "frame_from_blocks", "datetime_simple_new", "from_sequence")
+FAST_PATHS = ("column_array", "block_reads", "frame_from_blocks")
 FAST_ENV = "ROLLCURE_PANDAS_FAST"
 _NS = np.dtype("datetime64[ns]")
 
@@ -54,23 +60,36 @@ def _parse(setting: str) -> frozenset[str]:
     return names
 
 
-_TESTED = TESTED_PANDAS[0] <= _version() < TESTED_PANDAS[1]
-_ON: frozenset[str] = _parse(os.environ.get(FAST_ENV, "all")) if _TESTED else frozenset()
+def _available() -> frozenset[str]:
+    """Fast paths this pandas allows: none outside ``TESTED_PANDAS``, else those whose private
+    API exists (``block_reads`` checks the frame's manager on every call)."""
+    if not TESTED_PANDAS[0] <= _version() < TESTED_PANDAS[1]:
+        return frozenset()
+    have = {"block_reads"}
+    if hasattr(pd.DataFrame, "_get_column_array"):
+        have.add("column_array")
+    if create_dataframe_from_blocks is not None:
+        have.add("frame_from_blocks")
+    return frozenset(have)
+
+
+_AVAILABLE = _available()
+_ON: frozenset[str] = _parse(os.environ.get(FAST_ENV, "all")) & _AVAILABLE
 
 
 def enabled() -> frozenset[str]:
-    """The fast paths in use (none when pandas is outside ``TESTED_PANDAS``)."""
+    """The fast paths in use."""
     return _ON
 
 
 @contextmanager
 def use_fast_paths(names: Iterable[str] | str) -> Iterator[None]:
     """Run the block with exactly these fast paths on (``"all"``, ``"none"`` or names); for tests
-    and benchmarks. Outside the tested pandas range they stay off whatever is asked."""
+    and benchmarks. Those this pandas does not allow stay off whatever is asked."""
     global _ON
     before = _ON
     asked = _parse(names) if isinstance(names, str) else _parse(",".join(names) or "none")
-    _ON = asked if _TESTED else frozenset()
+    _ON = asked & _AVAILABLE
     try:
         yield
     finally:
@@ -155,37 +174,20 @@ def copy_numeric_columns(
 # --- building frames -------------------------------------------------------------------------
 
 
-def array_from_sequence(values: list, dtype: ExtensionDtype) -> ExtensionArray:
-    """An extension array of ``values`` (None becomes NA), as ``pd.array(values, dtype)`` builds
-    it; the fast path skips its type inference."""
-    if "from_sequence" in _ON:
-        return dtype.construct_array_type()._from_sequence(values, dtype=dtype)
-    return pd.array(values, dtype=dtype)
-
-
-def _datetime_blocks(values: np.ndarray, places: np.ndarray) -> list[tuple[ExtensionArray, np.ndarray]]:
-    """A (k, n) datetime64[ns] block as pandas keeps it. The fast path wraps the whole block
-    without the `DatetimeArray` constructor's checks (~15 us per block); the public one builds a
-    1-d array per column with ``pd.array``, which pandas then reshapes."""
-    if "datetime_simple_new" in _ON:
-        return [(pd.arrays.DatetimeArray._simple_new(values, dtype=values.dtype), places)]
-    return [(pd.array(row, dtype=values.dtype), places[[i]]) for i, row in enumerate(values)]
-
-
 def frame_from_blocks(
     blocks: list[tuple[np.ndarray | ExtensionArray, np.ndarray]], n: int, columns: pd.Index
 ) -> pd.DataFrame:
     """A frame with a RangeIndex of ``n`` rows and ``columns`` from ``(values, places)`` blocks:
     a (k, n) numpy array (datetime64[ns] allowed) for ``k`` columns at ``places``, or a 1-d
     extension array for one column. The fast path hands the blocks to pandas as they are
-    (``create_dataframe_from_blocks``); the public one builds the frame column by column."""
+    (``create_dataframe_from_blocks``; datetime blocks as public 1-d arrays, which pandas
+    reshapes); the public one builds the frame column by column."""
     if "frame_from_blocks" in _ON:
-        from pandas.api.internals import create_dataframe_from_blocks
-
         ready = []
         for values, places in blocks:
-            if isinstance(values, np.ndarray) and values.dtype == _NS:
-                ready += _datetime_blocks(values, np.atleast_1d(np.asarray(places)))
+            if isinstance(values, np.ndarray) and values.dtype == _NS:  # 1-d DatetimeArrays
+                places = np.atleast_1d(np.asarray(places))
+                ready += [(pd.array(row, dtype=_NS), places[[i]]) for i, row in enumerate(values)]
             else:
                 ready.append((values, places))
         return create_dataframe_from_blocks(ready, index=pd.RangeIndex(n), columns=columns)
