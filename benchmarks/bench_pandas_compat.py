@@ -8,8 +8,7 @@ Two measurements, both switching `rollcure.core.pandas_compat` fast paths on and
 - ``in_process``: the same ``/recommend`` requests through the service's ASGI app in this process
   (no network, no locust), one case per request, settings interleaved request by request with
   `use_fast_paths`, wall and process-CPU time. It resolves smaller differences than the HTTP
-  run on a shared machine. It also times the service with each of `models.lgb_input`'s two
-  look-up caches bypassed (``no_cache_index``, ``no_cache_dtype``).
+  run on a shared machine.
 
     .venv/bin/python benchmarks/bench_pandas_compat.py --data DIR [--seconds 15] [--rounds 1]
 
@@ -19,7 +18,6 @@ DIR is a data folder with a registered ``champion`` (see bench_serving.py).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import subprocess
@@ -67,33 +65,18 @@ def http_runs(data: Path, seconds: int, rate_seconds: int, rate: int, rounds: in
     }
 
 
-@contextlib.contextmanager
-def _setting(label: str, fast: str):
-    """Fast paths ``fast`` on; labels ending in ``no_cache_<name>`` also bypass one lgb_input cache."""
-    from models import lgb_input
-    from rollcure.core.pandas_compat import use_fast_paths
-
-    cache = {"no_cache_index": lgb_input._BY_INDEX, "no_cache_dtype": lgb_input._BY_DTYPE}.get(label)
-    if cache is not None:
-        cache.of = lambda obj: {}  # a fresh memo every call: the cache computes, never remembers
-    try:
-        with use_fast_paths(fast):
-            yield
-    finally:
-        if cache is not None:
-            del cache.of
-
-
 def _timed_requests(client, payloads: list, requests: int, batch: int) -> dict[str, dict[str, float]]:
     """Median wall and process-CPU ms per ``/recommend`` request of ``batch`` cases, per setting,
     the settings interleaved request by request."""
-    settings = {**_settings(), "no_cache_index": "all", "no_cache_dtype": "all"}
+    from rollcure.core.pandas_compat import use_fast_paths
+
+    settings = _settings()
     wall: dict[str, list[float]] = {label: [] for label in settings}
     cpu: dict[str, list[float]] = {label: [] for label in settings}
     for i in range(requests + 3):
         body = {"cases": [payloads[(i * batch + k) % len(payloads)] for k in range(batch)]}
         for label, fast in settings.items():
-            with _setting(label, fast):
+            with use_fast_paths(fast):
                 t0, c0 = time.perf_counter(), time.process_time()
                 r = client.post("/recommend", json=body)
                 t1, c1 = time.perf_counter(), time.process_time()
