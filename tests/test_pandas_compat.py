@@ -196,3 +196,25 @@ def test_each_fast_path_alone_gives_the_same_features(path, tiny_tables):
         reference = build_features(tiny_tables, cases, FeatureConfig())
     with use_fast_paths([path]):
         pd.testing.assert_frame_equal(build_features(tiny_tables, cases, FeatureConfig()), reference)
+
+
+#: Private pandas names that only `rollcure.core.pandas_compat` may use.
+PRIVATE_PANDAS = ("._mgr", "_get_column_array", "_simple_new", "_from_sequence", "pandas.api.internals")
+PACKAGES = ("rollcure", "features", "models", "serving", "training", "registry", "adapters", "simulation",
+            "benchmarks")  # fmt: skip
+
+
+def test_private_pandas_only_in_the_compat_module():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    compat_file = root / "rollcure" / "core" / "pandas_compat.py"
+    offenders = [
+        f"{path.relative_to(root)}: {name}"
+        for package in PACKAGES
+        for path in sorted((root / package).rglob("*.py"))
+        if path != compat_file
+        for name in PRIVATE_PANDAS
+        if name in path.read_text()
+    ]
+    assert not offenders, offenders
