@@ -128,9 +128,8 @@ def _manager(frame: pd.DataFrame) -> object | None:
 
 
 def column_arrays(frame: pd.DataFrame, positions: Sequence[int] | np.ndarray) -> list:
-    """`column_array` of each position (numpy ones writeable only if pandas gave them so: do not
-    write). The fast path maps positions to blocks once (``blknos``/``blklocs``) instead of one
-    look-up per column."""
+    """`column_array` of each position. The fast path maps positions to blocks once
+    (``blknos``/``blklocs``) instead of building a Series per column."""
     mgr = _manager(frame)
     positions = np.asarray(positions, dtype=np.intp)
     if mgr is None:
