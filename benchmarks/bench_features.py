@@ -62,11 +62,18 @@ def prepare(out: Path, accounts: int, months: int, seed: int, target_cycles: int
 
 def pipeline_subset(data: Path) -> pd.DataFrame:
     """The core subset with the pipeline's own code (same functions `build_features` calls)."""
-    from features._contacts import RIGHT_PARTY_OUTCOMES
-    from features._events import DAY_S, EventIndex, to_seconds, window_count
-    from features._repayment import CycleBook, _ratio, _window
-    from features.cases import overdue_cases
+    from features import (
+        DAY_S,
+        CycleBook,
+        EventIndex,
+        cycle_window,
+        overdue_cases,
+        safe_ratio,
+        to_seconds,
+        window_count,
+    )
     from features.registry import CONTACT_WINDOW_DAYS
+    from rollcure.core.domain import RIGHT_PARTY_OUTCOMES
 
     cycles = pd.read_parquet(data / "cycles.parquet", columns=_CYCLE_COLS)
     contacts = pd.read_parquet(data / "contacts.parquet", columns=["loan_id", "ts", "outcome"])
@@ -82,12 +89,12 @@ def pipeline_subset(data: Path) -> pd.DataFrame:
     delinquent = (book.dpd > 0).astype(np.float64)
     out = {"loan_id": loan_id, "as_of": cases["as_of"].to_numpy()}
     for k in (3, 6, 12):
-        out[f"max_dpd_{k}"] = _window(book.dpd, pos, start, k, "max")
+        out[f"max_dpd_{k}"] = cycle_window(book.dpd, pos, start, k, "max")
     for k in (6, 12):
-        out[f"delinquent_cycles_{k}"] = _window(delinquent, pos, start, k, "sum")
+        out[f"delinquent_cycles_{k}"] = cycle_window(delinquent, pos, start, k, "sum")
     for k in (3, 6):
-        out[f"paid_to_due_{k}"] = _ratio(
-            _window(book.paid, pos, start, k, "sum"), _window(book.due, pos, start, k, "sum")
+        out[f"paid_to_due_{k}"] = safe_ratio(
+            cycle_window(book.paid, pos, start, k, "sum"), cycle_window(book.due, pos, start, k, "sum")
         )
     idx = EventIndex.build(contacts["loan_id"].to_numpy(), to_seconds(contacts["ts"]), t_min, t_max)
     rpc = np.isin(contacts["outcome"].to_numpy(dtype=object)[idx.order], RIGHT_PARTY_OUTCOMES)

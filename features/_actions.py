@@ -19,6 +19,7 @@ from features._events import (
     window_sum,
 )
 from features.registry import ACTION_WINDOW_DAYS, features_in
+from rollcure.core.arrays import NO_VALUE
 from rollcure.core.catalogue import ACTIONS
 
 _SHORT_DAYS = 90
@@ -74,7 +75,7 @@ def action_features(
     last = last_wheres(kinds, lo_long, hi)
     found = last >= 0
     when = np.where(found, t[np.maximum(last, 0)] if t.size else 0, 0)
-    out["last_action"] = np.where(found[0], action[np.maximum(last[0], 0)] if t.size else None, None)
+    out["last_action"] = np.where(found[0], action[np.maximum(last[0], 0)] if t.size else NO_VALUE, NO_VALUE)
     out["days_since_last_action"] = np.where(found[0], (as_of_s - when[0]) / DAY_S, np.nan)
     out["days_since_last_field_visit"] = np.where(found[1], (as_of_s - when[1]) / DAY_S, np.nan)
     found_r, when_r = found[2], when[2]

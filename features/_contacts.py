@@ -23,6 +23,7 @@ from features._events import (
 )
 from features._repayment import CycleBook
 from features.registry import CONTACT_WINDOW_DAYS, features_in
+from rollcure.core.arrays import NO_VALUE
 from rollcure.core.domain import OUTCOMES, RIGHT_PARTY_OUTCOMES
 
 CONTACT_FEATURES = [f.name for f in features_in("contact")]
@@ -107,8 +108,8 @@ def contact_features(
     last = np.where(hi > lo90, hi - 1, -1)
     has_last = last >= 0
     safe = np.where(has_last, last, 0)
-    out["last_contact_outcome"] = np.where(has_last, outcome[safe] if t.size else None, None)
-    out["last_contact_channel"] = np.where(has_last, channel[safe] if t.size else None, None)
+    out["last_contact_outcome"] = np.where(has_last, outcome[safe] if t.size else NO_VALUE, NO_VALUE)
+    out["last_contact_channel"] = np.where(has_last, channel[safe] if t.size else NO_VALUE, NO_VALUE)
     out["days_since_last_contact"] = np.where(
         has_last, (as_of_s - (t[safe] if t.size else 0)) / DAY_S, np.nan
     )

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from rollcure.core.pandas_compat import column_array
+
 _NS_PER_S = 1_000_000_000
 #: Seconds in a day (event times are int64 seconds).
 DAY_S = 86_400
@@ -22,16 +24,13 @@ CENT = 0.005
 
 def column(frame: pd.DataFrame, name: str) -> np.ndarray | pd.api.extensions.ExtensionArray:
     """A column's values (read-only numpy array or extension array), as `frame[name].array` holds
-    them but without building a Series: in pandas 3 a Series costs ~10 us, and one serving case
-    reads ~40 columns, more than its arithmetic. Duplicate labels fall back to the public path."""
+    them, read through `rollcure.core.pandas_compat.column_array` (one serving case reads ~40
+    columns, and a Series per column can cost more than its arithmetic). Duplicate labels take
+    the public path."""
     at = frame.columns.get_loc(name)
     if not isinstance(at, int):
         return frame[name].array
-    values = frame._get_column_array(at)
-    if isinstance(values, np.ndarray):
-        values = values.view()
-        values.flags.writeable = False  # a view into the frame, like `Series.to_numpy()` under CoW
-    return values
+    return column_array(frame, at)
 
 
 def column_numpy(frame: pd.DataFrame, name: str, dtype: object = None, **kwargs) -> np.ndarray:

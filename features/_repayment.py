@@ -110,8 +110,11 @@ class _Lags:
         return np.add.accumulate(v, axis=0)
 
 
-def _window(values: np.ndarray, pos, start, k: int, how: str) -> np.ndarray:
-    """Sum or max of ``values`` over each case's last ``k`` rows of its own loan."""
+def cycle_window(values: np.ndarray, pos: np.ndarray, start: np.ndarray, k: int, how: str) -> np.ndarray:
+    """Sum or max (``how``) of sorted ``values`` over each case's last ``k`` rows of its own loan,
+    ``pos``/``start`` as `CycleBook.case_rows` gives them. `repayment_features` computes all its
+    windows in one pass; this one-window form is public so benchmarks and SQL cross-checks can
+    compute a few windows with the pipeline's own code."""
     lags = _Lags(pos, start)
     return lags.running(lags.take(values, k), how)[k - 1].astype(np.float64)
 
@@ -132,7 +135,8 @@ def _status_counts(book: CycleBook, lags: _Lags, n: int) -> dict[str, np.ndarray
     return out
 
 
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+def safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """``num / den``, NaN where ``den`` is within a cent of zero (nothing due, nothing owed)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(den > CENT, num / np.where(den > CENT, den, 1.0), np.nan)
 
@@ -178,16 +182,16 @@ def repayment_features(
         "delinquent_cycles_12": delinquent[CYCLE_WINDOW - 1],
         "paid_cycles_6": (paid_l[:6] > CENT).sum(axis=0, where=lags.ok[:6], dtype=np.int64),
     }
-    out["paid_to_due_1"] = _ratio(paid, due)
+    out["paid_to_due_1"] = safe_ratio(paid, due)
     for k in (3, 6):
-        out[f"paid_to_due_{k}"] = _ratio(paid_sum[k - 1], due_sum[k - 1])
+        out[f"paid_to_due_{k}"] = safe_ratio(paid_sum[k - 1], due_sum[k - 1])
     cured, streak, since_full = _streaks(lags, paid_l, due_l, dpd_l, instalment)
     out["times_cured_12"] = cured
     out["consecutive_missed"] = streak
     out["cycles_since_full_payment"] = since_full
-    out["arrears_to_instalment"] = _ratio(book.arrears[pos], instalment)
+    out["arrears_to_instalment"] = safe_ratio(book.arrears[pos], instalment)
     bal3 = book.balance[lags.rows[3]]
-    out["balance_trend_3"] = np.where(lags.ok[3], _ratio(balance, bal3) - 1.0, np.nan)
+    out["balance_trend_3"] = np.where(lags.ok[3], safe_ratio(balance, bal3) - 1.0, np.nan)
     out["dpd_change_1"] = np.where(lags.ok[1], (dpd - dpd_l[1]).astype(np.float64), np.nan)
     out["cycles_observed"] = np.minimum(pos - start + 1, CYCLE_WINDOW).astype(np.int64)
     out.update(_status_counts(book, lags, pos.size))

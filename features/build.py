@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from pandas.api.internals import create_dataframe_from_blocks
 
 from features._actions import action_features, missing_action_features
 from features._contacts import contact_features, missing_contact_features
@@ -24,6 +23,7 @@ from features.registry import ACTION_WINDOW_DAYS, CONTACT_WINDOW_DAYS, FEATURES,
 from rollcure.config.features import FeatureConfig
 from rollcure.core.domain import FLAGS
 from rollcure.core.errors import InputError
+from rollcure.core.pandas_compat import frame_from_blocks
 
 _KEY_COLUMNS = ("loan_id", "as_of")
 _COLUMNS = pd.Index([*_KEY_COLUMNS, *(f.name for f in FEATURES)])
@@ -199,9 +199,7 @@ def _assemble(loan_id: np.ndarray, as_of: np.ndarray, values: dict[str, np.ndarr
     dtype: a small frame's cost is per block, and a wide frame of per-column blocks makes every
     later column selection slow."""
     n = loan_id.size
-    # as_of is datetime64[ns] (checked): wrapped as pandas would, without re-validating it
-    stamps = pd.arrays.DatetimeArray._simple_new(as_of.reshape(1, n), dtype=as_of.dtype)
-    blocks: list[tuple[object, np.ndarray]] = [(stamps, np.array([1]))]
+    blocks: list[tuple[object, np.ndarray]] = [(as_of.reshape(1, n), np.array([1]))]  # datetime64[ns]
     for dtype, (names, places) in _NUMERIC_BLOCKS.items():
         block = np.array([values[name] for name in names], dtype=dtype).reshape(len(names), n)
         if dtype == "int64":
@@ -209,7 +207,7 @@ def _assemble(loan_id: np.ndarray, as_of: np.ndarray, values: dict[str, np.ndarr
             places = np.concatenate([[0], places])
         blocks.append((block, places))
     blocks += [(_categorical(values[name], name), place) for name, place in _CATEGORICAL.items()]
-    return create_dataframe_from_blocks(blocks, index=pd.RangeIndex(n), columns=_COLUMNS)
+    return frame_from_blocks(blocks, n, _COLUMNS)
 
 
 def build_features(

@@ -25,12 +25,8 @@ class Dataset:
     excluded: int
 
 
-def build_dataset(tables: dict[str, pd.DataFrame], cfg: FeatureConfig | object) -> Dataset:
-    """Cases → labels (dropping unobserved outcomes) → features of the labelled cases.
-
-    ``cfg`` is the `FeatureConfig` or the whole `RollcureConfig`.
-    """
-    cfg = getattr(cfg, "features", cfg)
+def build_dataset(tables: dict[str, pd.DataFrame], cfg: FeatureConfig) -> Dataset:
+    """Cases → labels (dropping unobserved outcomes) → features of the labelled cases."""
     all_cases = overdue_cases(tables["cycles"])
     labels, excluded = build_labels(tables["cycles"], all_cases, cfg.horizon_days)
     cases = labels[["loan_id", "as_of"]].reset_index(drop=True)

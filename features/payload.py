@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from pandas.api.extensions import ExtensionArray, ExtensionDtype
-from pandas.api.internals import create_dataframe_from_blocks
 from pandas.api.types import pandas_dtype
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -35,6 +34,7 @@ from rollcure.core.domain import (
     bucket_of,
 )
 from rollcure.core.errors import InputError
+from rollcure.core.pandas_compat import frame_from_blocks
 
 MAX_PAYLOAD_CYCLES = 60
 _STRICT = ConfigDict(extra="forbid")
@@ -161,17 +161,8 @@ def _resolved(dtype: str) -> np.dtype | ExtensionDtype:
 
 
 #: The contract's string dtype; plain strings and None go straight to an arrow array (as
-#: `_from_sequence` stores them) without its per-value checks.
+#: ``pd.array`` stores them) without its per-value checks.
 _STR = _resolved("str")
-_NS = np.dtype("datetime64[ns]")
-
-
-def _block(values: np.ndarray) -> np.ndarray | ExtensionArray:
-    """A stacked numpy block as pandas keeps it: datetimes wrapped without re-validating them
-    (pandas would run the full `DatetimeArray` constructor, ~15 us per block)."""
-    if values.dtype == _NS:
-        return pd.arrays.DatetimeArray._simple_new(values, dtype=_NS)
-    return values
 
 
 def _array(values: list, dtype: str) -> np.ndarray | ExtensionArray:
@@ -181,7 +172,7 @@ def _array(values: list, dtype: str) -> np.ndarray | ExtensionArray:
     if resolved is _STR and all(v is None or type(v) is str for v in values):
         return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()), dtype=resolved)
     if isinstance(resolved, ExtensionDtype):  # str, Int64: None becomes NA
-        return resolved.construct_array_type()._from_sequence(values, dtype=resolved)
+        return pd.array(values, dtype=resolved)
     if resolved.kind == "M":
         fast = _naive_datetimes(values)
         if fast is not None:
@@ -204,8 +195,8 @@ def _column_index(names: tuple[str, ...]) -> pd.Index:
 
 def _frame(columns: dict[str, object], rows: np.ndarray | None = None) -> pd.DataFrame:
     """A frame of the typed columns (optionally only ``rows``): one 2-D block per numpy dtype and
-    one per extension column, built without the DataFrame constructor's per-column checks (for
-    one case these cost more than the data)."""
+    one per extension column, handed to `frame_from_blocks` (the DataFrame constructor's
+    per-column checks cost more than one case's data)."""
     numpy_cols: dict[np.dtype, list[int]] = {}
     blocks = []
     arrays = [v if rows is None else v.take(rows) for v in columns.values()]
@@ -215,9 +206,8 @@ def _frame(columns: dict[str, object], rows: np.ndarray | None = None) -> pd.Dat
         else:
             blocks.append((values, np.array([place])))
     for places in numpy_cols.values():
-        blocks.append((_block(np.array([arrays[p] for p in places])), np.array(places)))
-    n = len(arrays[0])
-    return create_dataframe_from_blocks(blocks, index=pd.RangeIndex(n), columns=_column_index(tuple(columns)))
+        blocks.append((np.array([arrays[p] for p in places]), np.array(places)))
+    return frame_from_blocks(blocks, len(arrays[0]), _column_index(tuple(columns)))
 
 
 def _keep_last(*keys: np.ndarray) -> np.ndarray | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,7 @@ from models.uplift import ActionModels
 from rollcure.config.features import FeatureConfig
 from rollcure.config.model import TARGETS, ModelConfig
 from rollcure.config.policy import PolicyConfig
+from rollcure.core.arrays import FloatArray, IntArray, ObjectArray
 from rollcure.core.catalogue import ACTIONS, CATALOGUE_ENV
 from rollcure.core.errors import InputError
 
@@ -44,20 +45,42 @@ _SCORE_COLUMNS = pd.Index([f"p_{t}" for t in TARGETS])
 _SCORE_NAMES: tuple[str, ...] = tuple(_SCORE_COLUMNS.tolist())  # iterating a str Index is slow
 #: Reasons that raise a target's probability ("up") and that lower it ("down").
 DIRECTIONS: tuple[str, ...] = ("up", "down")
+#: A column of the reasons table: ``case``/``rank`` integers, contributions floats, the rest objects.
+ReasonColumn = IntArray | FloatArray | ObjectArray
+#: Each target's LightGBM input matrix (:meth:`Bundle.matrices`).
+Matrices = dict[str, FloatArray]
+
+
+class BundleMetadata(TypedDict, total=False):
+    """What training and the registry record about a bundle (JSON in the manifest)."""
+
+    #: ``TimeSplit.describe()``: part -> cycle dates.
+    split: dict[str, list[str]]
+    seed: int
+    n_cases: dict[str, int]
+    data_digest: str
+    registered_version: str
+    #: The MLflow run the registered version came from (None when MLflow records none).
+    run_id: str | None
+
+
+class _PolicyManifest(TypedDict):
+    config: dict[str, object]
+    rules: dict[str, object]
 
 
 @dataclass(frozen=True)
 class Scores:
     """Calibrated probabilities per case, one array per target (frame order)."""
 
-    p_roll_forward: np.ndarray
-    p_cure: np.ndarray
+    p_roll_forward: FloatArray
+    p_cure: FloatArray
 
-    def __getitem__(self, column: str) -> np.ndarray:
+    def __getitem__(self, column: str) -> FloatArray:
         """A column by its frame name (``p_roll_forward``), as the strategies read scores."""
         if column not in _SCORE_NAMES:
             raise KeyError(f"scores: no column {column!r}; known: {list(_SCORE_NAMES)}")
-        return getattr(self, column)
+        return self.p_roll_forward if column == "p_roll_forward" else self.p_cure
 
     def to_frame(self, index: pd.Index | None = None) -> pd.DataFrame:
         """The scores as a frame (default index: row positions)."""
@@ -71,9 +94,9 @@ class Scores:
 class Reasons:
     """The long reasons table as columns of arrays (``models.explain.REASON_COLUMNS``)."""
 
-    columns: dict[str, np.ndarray]
+    columns: dict[str, ReasonColumn]
 
-    def __getitem__(self, column: str) -> np.ndarray:
+    def __getitem__(self, column: str) -> ReasonColumn:
         return self.columns[column]
 
     def __len__(self) -> int:
@@ -118,7 +141,7 @@ class Bundle:
     reason_codes: pd.DataFrame = field(default_factory=reason_code_table)
     #: None: the bundle scores and explains but decides no action.
     policy: PolicyBundle | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: BundleMetadata = field(default_factory=BundleMetadata)
 
     @property
     def feature_names(self) -> list[str]:
@@ -135,7 +158,7 @@ class Bundle:
         except InputError as err:
             raise InputError(f"{err} (bundle expects {len(self.features)})") from None
 
-    def matrices(self, X: pd.DataFrame, targets: tuple[str, ...] = TARGETS) -> dict[str, np.ndarray]:
+    def matrices(self, X: pd.DataFrame, targets: tuple[str, ...] = TARGETS) -> Matrices:
         """Each target model's LightGBM input, converted from the frame once for models that read
         the same columns and categories (both targets do: they are trained on one frame)."""
         self._check(X)
@@ -144,11 +167,11 @@ class Bundle:
         models = {t: self.scorers[t].model for t in targets}
         return {t: shared if _same_input(m, first) else m.matrix(X) for t, m in models.items()}
 
-    def margin(self, X: pd.DataFrame, target: str) -> np.ndarray:
+    def margin(self, X: pd.DataFrame, target: str) -> FloatArray:
         """Raw log-odds of one target."""
         return self.scorers[target].model.predict_margin(self.matrices(X, (target,))[target])
 
-    def score(self, X: pd.DataFrame, inputs: dict[str, np.ndarray] | None = None) -> Scores:
+    def score(self, X: pd.DataFrame, inputs: Matrices | None = None) -> Scores:
         """Calibrated probabilities of every case (``Scores.to_frame`` for a frame). ``inputs``:
         :meth:`matrices` of X, when the caller converted X once for several stages."""
         inputs = self.matrices(X) if inputs is None else inputs
@@ -167,14 +190,14 @@ class Bundle:
         targets: tuple[str, ...] = TARGETS,
         directions: tuple[str, ...] = DIRECTIONS,
         top_k: int | None = None,
-        inputs: dict[str, np.ndarray] | None = None,
+        inputs: Matrices | None = None,
     ) -> Reasons:
         """Top-k reasons per case in each direction, target by target (rows by target, case,
         direction, rank; ``case`` = row position). TreeSHAP, the costly part, runs only for
         ``targets``: a decision shows one target's reasons in one direction."""
         inputs = self.matrices(X, targets) if inputs is None else inputs
         k = top_k or self.top_k
-        parts = []
+        parts: list[dict[str, ReasonColumn]] = []
         for t in targets:
             scorer = self.scorers[t]
             contrib = scorer.model.contributions(inputs[t])
@@ -190,8 +213,9 @@ class Bundle:
         path.mkdir(parents=True, exist_ok=True)
         for t, scorer in self.scorers.items():
             state = scorer.model.to_state()
-            (path / f"{t}.lgb.txt").write_text(state.pop("model"))
-            (path / f"{t}.json").write_text(json.dumps(state, indent=1))
+            (path / f"{t}.lgb.txt").write_text(state["model"])
+            settings = {k: v for k, v in state.items() if k != "model"}
+            (path / f"{t}.json").write_text(json.dumps(settings, indent=1))
         calibrators = {t: s.calibrator.to_dict() for t, s in self.scorers.items()}
         (path / _CALIBRATORS).write_text(json.dumps(calibrators, indent=1))
         if self.policy is not None:
@@ -233,12 +257,12 @@ class Bundle:
                 f"has {list(ACTIONS)} (set {CATALOGUE_ENV} to the catalogue it was trained with, or retrain)"
             )
         calibrators = json.loads((path / _CALIBRATORS).read_text())
-        scorers = {}
+        scorers: dict[str, Scorer] = {}
         for t in manifest["targets"]:
             state = json.loads((path / f"{t}.json").read_text())
             state["model"] = (path / f"{t}.lgb.txt").read_text()
             scorers[t] = Scorer(GBMClassifier.from_state(state), Calibrator.from_dict(calibrators[t]))
-        policy = None
+        policy: PolicyBundle | None = None
         if manifest["policy"] is not None:
             policy = PolicyBundle(
                 config=PolicyConfig.model_validate(manifest["policy"]["config"]),
@@ -257,7 +281,7 @@ class Bundle:
         )
 
 
-def _by_case(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+def _by_case(parts: list[dict[str, ReasonColumn]]) -> dict[str, ReasonColumn]:
     """One target's reasons of several directions, ordered by case (then direction, rank)."""
     if len(parts) == 1:  # already by case then rank
         return parts[0]
@@ -266,11 +290,11 @@ def _by_case(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {c: v[order] for c, v in columns.items()}
 
 
-def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+def _concat(parts: list[dict[str, ReasonColumn]]) -> dict[str, ReasonColumn]:
     return {c: np.concatenate([p[c] for p in parts]) for c in REASON_COLUMNS}
 
 
-def _probability(scorer: Scorer, matrix: np.ndarray) -> np.ndarray:
+def _probability(scorer: Scorer, matrix: FloatArray) -> FloatArray:
     return scorer.calibrator.transform(scorer.model.predict_margin(matrix))
 
 
@@ -278,5 +302,5 @@ def _same_input(a: GBMClassifier, b: GBMClassifier) -> bool:
     return a is b or (a.features_ == b.features_ and a.categories_ == b.categories_)
 
 
-def _policy_manifest(policy: PolicyBundle) -> dict[str, Any]:
+def _policy_manifest(policy: PolicyBundle) -> _PolicyManifest:
     return {"config": policy.config.model_dump(mode="json"), "rules": policy.rules.model_dump(mode="json")}

@@ -22,6 +22,9 @@ import numpy as np
 from models.metrics import log_loss
 
 Method = Literal["isotonic", "platt", "none"]
+#: What ``choose`` is asked for: a method, or ``auto`` for the better of isotonic and Platt.
+Choice = Method | Literal["auto"]
+_CANDIDATES: tuple[Method, ...] = ("platt", "isotonic")
 _EPS = 1e-6
 
 
@@ -78,7 +81,9 @@ class Calibrator:
         return obj
 
 
-def choose(margin: np.ndarray, y: np.ndarray, method: str = "auto", seed: int = 0) -> tuple[Calibrator, dict]:
+def choose(
+    margin: np.ndarray, y: np.ndarray, method: Choice = "auto", seed: int = 0
+) -> tuple[Calibrator, dict[str, float]]:
     """Fit the requested calibrator, or for ``auto`` the better of isotonic and Platt.
 
     Returns the fitted calibrator and the cross-fitted validation log loss of each candidate
@@ -90,11 +95,11 @@ def choose(margin: np.ndarray, y: np.ndarray, method: str = "auto", seed: int = 
         return Calibrator(method).fit(margin, y), {}
     rng = np.random.default_rng(seed)
     half = rng.permutation(len(y)) < len(y) // 2
-    scores = {}
-    for name in ("platt", "isotonic"):
+    scores: dict[str, float] = {}
+    for name in _CANDIDATES:
         pred = np.empty(len(y))
         for fold in (half, ~half):
             pred[~fold] = Calibrator(name).fit(margin[fold], y[fold]).transform(margin[~fold])
         scores[name] = log_loss(y, pred)
-    best = min(scores, key=scores.get)
+    best = min(_CANDIDATES, key=scores.__getitem__)
     return Calibrator(best).fit(margin, y), scores

@@ -9,14 +9,35 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 import pandas as pd
 
 from models.lgb_input import as_lgb_matrix
 from rollcure.config.model import LightGBMParams
+from rollcure.core.arrays import FloatArray
 from rollcure.core.errors import InputError
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
+
+#: LightGBM parameters as ``lightgbm.train`` takes them (numbers, strings, the constraint list).
+LGBParams = dict[str, float | int | str | bool | list[int]]
+#: The training and (optional) validation datasets of :meth:`GBMClassifier.bin`.
+Binned = tuple["lgb.Dataset", "lgb.Dataset | None"]
+
+
+class ClassifierState(TypedDict):
+    """A fitted classifier as JSON-ready values plus LightGBM's model text (see ``to_state``)."""
+
+    model: str
+    features: list[str]
+    categories: dict[str, list[object]]
+    monotone: list[int] | None
+    seed: int
+    params: dict[str, object]
 
 
 def monotone_vector(
@@ -39,7 +60,7 @@ def monotone_vector(
 
 
 @contextlib.contextmanager
-def _quiet_reference_warning():
+def _quiet_reference_warning() -> Iterator[None]:
     """The validation set takes the training set's bins; LightGBM reports the (intended) param
     differences between them and the booster as a warning on every fit."""
     with warnings.catch_warnings():
@@ -55,9 +76,9 @@ class GBMClassifier:
         self.monotone = list(monotone) if monotone is not None else None
         self.seed = seed
 
-    def _lgb_params(self) -> dict:
+    def _lgb_params(self) -> LGBParams:
         p = self.params
-        params = {
+        params: LGBParams = {
             "objective": "binary",
             "learning_rate": p.learning_rate,
             "num_leaves": p.num_leaves,
@@ -80,7 +101,7 @@ class GBMClassifier:
             params["monotone_constraints_method"] = "advanced"
         return params
 
-    def bin(self, X: pd.DataFrame, X_valid: pd.DataFrame | None = None) -> tuple:
+    def bin(self, X: pd.DataFrame, X_valid: pd.DataFrame | None = None) -> Binned:
         """LightGBM datasets of the features, binned once; ``fit(..., binned=...)`` reuses them for
         models with the same parameters. LightGBM stores monotone constraints in the Dataset, so
         models with other constraints (cure vs roll-forward) must not share them."""
@@ -100,8 +121,8 @@ class GBMClassifier:
         return train, valid
 
     def _remember_columns(self, X: pd.DataFrame) -> None:
-        self.features_ = list(X.columns)
-        self.categories_ = {
+        self.features_: list[str] = list(X.columns)
+        self.categories_: dict[str, list[object]] = {
             c: list(X[c].cat.categories) for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)
         }
 
@@ -111,7 +132,7 @@ class GBMClassifier:
         y: np.ndarray,
         X_valid: pd.DataFrame | None = None,
         y_valid: np.ndarray | None = None,
-        binned: tuple | None = None,
+        binned: Binned | None = None,
     ) -> GBMClassifier:
         import lightgbm as lgb
 
@@ -120,7 +141,8 @@ class GBMClassifier:
             raise ValueError(f"monotone has {len(self.monotone)} entries for {len(self.features_)} features")
         train, valid = binned if binned is not None else self.bin(X, X_valid)
         train.set_label(np.asarray(y, dtype=float))
-        valid_sets, callbacks = [], []
+        valid_sets: list[lgb.Dataset] = []
+        callbacks: list[Callable[..., object]] = []
         if valid is not None and y_valid is not None:
             valid.set_label(np.asarray(y_valid, dtype=float))
             valid_sets = [valid]
@@ -149,25 +171,27 @@ class GBMClassifier:
         }
         return X.assign(**recast) if recast else X
 
-    def matrix(self, X: pd.DataFrame) -> np.ndarray:
+    def matrix(self, X: pd.DataFrame) -> FloatArray:
         """The float matrix LightGBM reads: training column order, categories re-encoded to the
         training ones. Compute it once and pass it to several predictions of the same frame."""
         return as_lgb_matrix(X, self.features_, self.categories_)
 
-    def _input(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+    def _input(self, X: pd.DataFrame | FloatArray) -> FloatArray:
         return X if isinstance(X, np.ndarray) else self.matrix(X)
 
-    def predict_margin(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+    def predict_margin(self, X: pd.DataFrame | FloatArray) -> FloatArray:
         """Raw score in log-odds, using the early-stopped number of trees (``X``: frame or ``matrix(X)``)."""
-        return self.booster_.predict(self._input(X), raw_score=True, num_iteration=self.best_iteration_)
+        margin = self.booster_.predict(self._input(X), raw_score=True, num_iteration=self.best_iteration_)
+        return dense_prediction(margin)
 
-    def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+    def predict_proba(self, X: pd.DataFrame | FloatArray) -> FloatArray:
         """Uncalibrated probability (logistic of the margin)."""
         return 1.0 / (1.0 + np.exp(-self.predict_margin(X)))
 
-    def contributions(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+    def contributions(self, X: pd.DataFrame | FloatArray) -> FloatArray:
         """TreeSHAP contributions in log-odds, shape (n, features + 1); the last column is the base value."""
-        return self.booster_.predict(self._input(X), pred_contrib=True, num_iteration=self.best_iteration_)
+        contrib = self.booster_.predict(self._input(X), pred_contrib=True, num_iteration=self.best_iteration_)
+        return dense_prediction(contrib)
 
     def feature_importance(self) -> pd.Series:
         """Total gain per feature, for the report."""
@@ -175,7 +199,7 @@ class GBMClassifier:
         return pd.Series(gain, index=self.features_).sort_values(ascending=False)
 
     # the Booster is saved as LightGBM's own text format (inspectable, exact round trip)
-    def to_state(self) -> dict:
+    def to_state(self) -> ClassifierState:
         return {
             "model": self.booster_.model_to_string(num_iteration=self.best_iteration_),
             "features": self.features_,
@@ -186,12 +210,20 @@ class GBMClassifier:
         }
 
     @classmethod
-    def from_state(cls, state: dict) -> GBMClassifier:
+    def from_state(cls, state: ClassifierState) -> GBMClassifier:
         import lightgbm as lgb
 
-        obj = cls(LightGBMParams(**state["params"]), state["monotone"], state["seed"])
+        obj = cls(LightGBMParams.model_validate(state["params"]), state["monotone"], state["seed"])
         obj.booster_ = lgb.Booster(model_str=state["model"])
         obj.features_ = list(state["features"])
         obj.categories_ = {k: list(v) for k, v in state["categories"].items()}
         obj.best_iteration_ = obj.booster_.current_iteration()
         return obj
+
+
+def dense_prediction(predicted: object) -> FloatArray:
+    """``Booster.predict`` is typed to return sparse matrices and lists too (for sparse input); a
+    dense float matrix in gives a float64 array out, which this states (no copy)."""
+    if not isinstance(predicted, np.ndarray):
+        raise TypeError(f"lightgbm returned {type(predicted).__name__}, expected a numpy array")
+    return np.asarray(predicted, dtype=np.float64)

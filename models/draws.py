@@ -15,6 +15,7 @@ says which per-case seeds it stands for.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from rollcure.core.errors import InputError
 
@@ -26,7 +27,7 @@ _MANTISSA_SHIFT = np.uint64(11)
 _UNIT = 2.0**-53
 
 
-def splitmix64(x: np.ndarray) -> np.ndarray:
+def splitmix64(x: npt.ArrayLike) -> npt.NDArray[np.uint64]:
     """The splitmix64 output function (Steele et al. 2014) of each uint64: a bijective mix."""
     with np.errstate(over="ignore"):
         z = np.asarray(x, dtype=np.uint64) + _GOLDEN

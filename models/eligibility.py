@@ -136,7 +136,7 @@ def eligibility(X: pd.DataFrame, rules: RuleSet) -> Eligibility:
         rule_of = np.asarray(r_list)
         held = hits[rule_of]
         blocked[:, j] = np.where(held.any(axis=0), rule_of[held.argmax(axis=0)], NOT_BLOCKED)
-    manual = hits[manual_rules].any(axis=0)
+    manual = np.asarray(hits[manual_rules].any(axis=0), dtype=bool)  # no copy; an array, not a scalar
     return Eligibility(
         actions=ACTIONS,
         mask=blocked == NOT_BLOCKED,

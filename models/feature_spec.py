@@ -7,7 +7,8 @@ groups, descriptions, monotone directions) even if the registry later changes.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import NotRequired, Protocol, TypedDict
 
 GROUPS: tuple[str, ...] = ("borrower", "loan", "repayment", "contact", "action")
 
@@ -22,11 +23,40 @@ class FeatureSpec:
     description: str
     monotone: int = 0
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+    def to_dict(self) -> FeatureSpecDict:
+        return FeatureSpecDict(
+            name=self.name,
+            group=self.group,
+            dtype=self.dtype,
+            description=self.description,
+            monotone=self.monotone,
+        )
 
 
-def spec_from_registry(features: Iterable[object]) -> list[FeatureSpec]:
+class FeatureSpecDict(TypedDict):
+    """A ``FeatureSpec`` as JSON (the bundle manifest); ``monotone`` may be absent (0)."""
+
+    name: str
+    group: str
+    dtype: str
+    description: str
+    monotone: NotRequired[int]
+
+
+class RegistryEntry(Protocol):
+    """What a spec is copied from: a feature registry entry (``features.registry.Feature``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def group(self) -> str: ...
+    @property
+    def dtype(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+
+
+def spec_from_registry(features: Iterable[RegistryEntry]) -> list[FeatureSpec]:
     """Snapshot registry entries (anything with name, group, dtype, description, monotone)."""
     return [
         FeatureSpec(
@@ -40,5 +70,5 @@ def spec_from_registry(features: Iterable[object]) -> list[FeatureSpec]:
     ]
 
 
-def spec_from_dicts(rows: Iterable[dict]) -> list[FeatureSpec]:
+def spec_from_dicts(rows: Iterable[FeatureSpecDict]) -> list[FeatureSpec]:
     return [FeatureSpec(**row) for row in rows]

@@ -3,11 +3,12 @@
 LightGBM converts a DataFrame on every ``predict`` (category remapping, dtype checks); for the small
 frames a service sees per request that conversion, not the trees, dominates. So does pandas itself:
 selecting 97 columns copies the frame (~1 ms) and reading them one ``Series`` at a time costs ~10 µs
-each. This module therefore reads each wanted column's array straight from the frame's blocks and
-writes it into one float matrix: plain numpy columns in one stacked cast, categoricals as codes,
-nullable extension arrays with their mask as NaN. Category codes are only valid because every
-categorical column carries the categories the booster was trained with (the registry's fixed
-vocabularies); columns that do not are re-encoded to ``categories`` first.
+each. This module therefore reads each wanted column's array through `rollcure.core.pandas_compat`
+(straight from the frame's blocks where that is allowed) and writes it into one float matrix: plain
+numpy columns in one stacked cast, categoricals as codes, nullable extension arrays with their mask
+as NaN. Category codes are only valid because every categorical column carries the categories the
+booster was trained with (the registry's fixed vocabularies); columns that do not are re-encoded to
+``categories`` first.
 """
 
 from __future__ import annotations
@@ -18,42 +19,18 @@ import numpy as np
 import pandas as pd
 
 from rollcure.core.errors import InputError
-
-#: Column look-ups already made: (id of the frame's column index, wanted columns) -> (index,
-#: positions, missing). Holding the index keeps its id from being reused; one frame is read by
-#: several models per request, and an index is immutable.
-_LOOKED_UP: dict[tuple[int, tuple[str, ...]], tuple[pd.Index, np.ndarray, tuple[str, ...]]] = {}
-
-
-#: Name -> position of a column index, once per index (a request's frame is read by ~6 stages with
-#: different column lists; listing a string index costs ~50 µs in pandas 3).
-_WHERE: dict[int, tuple[pd.Index, dict[str, int]]] = {}
-
-
-def _where(have: pd.Index) -> dict[str, int]:
-    hit = _WHERE.get(id(have))
-    if hit is not None and hit[0] is have:
-        return hit[1]
-    where = {name: i for i, name in enumerate(have.tolist())}
-    if len(_WHERE) > 64:
-        _WHERE.clear()
-    _WHERE[id(have)] = (have, where)
-    return where
+from rollcure.core.pandas_compat import column_arrays as compat_column_arrays
+from rollcure.core.pandas_compat import copy_numeric_columns
 
 
 def _positions(have: pd.Index, want: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Position in ``have`` of each wanted column (-1 when missing) and the missing names."""
-    key = (id(have), want)
-    hit = _LOOKED_UP.get(key)
-    if hit is not None and hit[0] is have:
-        return hit[1], hit[2]
-    where = _where(have)
+    """Position in ``have`` of each wanted column (-1 when missing) and the missing names.
+
+    Computed on every call (~70-95 µs): a cache per column index bought ~3.5% of a single-case
+    request, under the bar a cache must clear (docs/experiments.md, "pandas fast paths")."""
+    where = {name: i for i, name in enumerate(have.tolist())}
     missing = tuple(name for name in want if name not in where)
-    positions = np.array([where.get(name, -1) for name in want], dtype=np.int64)
-    if len(_LOOKED_UP) > 1024:
-        _LOOKED_UP.clear()
-    _LOOKED_UP[key] = (have, positions, missing)
-    return positions, missing
+    return np.array([where.get(name, -1) for name in want], dtype=np.int64), missing
 
 
 def column_positions(X: pd.DataFrame, columns: Sequence[str], what: str = "features") -> np.ndarray:
@@ -64,45 +41,15 @@ def column_positions(X: pd.DataFrame, columns: Sequence[str], what: str = "featu
     return positions
 
 
-def _column_arrays(X: pd.DataFrame, positions: np.ndarray) -> list:
-    """The 1-d array behind each column position, without building a Series per column.
-
-    Reads pandas' block manager (``blknos``/``blklocs`` map a column to its block and row); falls
-    back to the public per-column path when a pandas version lays frames out differently.
-    """
-    mgr = getattr(X, "_mgr", None)
-    if not all(hasattr(mgr, a) for a in ("blknos", "blklocs", "blocks")):
-        return [X.iloc[:, p].array for p in positions]
-    blocks, out = mgr.blocks, []
-    for b, loc in zip(mgr.blknos[positions].tolist(), mgr.blklocs[positions].tolist(), strict=True):
-        values = blocks[b].values
-        out.append(values[loc] if values.ndim == 2 else values)
-    return out
-
-
-#: Categorical dtypes already compared with a model's categories: (dtype id, categories) -> (dtype,
-#: same). Holding the dtype keeps its id from being reused; dtype equality is not used because
-#: unordered dtypes compare equal whatever the order of their categories, and codes depend on it.
-_CHECKED: dict[tuple[int, tuple], tuple[object, bool]] = {}
-
-
 def _same_categories(dtype: pd.CategoricalDtype, categories: list) -> bool:
-    """Exact comparison of categories and their order, remembered per dtype object (feature frames
-    reuse the registry's dtypes, so this is one dict look-up per column per call)."""
-    key = (id(dtype), tuple(categories))
-    hit = _CHECKED.get(key)
-    if hit is not None and hit[0] is dtype:
-        return hit[1]
-    same = dtype.categories.tolist() == list(categories)
-    if len(_CHECKED) > 4096:
-        _CHECKED.clear()
-    _CHECKED[key] = (dtype, same)
-    return same
+    """Exact comparison of categories and their order (dtype equality is not used: unordered
+    dtypes compare equal whatever the order of their categories, and codes depend on it)."""
+    return dtype.categories.tolist() == list(categories)
 
 
 def column_arrays(X: pd.DataFrame, columns: Sequence[str]) -> list:
     """The array behind each named column (numpy or pandas extension array), no Series built."""
-    return _column_arrays(X, column_positions(X, columns))
+    return compat_column_arrays(X, column_positions(X, columns))
 
 
 def column_values(X: pd.DataFrame, columns: Sequence[str]) -> list[np.ndarray]:
@@ -143,48 +90,6 @@ def _stacked(columns: list[np.ndarray], n: int) -> np.ndarray:
     return np.concatenate(columns, dtype=float).reshape(len(columns), n).T
 
 
-#: Which of a column list a model codes as categorical: (id of the categories mapping, names) ->
-#: (mapping, mask). Holding the mapping keeps its id from being reused; models keep theirs.
-_NAMED: dict[tuple[int, tuple[str, ...]], tuple[Mapping, np.ndarray]] = {}
-
-
-def _named(names: list[str], cats: Mapping[str, list]) -> np.ndarray:
-    key = (id(cats), tuple(names))
-    hit = _NAMED.get(key)
-    if hit is not None and hit[0] is cats:
-        return hit[1]
-    mask = np.fromiter((name in cats for name in names), dtype=bool, count=len(names))
-    if len(_NAMED) > 256:
-        _NAMED.clear()
-    _NAMED[key] = (cats, mask)
-    return mask
-
-
-def _copy_numeric_blocks(
-    X: pd.DataFrame, positions: np.ndarray, names: list[str], cats: Mapping[str, list], out: np.ndarray
-) -> np.ndarray | None:
-    """Write the wanted columns that sit in plain numpy number/boolean blocks into ``out`` with one
-    fancy index per block (most features share one float block; a Python step per column cost
-    ~1 µs each); returns the output positions still to fill, or None when pandas lays frames out
-    differently (the caller then reads every column itself)."""
-    mgr = getattr(X, "_mgr", None)
-    if not all(hasattr(mgr, a) for a in ("blknos", "blklocs", "blocks")):
-        return None
-    blknos, blklocs = mgr.blknos[positions], mgr.blklocs[positions]
-    if cats:  # categorical for the model: coded by the caller
-        blknos = np.where(_named(names, cats), -1, blknos)
-    done = np.zeros(len(names), dtype=bool)
-    for b in dict.fromkeys(blknos.tolist()):
-        if b < 0:
-            continue
-        values = mgr.blocks[b].values
-        if isinstance(values, np.ndarray) and values.ndim == 2 and values.dtype.kind in "fiub":
-            js = np.flatnonzero(blknos == b)
-            out[:, js] = values[blklocs[js]].T
-            done[js] = True
-    return np.flatnonzero(~done)
-
-
 def as_lgb_matrix(
     X: pd.DataFrame,
     columns: Sequence[str] | None = None,
@@ -201,13 +106,12 @@ def as_lgb_matrix(
     positions = column_positions(X, names)
     n = len(X)
     out = np.empty((n, len(names)), dtype=float)
-    rest = _copy_numeric_blocks(X, positions, names, cats, out)
-    if rest is None:
-        rest = np.arange(len(names))
+    skip = np.fromiter((name in cats for name in names), dtype=bool, count=len(names))  # coded below
+    rest = np.flatnonzero(~copy_numeric_columns(X, positions, skip, out))
     if not len(rest):
         return out
     rest = rest.tolist()
-    arrays = dict(zip(rest, _column_arrays(X, positions[rest]), strict=True))
+    arrays = dict(zip(rest, compat_column_arrays(X, positions[rest]), strict=True))
     plain, coded, other = [], [], []
     for j in rest:
         name, a = names[j], arrays[j]

@@ -12,14 +12,13 @@ cannot silently switch a rule off.
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rollcure.core.catalogue import ACTIONS, CATALOGUE
+from rollcure.core.data_file import read_yaml, validate_entries
 from rollcure.core.errors import InputError
 
 Op = Literal["==", "!=", ">=", ">", "<=", "<", "is_true", "is_false"]
@@ -147,47 +146,12 @@ class RuleSet(BaseModel):
         return list(seen)
 
 
-def _describe(err: ValidationError, raw: dict) -> str:
-    """Name the rule by its id (not its list position) and the field, with pydantic's message."""
-    parts = []
-    rules = raw.get("rules") if isinstance(raw.get("rules"), list) else []
-    for e in err.errors():
-        loc = list(e["loc"])
-        where = ".".join(str(p) for p in loc) or "<root>"
-        if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
-            item = rules[loc[1]] if loc[1] < len(rules) else None
-            rid = item.get("id") if isinstance(item, dict) else None
-            field = ".".join(str(p) for p in loc[2:]) or "<rule>"
-            where = f"rule '{rid or '#' + str(loc[1])}' field '{field}'"
-        parts.append(f"{where}: {e['msg']}")
-    return "; ".join(parts)
-
-
 def parse_rules(raw: object, source: str = "rules") -> RuleSet:
     """Validate an already-parsed rules mapping; errors name the rule id, the field and the allowed values."""
-    if not isinstance(raw, dict):
-        raise InputError(
-            f"{source}: top level must be a mapping (version, contact_hours, rules)"
-        )
-    try:
-        return RuleSet.model_validate(raw)
-    except ValidationError as exc:
-        raise InputError(f"{source}: {_describe(exc, raw)}") from exc
+    return validate_entries(RuleSet, raw, source, "rules", "id", "rule")
 
 
 def load_rules(path: Path | None = None) -> RuleSet:
     """Read and validate a rules YAML file; ``None`` reads the default shipped with the package."""
-    if path is None:
-        text = resources.files("models").joinpath(_DEFAULT_RULES).read_text()
-        source = f"rules file (default {_DEFAULT_RULES})"
-    else:
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"policy.rules_path: file not found: {path}")
-        text = path.read_text()
-        source = f"rules file {path}"
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(f"{source}: not valid YAML ({exc.__class__.__name__})") from exc
+    raw, source = read_yaml("models", _DEFAULT_RULES, path, "policy.rules_path", "rules file")
     return parse_rules(raw, source)

@@ -106,7 +106,7 @@ def risk_score_policy(
 def random_policy(eligible: np.ndarray, capacities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A uniformly random eligible action per case (capacity permitting), random priority."""
     n, k = eligible.shape
-    return random_policy_from(eligible, capacities, rng.random((n, k)), rng.random(n))
+    return random_policy_from(eligible, capacities, rng.random((n, k)), rng.random((n,)))
 
 
 def random_policy_from(

@@ -19,14 +19,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from models.classifiers import dense_prediction
 from models.lgb_input import as_lgb_matrix, column_positions, column_values
 from rollcure.config.policy import PolicyConfig
 from rollcure.core.catalogue import ACTIONS, CATALOGUE
 from rollcure.core.errors import InputError
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 KEYS = ["loan_id", "as_of"]
 _ACTION = "_action"
@@ -77,8 +82,8 @@ class ActionModels:
     band_z: float
     horizon_days: int
     #: bootstrap members predicting the recovered share of the balance, and one cure classifier
-    recovery_members: list = field(default_factory=list)
-    cure_model: object | None = None
+    recovery_members: list[lgb.Booster]
+    cure_model: lgb.Booster
     #: logged rows per action, for the record
     arm_rows: dict[str, int] = field(default_factory=dict)
     weighting: str = "none"
@@ -102,8 +107,8 @@ class ActionModels:
         stacked[:, :, -1] = np.arange(n_actions, dtype=float)[:, None]
         stacked = stacked.reshape(n_actions * n, -1)
 
-        def per_action(model) -> np.ndarray:  # cases x actions
-            return model.predict(stacked, num_threads=1).reshape(n_actions, n).T
+        def per_action(model: lgb.Booster) -> np.ndarray:  # cases x actions
+            return dense_prediction(model.predict(stacked, num_threads=1)).reshape(n_actions, n).T
 
         members = np.stack([per_action(m) for m in self.recovery_members]) * balance[None, :, None]
         rec = np.clip(members.mean(axis=0), 0, None)
@@ -205,14 +210,16 @@ def _lgb_params(cfg: PolicyConfig, objective: str, seed: int) -> dict:
     }
 
 
-def _fit(X: pd.DataFrame, y: np.ndarray, w: np.ndarray, cfg: PolicyConfig, objective: str, seed: int):
+def _fit(
+    X: pd.DataFrame, y: np.ndarray, w: np.ndarray, cfg: PolicyConfig, objective: str, seed: int
+) -> lgb.Booster:
     import lightgbm as lgb
 
     data = lgb.Dataset(X, label=y, weight=w, free_raw_data=True)
     return lgb.train(_lgb_params(cfg, objective, seed), data, num_boost_round=cfg.uplift.n_estimators)
 
 
-def _bagged(X, y, w, cfg: PolicyConfig, seed: int) -> list:
+def _bagged(X: pd.DataFrame, y: np.ndarray, w: np.ndarray, cfg: PolicyConfig, seed: int) -> list[lgb.Booster]:
     rng = np.random.default_rng(seed)
     members = []
     for b in range(cfg.uplift.n_bags):

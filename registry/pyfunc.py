@@ -15,12 +15,16 @@ from __future__ import annotations
 import datetime as dt
 import types
 import typing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from pydantic import BaseModel
 
 from features.payload import CasePayload
+
+if TYPE_CHECKING:
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import Array, DataType, Schema
 
 #: The module MLflow imports to load a registered bundle (``_load_pyfunc(path)``).
 LOADER_MODULE = "serving.mlflow_model"
@@ -76,22 +80,22 @@ def _mlflow_type(annotation: Any) -> tuple[Any, bool]:
     raise TypeError(f"payload schema: unsupported type {annotation}")
 
 
-def input_schema() -> Any:
+def input_schema() -> Schema:
     """The MLflow schema of the input frame, derived from the request model."""
-    from mlflow.types.schema import ColSpec, Schema
+    from mlflow.types.schema import ColSpec, Schema, TensorSpec
 
-    specs = []
+    specs: list[ColSpec | TensorSpec] = []
     for name, info in CasePayload.model_fields.items():
         dtype, required = _mlflow_type(info.annotation)
         specs.append(ColSpec(dtype, name, required=required and info.is_required()))
     return Schema(specs)
 
 
-def output_schema() -> Any:
+def output_schema() -> Schema:
     """The MLflow schema of the decision frame the loader module's model returns."""
     from mlflow.types.schema import Array, ColSpec, DataType, Schema
 
-    types_ = {
+    types_: dict[str, DataType | Array] = {
         "loan_id": DataType.long,
         "as_of": DataType.datetime,
         "p_roll_forward": DataType.double,
@@ -104,7 +108,7 @@ def output_schema() -> Any:
     return Schema([ColSpec(types_.get(c, DataType.string), c, required=False) for c in OUTPUT_COLUMNS])
 
 
-def signature() -> Any:
+def signature() -> ModelSignature:
     """The model's MLflow signature: the payload frame in, the decision frame out."""
     from mlflow.models import ModelSignature
 

@@ -17,13 +17,17 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from models.bundle import Bundle
 from rollcure.config import RollcureConfig
 from rollcure.core.errors import InputError
+
+if TYPE_CHECKING:
+    from mlflow.entities.model_registry import ModelVersion
+    from mlflow.tracking import MlflowClient
 
 CHALLENGER = "challenger"
 CHAMPION = "champion"
@@ -56,7 +60,7 @@ def _prepared_uri(cfg: RollcureConfig) -> str:
     return uri
 
 
-def client(cfg: RollcureConfig) -> Any:
+def client(cfg: RollcureConfig) -> MlflowClient:
     """An ``MlflowClient`` on the configured store; MLflow's process-wide URI is left alone."""
     from mlflow.tracking import MlflowClient
 
@@ -149,7 +153,7 @@ def _in_run(run_id: str) -> Iterator[None]:
         yield
 
 
-def resolve_version(cfg: RollcureConfig, ref: str) -> Any:
+def resolve_version(cfg: RollcureConfig, ref: str) -> ModelVersion:
     """The model version for an alias or a version number; unknown ones are input errors."""
     from mlflow.exceptions import MlflowException
 
@@ -178,6 +182,8 @@ def load_bundle(cfg: RollcureConfig, ref: str = CHAMPION) -> Bundle:
     mv = resolve_version(cfg, ref)
     uri = _prepared_uri(cfg)
     source = mv.source
+    if source is None:
+        raise InputError(f"model: version {mv.version} of {mv.name!r} has no source to download")
     if source.startswith(_LOGGED_MODEL):  # resolved by MLflow through its process-wide store,
         # which need not be this one: ask this store where the logged model lives
         source = client(cfg).get_logged_model(source.removeprefix(_LOGGED_MODEL)).artifact_location

@@ -12,7 +12,7 @@ processes (``serving.batch_pool``): each loads the bundle once and reads its own
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -198,6 +198,7 @@ def _score_chunks(
     starts = range(0, len(cases), chunk_size)
     jobs = ((k, cases.iloc[s : s + chunk_size].reset_index(drop=True)) for k, s in enumerate(starts))
     n_workers = worker_count(workers, len(starts))
+    tables: Generator[pa.Table, None, None]
     if n_workers > 1:
         tables = ordered_map(_decide_in_worker, jobs, n_workers, _install, (chunks,))
     else:

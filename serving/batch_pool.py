@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Any
@@ -59,7 +59,7 @@ def ordered_map(
     workers: int,
     setup: Callable[..., None],
     setup_args: tuple,
-) -> Iterator[Any]:
+) -> Generator[Any, None, None]:
     """``work(job)`` for every job in ``workers`` spawned processes, results in job order.
 
     Each process runs ``setup(*setup_args)`` once (load the model, open the book) with one OpenMP

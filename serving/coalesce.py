@@ -72,7 +72,8 @@ def run_isolated(
 ) -> list[R | Exception]:
     """``run_many`` on all groups at once; if that fails, on each group alone, each failure its own."""
     try:
-        return run_many(groups)
+        done: list[R | Exception] = list(run_many(groups))
+        return done
     except Exception as exc:  # noqa: BLE001 - handed to the request(s) it belongs to
         if len(groups) == 1:
             return [exc]

@@ -18,12 +18,12 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from rollcure.core.errors import InputError
-from serving.record import columns, log_record_class, sql_columns
+from serving.record import LogRecord, columns, log_record_class, sql_columns
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +44,13 @@ decisions_table = sa.Table(
 )
 #: Column order of the Parquet export (the table's, less the internal sequence number).
 EXPORT_COLUMNS: tuple[str, ...] = columns("log")
-#: One row of the log; ``as_row()`` gives the values to insert.
-DecisionRecord = log_record_class(__name__)
+if TYPE_CHECKING:
+    # built at run time (below) from the record's log view; a type checker sees its base
+    class DecisionRecord(LogRecord): ...
+
+else:
+    #: One row of the log; ``as_row()`` gives the values to insert.
+    DecisionRecord = log_record_class(__name__)
 
 
 class LogUnavailable(RuntimeError):

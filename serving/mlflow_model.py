@@ -78,7 +78,7 @@ class BundleModel:
         digests = [inputs_digest(p.model_dump(mode="json")) for p in payloads]
         decisions = decide_cases(self.bundle, X, case_seeds(digests))
         reasons = decisions.reason_lists()
-        out = {c: decisions[c] for c in DECISION_COLUMNS}
+        out: dict[str, object] = {c: decisions[c] for c in DECISION_COLUMNS}
         out["reason_codes"] = [reasons.codes_of(i) for i in range(len(X))]
         out["reasons"] = [reasons.texts_of(i) for i in range(len(X))]
         return pd.DataFrame({c: out[c] for c in OUTPUT_COLUMNS})

@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, make_dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pydantic
@@ -165,15 +165,24 @@ def arrow_schema(view: str) -> pa.Schema:
     return pa.schema([(f.name, types[f.type]) for f in fields(view)])
 
 
-def _as_row(record: Any) -> dict[str, Any]:
-    row = record.__dict__.copy()
-    for name in json_columns():
-        row[name] = json.dumps(list(row[name]), ensure_ascii=False)
-    return row
+class LogRecord:
+    """Base of the generated ``DecisionRecord``: what the code relies on of a log row. The fields
+    (the log view's) are added by :func:`log_record_class`; a type checker sees this class."""
+
+    if TYPE_CHECKING:
+        # the generated dataclass's __init__ takes the log view's fields as keywords
+        def __init__(self, **fields: object) -> None: ...
+
+    def as_row(self) -> dict[str, object]:
+        """The SQL values of the row: lists as JSON text."""
+        row = self.__dict__.copy()
+        for name in json_columns():
+            row[name] = json.dumps(list(row[name]), ensure_ascii=False)
+        return row
 
 
-def log_record_class(module: str) -> type:
-    """``DecisionRecord``: a frozen dataclass of one log row; ``as_row()`` gives the SQL values.
+def log_record_class(module: str) -> type[LogRecord]:
+    """``DecisionRecord``: a frozen dataclass of one log row (a :class:`LogRecord`).
 
     ``module`` is where the class is bound, so that pickle finds it."""
     spec = []
@@ -181,7 +190,7 @@ def log_record_class(module: str) -> type:
         kind = _LOG_PYTHON_TYPES.get(f.type, f.type)
         spec.append((f.name, kind | None if f.nullable else kind))
     doc = "One row of the log; built by the service from a decision, never from raw personal data."
-    cls = make_dataclass("DecisionRecord", spec, frozen=True, namespace={"__doc__": doc, "as_row": _as_row})
+    cls = make_dataclass("DecisionRecord", spec, bases=(LogRecord,), frozen=True, namespace={"__doc__": doc})
     cls.__module__ = module  # make_dataclass takes ``module`` only from Python 3.12
     return cls
 
@@ -199,10 +208,13 @@ def response_model(name: str, view: str, doc: str, module: str) -> type[pydantic
     """The pydantic model of a response view, with its OpenAPI example (BentoML publishes both);
     ``module`` is where the class is bound, so that pickle finds it."""
     example = {f.name: f.example for f in fields(view) if f.example is not None}
+    # field definitions are (type form, FieldInfo) pairs; typed as Any so that create_model's
+    # keyword-only options (__doc__, __module__, ...) are not matched against them
+    definitions: dict[str, Any] = {f.name: _pydantic_field(f) for f in fields(view)}
     return pydantic.create_model(
         name,
         __config__=pydantic.ConfigDict(json_schema_extra={"example": example}),
         __doc__=doc,
         __module__=module,
-        **{f.name: _pydantic_field(f) for f in fields(view)},
+        **definitions,
     )

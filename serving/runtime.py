@@ -10,8 +10,8 @@ import functools
 import hashlib
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from models.bundle import Bundle
 from rollcure.config import RollcureConfig
@@ -92,7 +92,9 @@ class RuntimeHolder:
             self.current = fresh
             return previous.model_version, fresh
 
-    def watch(self, interval: float, stop: threading.Event, on_error: Any) -> threading.Thread:
+    def watch(
+        self, interval: float, stop: threading.Event, on_error: Callable[[Exception], None]
+    ) -> threading.Thread:
         """Poll the registry every ``interval`` seconds in a daemon thread until ``stop`` is set."""
 
         def loop() -> None:

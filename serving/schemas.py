@@ -8,16 +8,30 @@ two that carry a decision, ``CaseScore`` and ``CaseDecision``, are views of the 
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from serving.record import EXAMPLE_REASONS, response_model
 
-#: Fields, descriptions and examples come from the one decision record (``serving.record``).
-CaseScore = response_model("CaseScore", "score", "Calibrated probabilities of one case.", __name__)
-CaseDecision = response_model(
-    "CaseDecision", "response", "The recommendation for one case, as logged in the decision log.", __name__
-)
+if TYPE_CHECKING:
+    # the classes are built at run time (below); a type checker sees two distinct response models
+    # taking keyword fields, whose list stays declared once in ``serving.record``
+    class CaseScore(BaseModel):
+        def __init__(self, **fields: object) -> None: ...
+
+    class CaseDecision(BaseModel):
+        def __init__(self, **fields: object) -> None: ...
+
+else:
+    #: Fields, descriptions and examples come from the one decision record (``serving.record``).
+    CaseScore = response_model("CaseScore", "score", "Calibrated probabilities of one case.", __name__)
+    CaseDecision = response_model(
+        "CaseDecision",
+        "response",
+        "The recommendation for one case, as logged in the decision log.",
+        __name__,
+    )
 
 
 class Reason(BaseModel):

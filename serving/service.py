@@ -26,8 +26,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Hashable, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import bentoml
 from bentoml.validators import ContentType
@@ -45,6 +47,10 @@ from serving.examples import EXAMPLE_CASE
 from serving.request import ServedCase, merge_key
 from serving.schemas import CaseDecision, CaseExplanation, CaseScore, ModelMetadata, ReloadResult
 
+if TYPE_CHECKING:
+    from rollcure.config import RollcureConfig
+    from serving.runtime import ModelRuntime
+
 logger = logging.getLogger(__name__)
 
 #: Loggers that may print request data with an exception; their tracebacks are redacted.
@@ -57,6 +63,9 @@ Cases = Annotated[
     ),
 ]
 
+#: The requests of one merged pass, each a list of cases.
+_Groups = list[list[ServedCase]]
+
 #: Responses declared JSON up front: otherwise BentoML derives a list output's media type from its
 #: JSON schema, generated anew for every response (measured with py-spy: as costly as the decision).
 _JSON = ContentType("application/json")
@@ -67,15 +76,20 @@ Explanations = Annotated[list[CaseExplanation], _JSON]
 info_app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
 
-def _load_config() -> Any:
+def _load_config() -> RollcureConfig:
     from rollcure.config import load_config
 
     path = os.environ.get(CONFIG_ENV)
-    return load_config(path or None)
+    return load_config(Path(path) if path else None)
 
 
 def _error(status: int, loc: list[Any], msg: str) -> JSONResponse:
     return JSONResponse({"error": msg, "detail": [{"loc": loc, "msg": msg}]}, status_code=status)
+
+
+def _merge_key(cases: Sequence[ServedCase]) -> tuple[Hashable, frozenset[tuple[str, int]]]:
+    """``serving.request.merge_key`` of a request as the coalescer hands it over (a sequence)."""
+    return merge_key(list(cases))
 
 
 def _token_env() -> str:
@@ -134,15 +148,15 @@ class RollcureService:
             run_pass,
             context=lambda: self.holder.current,
             limit=limit,
-            merge_key=merge_key,
+            merge_key=_merge_key,
             wait_s=self.cfg.serving.coalesce_wait_ms / 1000.0,
             name=name,
         )
 
-    def _pass_limit(self, runtime: Any) -> int:
+    def _pass_limit(self, runtime: ModelRuntime) -> int:
         return int(min(self.cfg.serving.coalesce_max_cases, runtime.merge_limit))
 
-    def _recommend_pass(self, runtime: Any, groups: list[list[ServedCase]]) -> list[list[CaseDecision]]:
+    def _recommend_pass(self, runtime: ModelRuntime, groups: _Groups) -> list[list[CaseDecision]]:
         """Decide the merged requests together and log them in one commit before any is answered."""
         cases = [c for g in groups for c in g]
         decisions, records = recommend(
@@ -155,11 +169,11 @@ class RollcureService:
             raise LogUnavailable from exc
         return split(decisions, [len(g) for g in groups])
 
-    def _score_pass(self, runtime: Any, groups: list[list[ServedCase]]) -> list[list[CaseScore]]:
+    def _score_pass(self, runtime: ModelRuntime, groups: _Groups) -> list[list[CaseScore]]:
         cases = [c for g in groups for c in g]
         return split(scores(runtime, features_for(cases, self.cfg.features)), [len(g) for g in groups])
 
-    def _explain_pass(self, runtime: Any, groups: list[list[ServedCase]]) -> list[list[CaseExplanation]]:
+    def _explain_pass(self, runtime: ModelRuntime, groups: _Groups) -> list[list[CaseExplanation]]:
         cases = [c for g in groups for c in g]
         return split(explanations(runtime, features_for(cases, self.cfg.features)), [len(g) for g in groups])
 
@@ -196,7 +210,8 @@ class RollcureService:
         try:
             previous, now = self.holder.reload(force=force)
         except InputError as exc:
-            return _error(409, ["alias"], str(exc))
+            # BentoML sends a starlette Response as it is; the annotation is the OpenAPI schema
+            return _error(409, ["alias"], str(exc))  # type: ignore[return-value]
         logger.info("model reload: %s -> %s", previous, now.model_version)
         swapped = force or previous != now.model_version
         return ReloadResult(previous_version=previous, model_version=now.model_version, swapped=swapped)
@@ -216,4 +231,5 @@ class RollcureService:
         )
 
 
-RollcureService.add_asgi_middleware(BearerAuthMiddleware, token_env=_token_env)
+# added by the @bentoml.service decorator, which is typed as returning the class unchanged
+RollcureService.add_asgi_middleware(BearerAuthMiddleware, token_env=_token_env)  # type: ignore[attr-defined]

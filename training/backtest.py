@@ -73,7 +73,7 @@ def fit_policy_models(
 
     if "actions" not in tables:
         raise InputError("--data: the book has no actions table, so no action-response model can be learnt")
-    ds = build_dataset(tables, cfg)
+    ds = build_dataset(tables, cfg.features)
     keep = (pd.to_datetime(ds.X["as_of"]) < before).to_numpy()
     return fit_action_models(ds.X[keep], ds.labels, tables["actions"], cfg.policy, cfg.seed)
 

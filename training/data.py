@@ -61,7 +61,7 @@ def load_case_data(tables: dict[str, pd.DataFrame], cfg: RollcureConfig) -> Case
     from features.dataset import build_dataset
     from features.registry import FEATURES
 
-    ds = build_dataset(tables, cfg)
+    ds = build_dataset(tables, cfg.features)
     frame = join_cases(ds.X, ds.cases, ds.labels, tables["cycles"])
     if frame.empty:
         raise InputError("--data: no overdue case has an observed next cycle, nothing to train on")

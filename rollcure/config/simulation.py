@@ -12,7 +12,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rollcure.core.catalogue import ACTIONS, CATALOGUE, Mechanism, SimulatedResponse
+from rollcure.core.catalogue import ACTIONS, CATALOGUE, Mechanism, SimulatedResponse, check_mechanisms
 from rollcure.core.domain import BUCKETS, EMPLOYMENTS, FLAGS, PRODUCTS
 
 _DEFAULT_MIX = {"card": 0.35, "consumer": 0.30, "micro": 0.20, "mortgage": 0.10, "housing_fund": 0.05}
@@ -186,9 +186,7 @@ class SimulationConfig(_Section):
     def _check_effects(cls, v: dict[str, SimulatedResponse]) -> dict[str, SimulatedResponse]:
         if list(v) != list(ACTIONS):
             raise ValueError(f"needs exactly the catalogue's actions, in order: {', '.join(ACTIONS)}")
-        kinds = [e.mechanism.kind for e in v.values() if e.mechanism is not None]
-        if len(kinds) != len(set(kinds)):
-            raise ValueError(f"a mechanism may serve one action only, got {kinds}")
+        check_mechanisms(list(v.values()))
         return v
 
     def mechanism(self, kind: str) -> tuple[int, Mechanism] | None:

@@ -17,15 +17,13 @@ from __future__ import annotations
 import math
 import os
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from rollcure.core.data_file import read_yaml, validate_entries
 from rollcure.core.domain import BUCKETS, CHANNELS
-from rollcure.core.errors import InputError
 
 #: Environment variable naming a catalogue file to use instead of the shipped one.
 CATALOGUE_ENV = "ROLLCURE_ACTIONS"
@@ -116,6 +114,13 @@ class SimulatedResponse(_Strict):
         return v
 
 
+def check_mechanisms(responses: list[SimulatedResponse]) -> None:
+    """A simulated mechanism serves one action at most (the effect table looks it up by kind)."""
+    kinds = [r.mechanism.kind for r in responses if r.mechanism is not None]
+    if len(kinds) != len(set(kinds)):
+        raise ValueError(f"a simulated mechanism may serve one action only, got {kinds}")
+
+
 class Action(_Strict):
     """One collection action."""
 
@@ -172,9 +177,7 @@ class ActionCatalogue(_Strict):
             raise ValueError("'none' cannot be limited, blocked by a rule or contact the debtor")
         if self.reference_action not in names:
             raise ValueError(f"reference_action '{self.reference_action}' is not an action ({names})")
-        kinds = [a.simulation.mechanism.kind for a in self.actions if a.simulation.mechanism]
-        if len(kinds) != len(set(kinds)):
-            raise ValueError(f"a simulated mechanism may serve one action only, got {kinds}")
+        check_mechanisms([a.simulation for a in self.actions])
         return self
 
     @cached_property
@@ -213,41 +216,12 @@ class ActionCatalogue(_Strict):
 
 def parse_catalogue(raw: object, source: str) -> ActionCatalogue:
     """Validate a parsed catalogue; errors name the action and the field."""
-    if not isinstance(raw, dict):
-        raise InputError(f"{source}: top level must be a mapping (reference_action, actions)")
-    try:
-        return ActionCatalogue.model_validate(raw)
-    except ValidationError as exc:
-        acts = raw.get("actions") if isinstance(raw.get("actions"), list) else []
-        parts = []
-        for e in exc.errors():
-            loc = list(e["loc"])
-            where = ".".join(str(p) for p in loc) or "<root>"
-            if len(loc) >= 2 and loc[0] == "actions" and isinstance(loc[1], int) and loc[1] < len(acts):
-                item = acts[loc[1]]
-                name = item.get("name") if isinstance(item, dict) else None
-                where = (
-                    f"action '{name or '#' + str(loc[1])}' "
-                    f"field '{'.'.join(map(str, loc[2:])) or '<action>'}'"
-                )
-            parts.append(f"{where}: {e['msg']}")
-        raise InputError(f"{source}: {'; '.join(parts)}") from exc
+    return validate_entries(ActionCatalogue, raw, source, "actions", "name", "action")
 
 
 def load_catalogue(path: Path | str | None = None) -> ActionCatalogue:
     """Read a catalogue file; ``None`` reads the one shipped with the package."""
-    if path is None:
-        text = resources.files("rollcure.core").joinpath(_SHIPPED).read_text()
-        source = f"action catalogue (default {_SHIPPED})"
-    else:
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"{CATALOGUE_ENV}: action catalogue not found: {path}")
-        text, source = path.read_text(), f"action catalogue {path}"
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(f"{source}: not valid YAML ({exc.__class__.__name__})") from exc
+    raw, source = read_yaml("rollcure.core", _SHIPPED, path, CATALOGUE_ENV, "action catalogue")
     return parse_catalogue(raw, source)
 
 
