@@ -9,8 +9,10 @@ the window are then differences of cumulative sums. Cost is O((events + cases) l
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from rollcure.core.pandas_compat import column_array
@@ -20,6 +22,9 @@ _NS_PER_S = 1_000_000_000
 DAY_S = 86_400
 #: Amounts within half a cent count as equal (paid in full, nothing paid, nothing due).
 CENT = 0.005
+
+#: Which events at the bound count: "left" those strictly before it, "right" those at it too.
+Side = Literal["left", "right"]
 
 
 def column(frame: pd.DataFrame, name: str) -> np.ndarray | pd.api.extensions.ExtensionArray:
@@ -33,7 +38,7 @@ def column(frame: pd.DataFrame, name: str) -> np.ndarray | pd.api.extensions.Ext
     return column_array(frame, at)
 
 
-def column_numpy(frame: pd.DataFrame, name: str, dtype: object = None, **kwargs) -> np.ndarray:
+def column_numpy(frame: pd.DataFrame, name: str, dtype: npt.DTypeLike | None = None, **kwargs) -> np.ndarray:
     """`frame[name].to_numpy(dtype, **kwargs)` without building a Series (see `column`)."""
     values = column(frame, name)
     if isinstance(values, np.ndarray):
@@ -86,7 +91,7 @@ class EventIndex:
         found[inside] = self.loans[rank[inside]] == loan_id[inside]
         return rank.astype(np.int64), found
 
-    def position(self, loan_id: np.ndarray, t_sec: np.ndarray, side: str) -> np.ndarray:
+    def position(self, loan_id: np.ndarray, t_sec: np.ndarray, side: Side) -> np.ndarray:
         """Sorted position of (loan, t): events of the loan before it (``side="left"``: time < t;
         ``"right"``: time <= t) sit at [block start, position)."""
         loan_id = np.asarray(loan_id, dtype=np.int64)
@@ -95,7 +100,7 @@ class EventIndex:
         off = np.where(found, off, 0)
         return np.searchsorted(self.keys, rank * self.span + off, side=side)
 
-    def positions(self, loan_id: np.ndarray, times: list[np.ndarray], side: str) -> list[np.ndarray]:
+    def positions(self, loan_id: np.ndarray, times: list[np.ndarray], side: Side) -> list[np.ndarray]:
         """`position` of the cases at each of several times, in one search: for one serving case
         every numpy call costs more than its data, so window bounds are looked up together."""
         loan_id = np.asarray(loan_id, dtype=np.int64)

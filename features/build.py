@@ -13,7 +13,9 @@ result is assembled from one 2-D block per numeric dtype plus one categorical pe
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+from pandas.api.extensions import ExtensionArray
 
 from features._actions import action_features, missing_action_features
 from features._contacts import contact_features, missing_contact_features
@@ -33,8 +35,9 @@ def _numeric_blocks() -> dict[str, tuple[list[str], np.ndarray]]:
     """Numeric features grouped by dtype, with their output column positions."""
     names: dict[str, list[str]] = {}
     for f in FEATURES:
-        if f.dtype != "category":
-            names.setdefault(PANDAS_DTYPES[f.name], []).append(f.name)
+        dtype = PANDAS_DTYPES[f.name]
+        if isinstance(dtype, str):
+            names.setdefault(dtype, []).append(f.name)
     return {dtype: (cols, _COLUMNS.get_indexer(cols)) for dtype, cols in names.items()}
 
 
@@ -43,8 +46,11 @@ _CATEGORICAL: dict[str, np.ndarray] = {
     f.name: _COLUMNS.get_indexer([f.name]) for f in FEATURES if f.dtype == "category"
 }
 #: Registry category -> code, per categorical feature (code -1 is missing, as in `pd.Categorical`).
+_CATEGORY_DTYPES: dict[str, pd.CategoricalDtype] = {
+    name: dtype for name, dtype in PANDAS_DTYPES.items() if isinstance(dtype, pd.CategoricalDtype)
+}
 _CODE_OF: dict[str, dict[object, int]] = {
-    name: {c: i for i, c in enumerate(PANDAS_DTYPES[name].categories)} for name in _CATEGORICAL
+    name: {c: i for i, c in enumerate(dtype.categories)} for name, dtype in _CATEGORY_DTYPES.items()
 }
 
 
@@ -104,7 +110,9 @@ def _positions(keys: np.ndarray, ids: np.ndarray) -> tuple[bool, np.ndarray]:
     return True, np.where(found, order[at] if keys.size else -1, -1).astype(np.intp)
 
 
-def _lookup(table: pd.DataFrame, key: str, ids: np.ndarray, name: str, cases: tuple) -> np.ndarray:
+def _lookup(
+    table: pd.DataFrame, key: str, ids: np.ndarray, name: str, cases: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
     """Row position in ``table`` of each id, in order; an unknown id is an input error naming the case."""
     unique, pos = _positions(column_numpy(table, key), np.asarray(ids))
     if not unique:
@@ -119,9 +127,10 @@ class _Rows:
     column costs more than the arithmetic on it)."""
 
     def __init__(self, table: pd.DataFrame, pos: np.ndarray):
-        self.table, self.pos, self._taken = table, pos, {}
+        self.table, self.pos = table, pos
+        self._taken: dict[str, np.ndarray | ExtensionArray] = {}
 
-    def __call__(self, name: str, dtype: object = None) -> np.ndarray:
+    def __call__(self, name: str, dtype: npt.DTypeLike | None = None) -> np.ndarray:
         """The column at the rows, converted like `Series.to_numpy(dtype)` on the gathered rows."""
         taken = self._taken.get(name)
         if taken is None:
@@ -133,12 +142,14 @@ class _Rows:
         return taken.to_numpy(dtype=dtype)
 
 
-def _categorical(values: object, name: str, rows: np.ndarray | None = None) -> pd.Categorical:
+def _categorical(
+    values: np.ndarray | ExtensionArray, name: str, rows: np.ndarray | None = None
+) -> pd.Categorical:
     """Values (at ``rows``, if given) as the feature's registry categorical: one factorize, then a
     code per distinct value (labels outside the registry become missing, as
     `pd.Categorical(values, dtype)` makes them). A few values skip the factorize and look each
     value up (missing values are no category); rows are gathered as codes, not labels."""
-    dtype = PANDAS_DTYPES[name]
+    dtype = _CATEGORY_DTYPES[name]
     if isinstance(values, pd.Categorical) and values.dtype == dtype:
         return values if rows is None else values[rows]
     code_of = _CODE_OF[name]
@@ -211,16 +222,14 @@ def _assemble(loan_id: np.ndarray, as_of: np.ndarray, values: dict[str, np.ndarr
 
 
 def build_features(
-    tables: dict[str, pd.DataFrame], cases: pd.DataFrame, cfg: FeatureConfig | object
+    tables: dict[str, pd.DataFrame], cases: pd.DataFrame, cfg: FeatureConfig
 ) -> pd.DataFrame:
     """Features of each case (loan_id, as_of) from the raw tables, row-aligned with ``cases``.
 
     ``contacts`` and ``actions`` may be absent from ``tables``: their features are then NaN; so are
     the status-count features when ``cycles`` has no optional ``status_code`` column.
     Every case needs a cycle row stamped exactly at its as_of (a case is a loan at a cycle end).
-    ``cfg`` is the `FeatureConfig` or the whole `RollcureConfig` (its ``features`` section is used).
     """
-    cfg = getattr(cfg, "features", cfg)  # the whole RollcureConfig or its features section
     loan_id, as_of = _check_cases(cases)
     n = loan_id.size
     as_of_s = to_seconds(as_of, ceil=False)

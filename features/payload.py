@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,32 @@ from rollcure.core.domain import (
 from rollcure.core.errors import InputError
 from rollcure.core.pandas_compat import frame_from_blocks
 
+# The vocabularies are data (``rollcure.core.domain`` and the action catalogue), so pydantic checks a
+# value against them and publishes them as enums in the OpenAPI document; to the type checker a
+# member of one is a str.
+if TYPE_CHECKING:
+    Employment: TypeAlias = str
+    Region: TypeAlias = str
+    Product: TypeAlias = str
+    CollateralType: TypeAlias = str
+    Bucket: TypeAlias = str
+    Channel: TypeAlias = str
+    Party: TypeAlias = str
+    Outcome: TypeAlias = str
+    ActionName: TypeAlias = str
+else:
+    Employment = Literal[EMPLOYMENTS]
+    Region = Literal[REGIONS]
+    Product = Literal[PRODUCTS]
+    CollateralType = Literal[COLLATERAL_TYPES]
+    Bucket = Literal[BUCKETS]
+    Channel = Literal[CHANNELS]
+    Party = Literal[PARTIES]
+    Outcome = Literal[OUTCOMES]
+    ActionName = Literal[ACTIONS]
+
+#: One typed column of a raw table: a numpy array or a pandas extension array (nullable, category).
+Column: TypeAlias = np.ndarray | ExtensionArray
 MAX_PAYLOAD_CYCLES = 60
 _STRICT = ConfigDict(extra="forbid")
 
@@ -45,8 +71,8 @@ class BorrowerRecord(BaseModel):
     borrower_id: int
     age: int = Field(ge=18, le=110)
     monthly_income: float | None = Field(ge=0)
-    employment: Literal[EMPLOYMENTS] | None
-    region: Literal[REGIONS] | None
+    employment: Employment | None
+    region: Region | None
     bureau_score: int = Field(ge=300, le=850)
     other_debt: float | None = Field(ge=0)
     dependants: int = Field(ge=0, le=20)
@@ -57,13 +83,13 @@ class BorrowerRecord(BaseModel):
 class LoanRecord(BaseModel):
     model_config = _STRICT
     loan_id: int
-    product: Literal[PRODUCTS]
+    product: Product
     origination_date: dt.datetime
     principal: float = Field(gt=0)
     annual_rate: float | None = Field(ge=0, le=1)
     term_months: int = Field(ge=0, le=600, description="0 for a revolving line with no term")
     instalment: float = Field(ge=0)
-    collateral_type: Literal[COLLATERAL_TYPES]
+    collateral_type: CollateralType
     collateral_value: float = Field(ge=0)
     has_guarantor: bool
     disputed: bool = False
@@ -81,7 +107,7 @@ class CycleRecord(BaseModel):
     balance: float = Field(ge=0)
     arrears: float = Field(ge=0)
     dpd: int = Field(ge=0)
-    bucket: Literal[BUCKETS] | None = None
+    bucket: Bucket | None = None
     missed_instalments: int = Field(ge=0)
     status_code: int | None = Field(
         default=None,
@@ -95,9 +121,9 @@ class CycleRecord(BaseModel):
 class ContactRecord(BaseModel):
     model_config = _STRICT
     ts: dt.datetime
-    channel: Literal[CHANNELS]
-    party: Literal[PARTIES]
-    outcome: Literal[OUTCOMES]
+    channel: Channel
+    party: Party
+    outcome: Outcome
     ptp_amount: float | None = Field(default=None, ge=0)
     ptp_date: dt.datetime | None = None
 
@@ -105,7 +131,7 @@ class ContactRecord(BaseModel):
 class ActionRecord(BaseModel):
     model_config = _STRICT
     decided_at: dt.datetime
-    action: Literal[ACTIONS]
+    action: ActionName
     cost: float = Field(ge=0)
     propensity: float = Field(default=1.0, ge=0, le=1)
 
@@ -165,7 +191,7 @@ def _resolved(dtype: str) -> np.dtype | ExtensionDtype:
 _STR = _resolved("str")
 
 
-def _array(values: list, dtype: str) -> np.ndarray | ExtensionArray:
+def _array(values: list, dtype: str) -> Column:
     """One column with its contract dtype (None becomes NaN/NaT/NA), as `pd.array` / `np.array`
     would build it but without their per-call type inference."""
     resolved = _resolved(dtype)
@@ -180,7 +206,7 @@ def _array(values: list, dtype: str) -> np.ndarray | ExtensionArray:
     return np.array(values, dtype=resolved)
 
 
-def _columns(records: list, columns: dict[str, str], given: dict[str, object]) -> dict[str, object]:
+def _columns(records: list, columns: dict[str, str], given: dict[str, Column]) -> dict[str, Column]:
     """Typed columns of pydantic ``records``; ``given`` holds columns that are not record fields."""
     return {
         col: given[col] if col in given else _array([getattr(r, col) for r in records], dtype)
@@ -193,7 +219,7 @@ def _column_index(names: tuple[str, ...]) -> pd.Index:
     return pd.Index(list(names))
 
 
-def _frame(columns: dict[str, object], rows: np.ndarray | None = None) -> pd.DataFrame:
+def _frame(columns: dict[str, Column], rows: np.ndarray | None = None) -> pd.DataFrame:
     """A frame of the typed columns (optionally only ``rows``): one 2-D block per numpy dtype and
     one per extension column, handed to `frame_from_blocks` (the DataFrame constructor's
     per-column checks cost more than one case's data)."""

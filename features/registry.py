@@ -245,7 +245,7 @@ FEATURES: list[Feature] = [
 ]
 
 #: pandas dtype of every feature column, built once (CategoricalDtype construction is not free).
-PANDAS_DTYPES: dict[str, object] = {f.name: f.pandas_dtype() for f in FEATURES}
+PANDAS_DTYPES: dict[str, str | pd.CategoricalDtype] = {f.name: f.pandas_dtype() for f in FEATURES}
 FEATURE_NAMES: list[str] = [f.name for f in FEATURES]
 FEATURES_BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
 

@@ -69,12 +69,12 @@ def column_values(X: pd.DataFrame, columns: Sequence[str]) -> list[np.ndarray]:
 
 def _codes(values: object, categories: list | None) -> np.ndarray:
     """Integer category codes (-1 when missing), re-encoded to ``categories`` when they differ."""
-    if not isinstance(values, pd.Categorical) or (
-        categories is not None and not _same_categories(values.dtype, categories)
+    if isinstance(values, pd.Categorical) and (
+        categories is None or _same_categories(values.dtype, categories)
     ):
-        s = pd.Series(values).astype(object)
-        values = pd.Categorical(s.where(s.notna(), None), categories=categories)
-    return values.codes
+        return values.codes
+    s = pd.Series(values).astype(object)
+    return pd.Categorical(s.where(s.notna(), None), categories=categories).codes
 
 
 def _floats(values: object) -> np.ndarray:
@@ -110,10 +110,9 @@ def as_lgb_matrix(
     rest = np.flatnonzero(~copy_numeric_columns(X, positions, skip, out))
     if not len(rest):
         return out
-    rest = rest.tolist()
-    arrays = dict(zip(rest, compat_column_arrays(X, positions[rest]), strict=True))
+    arrays = dict(zip(rest.tolist(), compat_column_arrays(X, positions[rest]), strict=True))
     plain, coded, other = [], [], []
-    for j in rest:
+    for j in arrays:
         name, a = names[j], arrays[j]
         if name in cats or isinstance(a, pd.Categorical):
             coded.append(j)

@@ -102,4 +102,4 @@ def latest_book(policy_tables, trained_run):
     tables, _ = policy_tables
     cycles = tables["cycles"]
     cases = overdue_cases(cycles, as_of=cycles["cycle_date"].max())
-    return build_features(tables, cases, trained_run.cfg)
+    return build_features(tables, cases, trained_run.cfg.features)

@@ -178,15 +178,6 @@ def test_cases_need_keys(tiny_tables):
         build_features(tiny_tables, pd.DataFrame({"loan_id": [10]}), CFG)
 
 
-def test_accepts_the_whole_run_config(tiny_tables):
-    from rollcure.config import RollcureConfig
-
-    cases = overdue_cases(tiny_tables["cycles"])
-    pd.testing.assert_frame_equal(
-        build_features(tiny_tables, cases, RollcureConfig()), build_features(tiny_tables, cases, CFG)
-    )
-
-
 def test_overdue_cases_filters_by_date(tiny_tables):
     cases = overdue_cases(tiny_tables["cycles"], as_of="2024-04-30")
     assert cases.to_dict("list") == {"loan_id": [10], "as_of": [pd.Timestamp("2024-04-30")]}

@@ -133,7 +133,7 @@ def run_backtest(
         bundle.policy = PolicyBundle.from_config(cfg.policy, fit_policy_models(tables, cfg, start))
     pcfg, models = bundle.policy.config, bundle.policy.action_models
     cases = states[KEYS].copy()
-    X = build_features(tables, cases, cfg)
+    X = build_features(tables, cases, cfg.features)
     rules = bundle.policy.rules
     el = eligibility(X, rules)
     scores = bundle.score(X).to_frame()

@@ -84,7 +84,7 @@ def segment_latest(
     cases = overdue_cases(cycles, as_of=day)
     if cases.empty:
         raise InputError(f"--as-of: no overdue case at {day.date()}")
-    X = build_features(tables, cases, cfg)
+    X = build_features(tables, cases, cfg.features)
     decisions = decide(bundle, X, seed=cfg.seed, explain=False).to_frame()
     tables_out = segment_book(bundle, X, decisions)
     if console is not None:

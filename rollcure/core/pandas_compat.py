@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any, Protocol, cast
 
 import numpy as np
 import pandas as pd
@@ -122,9 +123,18 @@ def column_array(frame: pd.DataFrame, i: int) -> np.ndarray | ExtensionArray:
     return _public_column(frame, i)
 
 
-def _manager(frame: pd.DataFrame) -> object | None:
+class _BlockManager(Protocol):
+    """What the fast paths read of pandas' private block manager."""
+
+    blknos: np.ndarray
+    blklocs: np.ndarray
+    blocks: Sequence[Any]
+
+
+def _manager(frame: pd.DataFrame) -> _BlockManager | None:
     mgr = getattr(frame, "_mgr", None) if "block_reads" in _ON else None
-    return mgr if all(hasattr(mgr, a) for a in ("blknos", "blklocs", "blocks")) else None
+    ok = all(hasattr(mgr, a) for a in ("blknos", "blklocs", "blocks"))
+    return cast(_BlockManager, mgr) if ok else None
 
 
 def column_arrays(frame: pd.DataFrame, positions: Sequence[int] | np.ndarray) -> list:
