@@ -17,13 +17,14 @@ install: $(VENV)/.installed
 demo: install
 	$(VENV)/bin/rollcure demo
 
-# Lint and the layer contract (docs/architecture.md) run first: they take a second, the suite minutes.
+# Lint, the layer contract (docs/architecture.md) and the type check run first: seconds, the suite minutes.
 test: lint
 	$(PY) -m pytest -q
 
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache --no-logo
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) rollcure_data
