@@ -58,6 +58,21 @@ class ReasonLists:
         return [str(t) for t in self.texts[self.offsets[i] : self.offsets[i + 1]]]
 
 
+#: Columns every served decision carries, with or without a policy (the service, the batch scorer
+#: and the MLflow model show these; ``Decisions.columns`` holds more).
+DECISION_COLUMNS: tuple[str, ...] = (
+    "loan_id",
+    "as_of",
+    "p_roll_forward",
+    "p_cure",
+    "action",
+    "expected_value",
+    "arm",
+    "propensity",
+    "why",
+)
+
+
 @dataclass(frozen=True)
 class Decisions:
     """One decision cycle's output: columns of arrays in case order and the reasons each case shows.

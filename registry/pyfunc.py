@@ -21,6 +21,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from features.payload import CasePayload
+from models.policy import DECISION_COLUMNS
 
 if TYPE_CHECKING:
     from mlflow.models import ModelSignature
@@ -30,21 +31,8 @@ if TYPE_CHECKING:
 LOADER_MODULE = "serving.mlflow_model"
 #: The model's input columns: the request model's top-level fields.
 INPUT_COLUMNS: tuple[str, ...] = tuple(CasePayload.model_fields)
-#: The model's output columns: the decision (``serving.pipeline.DECISION_COLUMNS``), then the
-#: reasons it shows.
-OUTPUT_COLUMNS: tuple[str, ...] = (
-    "loan_id",
-    "as_of",
-    "p_roll_forward",
-    "p_cure",
-    "action",
-    "expected_value",
-    "arm",
-    "propensity",
-    "why",
-    "reason_codes",
-    "reasons",
-)
+#: The model's output columns: the decision, then the reasons it shows.
+OUTPUT_COLUMNS: tuple[str, ...] = (*DECISION_COLUMNS, "reason_codes", "reasons")
 _REQUIREMENTS = ("rollcure", "mlflow", "lightgbm", "numpy", "pandas", "pyarrow", "pydantic")
 
 

@@ -20,9 +20,10 @@ import pandas as pd
 from pydantic import ValidationError
 
 from models.bundle import Bundle
+from models.policy import DECISION_COLUMNS
 from registry.pyfunc import INPUT_COLUMNS, OUTPUT_COLUMNS
 from rollcure.core.errors import InputError
-from serving.pipeline import DECISION_COLUMNS, decide_cases
+from serving.pipeline import decide_cases
 from serving.request import ServedCase
 
 

@@ -15,22 +15,10 @@ import pandas as pd
 
 from models.bundle import Bundle
 from models.lgb_input import column_values
-from models.policy import Decisions, decide, decision_reasons
+from models.policy import DECISION_COLUMNS, Decisions, decide, decision_reasons
 
 #: The arm a decision comes from when the bundle has no policy (scores only).
 NO_POLICY_ARM = "champion"
-#: Columns every decision of :func:`decide_cases` carries, with or without a policy.
-DECISION_COLUMNS: tuple[str, ...] = (
-    "loan_id",
-    "as_of",
-    "p_roll_forward",
-    "p_cure",
-    "action",
-    "expected_value",
-    "arm",
-    "propensity",
-    "why",
-)
 
 
 def has_policy(bundle: Bundle) -> bool:

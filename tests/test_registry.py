@@ -91,9 +91,9 @@ def test_the_champion_is_a_pyfunc_model_deciding_like_the_service(trained_run, s
     import mlflow
     from mlflow.models import Model
 
+    from models.policy import DECISION_COLUMNS
     from registry.pyfunc import INPUT_COLUMNS, LOADER_MODULE, OUTPUT_COLUMNS, payload_frame
     from serving.answers import features_for, recommend
-    from serving.pipeline import DECISION_COLUMNS
     from serving.request import ServedCase
     from serving.runtime import load_runtime
 
