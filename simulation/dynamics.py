@@ -59,12 +59,11 @@ closes when its balance is repaid.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any
 
 import numpy as np
 
 from rollcure.config.simulation import SimulationConfig
-from rollcure.core.catalogue import Effect, Restructuring
+from rollcure.core.catalogue import Effect, Litigation, Restructuring, Settlement
 from rollcure.core.domain import DAYS_PER_CYCLE, FLAGS, bucket_index
 
 #: Positions of the actions the court and the waiver mechanisms serve (-1: no action uses it).
@@ -215,9 +214,21 @@ def action_response(
     return gain, hurt
 
 
-def _mechanism(cfg: SimulationConfig, kind: str) -> tuple[int, Any]:
-    found = cfg.mechanism(kind)
-    return (NO_ACTION, None) if found is None else found
+def _mechanisms(
+    cfg: SimulationConfig,
+) -> tuple[tuple[int, Restructuring | None], tuple[int, Litigation | None], tuple[int, Settlement | None]]:
+    """(action position, parameters) of each mechanism; ``NO_ACTION`` where no action uses it."""
+    restr: tuple[int, Restructuring | None] = (NO_ACTION, None)
+    court: tuple[int, Litigation | None] = (NO_ACTION, None)
+    settle: tuple[int, Settlement | None] = (NO_ACTION, None)
+    for j, m in cfg.mechanisms():
+        if isinstance(m, Restructuring):
+            restr = (j, m)
+        elif isinstance(m, Litigation):
+            court = (j, m)
+        else:
+            settle = (j, m)
+    return restr, court, settle
 
 
 def restructured_terms(
@@ -253,9 +264,7 @@ def month_step(state: LoanState, action: np.ndarray, u: np.ndarray, cfg: Simulat
     """
     s = state
     lat, pay = cfg.latent, cfg.payment
-    a_restr, terms = _mechanism(cfg, "restructuring")
-    a_court, court = _mechanism(cfg, "litigation")
-    a_settle, settlement = _mechanism(cfg, "settlement")
+    (a_restr, terms), (a_court, court), (a_settle, settlement) = _mechanisms(cfg)
     action = np.asarray(action, dtype=np.int8)
     # 1. latent shocks and flags
     s.shock = np.where(s.shock, u[:, 0] >= lat.shock_recovery, u[:, 0] < s.shock_onset)
@@ -268,7 +277,7 @@ def month_step(state: LoanState, action: np.ndarray, u: np.ndarray, cfg: Simulat
     ability, will = effective_latents(s, cfg)
     # 2. restructuring: longer term, lower instalment; paying it re-ages the loan
     restr = action == a_restr
-    if restr.any():
+    if restr.any() and terms is not None:
         inst, n = restructured_terms(s.balance, s.monthly_rate, s.remaining, s.instalment, terms)
         s.remaining = np.where(restr, n, s.remaining).astype(np.int64)
         s.instalment = np.where(restr, inst, s.instalment)
@@ -280,7 +289,7 @@ def month_step(state: LoanState, action: np.ndarray, u: np.ndarray, cfg: Simulat
     due_choice = np.where(restr, sched, due)  # restructured: only the new instalment is asked
     settle = action == a_settle
     waiver = np.zeros(len(due))
-    if settle.any():  # settlement: part of the interest and penalties on the arrears is waived
+    if settle.any() and settlement is not None:  # part of the interest and penalties is waived
         interest = s.balance * s.monthly_rate * np.maximum(s.missed, 1)
         waiver = np.where(settle, settlement.waiver_share * np.minimum(interest, s.arrears), 0.0)
         due_choice = due_choice - waiver
@@ -314,11 +323,11 @@ def month_step(state: LoanState, action: np.ndarray, u: np.ndarray, cfg: Simulat
     share = share * (pay.partial_ability_floor + (1 - pay.partial_ability_floor) * ability)
     paid = np.where(full, due_choice, np.where(part, share * np.where(current, sched, due), 0.0))
     reaged = restr & (paid >= sched - _EPS) & (sched > 0)
-    forgiven = np.where(full, waiver, 0.0)  # the waiver holds only if the rest is paid in full
     # 5. the court: a ruling ``litigation_lag_cycles`` after filing makes an able debtor pay what is
     #    due; otherwise it may order the collateral sold, which happens ``litigation_sale_lag_cycles``
     #    later (legal < 0 counts that down); a shortfall after the sale is charged off
     sold = s.legal == -1
+    won = np.zeros(len(due), dtype=bool)
     if court is not None:
         ruling = s.legal == 1
         p_won = court.enforce_ability * ability
@@ -331,6 +340,9 @@ def month_step(state: LoanState, action: np.ndarray, u: np.ndarray, cfg: Simulat
         s.legal = np.where(s.legal > 0, s.legal - 1, np.where(s.legal < 0, s.legal + 1, 0))
         s.legal = np.where(order_sale, -court.sale_lag_cycles, s.legal)
         s.legal = np.where((action == a_court) & ~pending, court.lag_cycles, s.legal)
+    # the waiver holds only where the rest was paid in full by the debtor (not enforced by a court
+    # or a collateral sale in the same cycle)
+    forgiven = np.where(full & ~won & ~sold, waiver, 0.0)
     paid = np.minimum(paid, bal_i)
     forgiven = np.minimum(forgiven, bal_i - paid)
     # 6. balances, arrears, missed instalments

@@ -189,12 +189,9 @@ class SimulationConfig(_Section):
         check_mechanisms(list(v.values()))
         return v
 
-    def mechanism(self, kind: str) -> tuple[int, Mechanism] | None:
-        """Position and parameters of the action using a simulated mechanism, if any does."""
-        for j, e in enumerate(self.effects.values()):
-            if e.mechanism is not None and e.mechanism.kind == kind:
-                return j, e.mechanism
-        return None
+    def mechanisms(self) -> list[tuple[int, Mechanism]]:
+        """Position and parameters of each action that uses a simulated mechanism."""
+        return [(j, e.mechanism) for j, e in enumerate(self.effects.values()) if e.mechanism is not None]
 
     @model_validator(mode="after")
     def _month_end(self) -> SimulationConfig:
