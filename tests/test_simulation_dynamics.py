@@ -20,10 +20,10 @@ from simulation.dynamics import (
 CFG = SimulationConfig()
 RESTR = CFG.effects["restructuring"].mechanism
 COURT = CFG.effects["litigation"].mechanism
-A_NONE, A_RESTRUCTURING, A_OUTSOURCING, A_LITIGATION = (
-    ACTIONS.index(a) for a in ("none", "restructuring", "outsourcing", "litigation")
+A_NONE, A_RESTRUCTURING, A_OUTSOURCING, A_LITIGATION, A_SETTLEMENT = (
+    ACTIONS.index(a) for a in ("none", "restructuring", "outsourcing", "litigation", "settlement")
 )
-
+SETTLE = CFG.effects["settlement"].mechanism
 
 
 def random_state(rng: np.random.Generator, n: int) -> LoanState:
@@ -54,7 +54,7 @@ def random_state(rng: np.random.Generator, n: int) -> LoanState:
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), action=st.integers(0, 5))
+@given(seed=st.integers(0, 2**32 - 1), action=st.integers(0, len(ACTIONS) - 1))
 def test_bookkeeping_invariants_hold_for_any_state_and_action(seed, action):
     rng = np.random.default_rng(seed)
     s = random_state(rng, 400)
@@ -70,6 +70,48 @@ def test_bookkeeping_invariants_hold_for_any_state_and_action(seed, action):
     assert (res.closed == (s.balance == 0)).all()
     assert not (res.closed & res.written_off).any()
     assert ((0 <= s.willingness) & (s.willingness <= 1)).all()
+
+
+def _settling_state(legal: int, n: int = 3000) -> LoanState:
+    s = random_state(np.random.default_rng(4), n)
+    s.missed = np.maximum(s.missed, 2)
+    s.arrears = np.maximum(s.arrears, s.instalment * 1.5)
+    s.balance = s.arrears + 20 * s.instalment
+    s.monthly_rate = np.full(n, 0.02)
+    s.legal, s.flag, s.shock = np.full(n, legal), np.zeros(n, dtype=int), np.zeros(n, dtype=bool)
+    s.ability_base = np.full(n, 0.9)
+    return s
+
+
+def test_settlement_waives_part_of_the_interest_only_when_the_rest_is_paid_in_full():
+    s = _settling_state(legal=0)
+    accrued = s.balance * (1 + s.monthly_rate)
+    waiver = SETTLE.waiver_share * np.minimum(s.balance * s.monthly_rate * s.missed, s.arrears)
+    res = month_step(
+        s,
+        np.full(len(accrued), A_SETTLEMENT),
+        np.random.default_rng(5).random((len(accrued), N_UNIFORMS)),
+        CFG,
+    )
+    full = np.isclose(res.paid, res.due - waiver)
+    assert full.any() and (~full).any()
+    np.testing.assert_allclose(s.balance[full], (accrued - res.paid - waiver)[full], atol=1e-6)
+    assert (s.arrears[full] == 0).all()  # cured, the waived rest is gone
+    np.testing.assert_allclose(s.balance[~full], (accrued - res.paid)[~full], atol=1e-6)  # no waiver
+
+
+def test_no_waiver_where_the_court_collects_in_the_same_cycle():
+    s = _settling_state(legal=1)
+    accrued = s.balance * (1 + s.monthly_rate)
+    res = month_step(
+        s,
+        np.full(len(accrued), A_SETTLEMENT),
+        np.random.default_rng(6).random((len(accrued), N_UNIFORMS)),
+        CFG,
+    )
+    enforced = res.paid >= res.due - 1e-9
+    assert enforced.mean() > 0.5
+    np.testing.assert_allclose(s.balance[enforced], np.maximum(accrued - res.paid, 0)[enforced], atol=1e-6)
 
 
 def test_restructuring_lowers_the_instalment_and_paying_it_re_ages_the_loan():
