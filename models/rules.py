@@ -115,6 +115,13 @@ class RuleSet(BaseModel):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"duplicate rule id(s) {dupes}")
+        named = {r: a.name for a in CATALOGUE.actions for r in a.rules}
+        undefined = sorted(set(named) - set(ids))
+        if undefined:
+            raise ValueError(
+                f"rule(s) {undefined} are named by the action catalogue (e.g. action "
+                f"'{named[undefined[0]]}') but not defined here: that action would go unchecked"
+            )
         idle = [r.id for r in self.rules if not r.blocks()]
         if idle:
             raise ValueError(f"rule(s) {idle} block no action: list them under an action's `rules` in the "

@@ -157,3 +157,25 @@ def test_a_bundle_trained_under_another_catalogue_is_refused(policy_bundle, tmp_
     (folder / "bundle.json").write_text(json.dumps(manifest))
     with pytest.raises(InputError, match="trained with the actions .*sms_blast.* ROLLCURE_ACTIONS"):
         Bundle.load(folder)
+
+
+def test_a_rules_file_missing_a_rule_the_catalogue_names_is_refused():
+    from models.rules import parse_rules
+
+    raw = yaml.safe_load(resources.files("models").joinpath("rules.yaml").read_text())
+    raw["rules"] = [r for r in raw["rules"] if r["id"] != "NO_CONTACT_FLAGGED"]
+    with pytest.raises(InputError, match=r"\['NO_CONTACT_FLAGGED'\] are named by the action catalogue"):
+        parse_rules(raw, "rules file test")
+
+
+def test_a_partial_cost_or_capacity_override_keeps_the_catalogue_for_the_rest():
+    cfg = PolicyConfig(
+        action_costs={"litigation": 400}, daily_capacity={"litigation": 2, "field_visit": None}
+    )
+    costs = dict(zip(ACTIONS, cfg.cost_vector(), strict=True))
+    caps = dict(zip(ACTIONS, cfg.cycle_capacity(), strict=True))
+    assert costs["litigation"] == 400 and costs["settlement"] == CATALOGUE.costs()["settlement"] > 0
+    assert caps["litigation"] == 2 * cfg.working_days_per_cycle and caps["field_visit"] == np.inf
+    assert caps["settlement"] == CATALOGUE.daily_capacity()["settlement"] * cfg.working_days_per_cycle
+    with pytest.raises(ValueError, match="'none' cannot be limited"):
+        PolicyConfig(daily_capacity={"none": 5})

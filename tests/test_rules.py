@@ -25,7 +25,7 @@ def test_default_rules_cover_the_compliance_catalogue(default_rules):
         "LIT_MIN_BALANCE",
         "LIT_MIN_DPD",
         "RESTRUCTURE_ONCE_A_YEAR",
-        "RESTRUCTURE_NOT_ON_FRAUD",
+        "NO_CONCESSION_ON_FRAUD",
         "VISIT_NEEDS_ADDRESS",
         "NO_PRESSURE_WHILE_PROMISE",
         "NO_PRESSURE_WHILE_RESTRUCTURED",

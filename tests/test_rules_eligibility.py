@@ -16,7 +16,7 @@ from rollcure.core.catalogue import ACTIONS
 from rollcure.core.errors import InputError
 
 A = {a: j for j, a in enumerate(ACTIONS)}
-CONTACT = ["reminder", "restructuring", "field_visit", "outsourcing", "litigation"]
+CONTACT = [a for a in ACTIONS if a != "none"]  # no collection action at all on a flagged case
 PRESSURE = ["field_visit", "outsourcing", "litigation"]
 
 

@@ -63,9 +63,10 @@ class PolicyConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    #: Cost per action; the actions a config lists override the catalogue's costs, the rest keep them.
     action_costs: dict[str, float] = Field(default_factory=CATALOGUE.costs)
-    #: Daily capacity per action (default: the catalogue's); an action not listed is unlimited.
-    daily_capacity: dict[str, int] = Field(default_factory=CATALOGUE.daily_capacity)
+    #: Daily capacity per action, over the catalogue's like the costs; null lifts a limit.
+    daily_capacity: dict[str, int | None] = Field(default_factory=CATALOGUE.daily_capacity)
     #: Working days between two decision cycles: a cycle's capacity is daily capacity x this.
     working_days_per_cycle: int = Field(default=22, ge=1, le=31)
     #: YAML rules file; None means the default shipped with the package (models/rules.yaml).
@@ -83,6 +84,16 @@ class PolicyConfig(BaseModel):
     uplift: UpliftSettings = Field(default_factory=UpliftSettings)
     risk_score: RiskScoreThresholds = Field(default_factory=RiskScoreThresholds)
 
+    @field_validator("action_costs", mode="before")
+    @classmethod
+    def _costs_over_the_catalogue(cls, v: object) -> object:
+        return {**CATALOGUE.costs(), **v} if isinstance(v, dict) else v
+
+    @field_validator("daily_capacity", mode="before")
+    @classmethod
+    def _capacity_over_the_catalogue(cls, v: object) -> object:
+        return {**CATALOGUE.daily_capacity(), **v} if isinstance(v, dict) else v
+
     @field_validator("action_costs")
     @classmethod
     def _costs_known_and_finite(cls, v: dict[str, float]) -> dict[str, float]:
@@ -94,11 +105,11 @@ class PolicyConfig(BaseModel):
 
     @field_validator("daily_capacity")
     @classmethod
-    def _capacity_known(cls, v: dict[str, int]) -> dict[str, int]:
+    def _capacity_known(cls, v: dict[str, int | None]) -> dict[str, int | None]:
         _check_action_keys(v, "daily_capacity")
-        if "none" in v:
+        if v.get("none") is not None:
             raise ValueError("daily_capacity: 'none' cannot be limited (it is every case's fallback)")
-        bad = {k: c for k, c in v.items() if c < 0}
+        bad = {k: c for k, c in v.items() if c is not None and c < 0}
         if bad:
             raise ValueError(f"daily_capacity: capacities must be >= 0, got {bad}")
         return v
@@ -110,12 +121,11 @@ class PolicyConfig(BaseModel):
         return self
 
     def cost_vector(self) -> list[float]:
-        """Cost per action in `rollcure.core.domain.ACTIONS` order (unlisted actions cost 0)."""
-        return [float(self.action_costs.get(a, 0.0)) for a in ACTIONS]
+        """Cost per action in catalogue (``ACTIONS``) order."""
+        return [float(self.action_costs[a]) for a in ACTIONS]
 
     def cycle_capacity(self) -> list[float]:
         """Capacity per action for one decision cycle, in ACTIONS order; inf when unlimited."""
         days = self.working_days_per_cycle
-        return [
-            float(self.daily_capacity[a] * days) if a in self.daily_capacity else math.inf for a in ACTIONS
-        ]
+        daily = [self.daily_capacity.get(a) for a in ACTIONS]
+        return [math.inf if d is None else float(d * days) for d in daily]

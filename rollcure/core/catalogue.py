@@ -190,7 +190,7 @@ class ActionCatalogue(_Strict):
     def costs(self) -> dict[str, float]:
         return {a.name: a.cost for a in self.actions}
 
-    def daily_capacity(self) -> dict[str, int]:
+    def daily_capacity(self) -> dict[str, int | None]:
         return {a.name: a.daily_capacity for a in self.actions if a.daily_capacity is not None}
 
     def contact_actions(self) -> list[str]:
