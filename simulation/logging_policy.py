@@ -29,9 +29,9 @@ from simulation.dynamics import (
 def ladder_matrix(cfg: SimulationConfig) -> np.ndarray:
     """Ladder weights as an array (8 buckets x actions); row 0 (M0) is unused."""
     w = np.zeros((len(BUCKETS), len(ACTIONS)))
-    for b, weights in cfg.logging_policy.ladder.items():
-        for a, v in weights.items():
-            w[BUCKETS.index(b), ACTIONS.index(a)] = v
+    for j, response in enumerate(cfg.effects.values()):
+        for b, v in response.logging_weights.items():
+            w[BUCKETS.index(b), j] = v
     return w
 
 

@@ -44,9 +44,9 @@ def test_defaults_of_policy_and_simulator_come_from_the_catalogue():
             np.inf if a.daily_capacity is None else a.daily_capacity * policy.working_days_per_cycle
         )
     assert list(sim.effects) == list(ACTIONS)
-    for bucket, weights in sim.logging_policy.ladder.items():
-        for action, w in weights.items():
-            assert CATALOGUE.actions[CATALOGUE.index(action)].simulation.logging_weights[bucket] == w
+    assert [e.logging_weights for e in sim.effects.values()] == [
+        a.simulation.logging_weights for a in CATALOGUE.actions
+    ]
 
 
 def test_ladder_and_risk_lists_are_derived_and_offer_cheap_before_dear():

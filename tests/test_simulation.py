@@ -134,6 +134,16 @@ def test_progress_is_reported_once_per_month_including_burn_in():
     assert calls == [(k, 5) for k in range(1, 6)]
 
 
+def _effects_with(**changes: dict) -> dict:
+    """The catalogue's effects as config data, with some actions' fields changed."""
+    from rollcure.core.catalogue import CATALOGUE
+
+    effects = {a.name: a.simulation.model_dump() for a in CATALOGUE.actions}
+    for name, update in changes.items():
+        effects[name].update(update)
+    return effects
+
+
 @pytest.mark.parametrize(
     ("section", "match"),
     [
@@ -141,7 +151,11 @@ def test_progress_is_reported_once_per_month_including_burn_in():
         ({"latent": {"flag_rates": {"deceased": 0.2}}}, r"flag rates must be in \[0, 0.1\]"),
         ({"latent": {"shock_onset": {"boss": 0.1}}}, r"unknown employments \['boss'\] \(allowed: salaried"),
         ({"latent": {"shock_onset": {"retired": 1.5}}}, r"probabilities must be in \[0, 1\]"),
-        ({"logging_policy": {"ladder": {"M9": {}}}}, r"unknown bucket 'M9'"),
+        (
+            {"effects": _effects_with(reminder={"logging_weights": {"M9": 1.0}})},
+            r"unknown bucket\(s\) \['M9'\]",
+        ),
+        ({"effects": {"none": {}}}, r"needs exactly the catalogue's actions, in order"),
         ({"product_mix": {"card": -1.0}}, r"weights must be >= 0"),
     ],
 )

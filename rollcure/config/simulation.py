@@ -13,15 +13,9 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rollcure.core.catalogue import ACTIONS, CATALOGUE, Mechanism, SimulatedResponse, check_mechanisms
-from rollcure.core.domain import BUCKETS, EMPLOYMENTS, FLAGS, PRODUCTS
+from rollcure.core.domain import EMPLOYMENTS, FLAGS, PRODUCTS
 
 _DEFAULT_MIX = {"card": 0.35, "consumer": 0.30, "micro": 0.20, "mortgage": 0.10, "housing_fund": 0.05}
-
-
-def _catalogue_ladder() -> dict[str, dict[str, float]]:
-    """The historical lender's ladder by bucket, from each action's ``logging_weights``."""
-    weights = {a.name: a.simulation.logging_weights for a in CATALOGUE.actions}
-    return {b: {name: w[b] for name, w in weights.items() if b in w} for b in BUCKETS[1:]}
 
 
 def _catalogue_effects() -> dict[str, SimulatedResponse]:
@@ -114,29 +108,11 @@ class LatentDynamics(_Section):
 
 
 class LoggingPolicyConfig(_Section):
-    """The ladder by bucket, mixed with a uniform floor over eligible actions so propensities are > 0."""
+    """The historical lender's ladder (each action's ``logging_weights`` in ``effects``), mixed with a
+    uniform floor over eligible actions so propensities are > 0."""
 
-    ladder: dict[str, dict[str, float]] = Field(default_factory=_catalogue_ladder)
     epsilon: float = Field(default=0.10, gt=0, le=1)
     large_balance: float = Field(default=50_000.0, gt=0)
-
-    @field_validator("ladder")
-    @classmethod
-    def _check_ladder(cls, v: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-        for bucket, weights in v.items():
-            if bucket not in BUCKETS[1:]:
-                raise ValueError(f"unknown bucket '{bucket}' (allowed: {', '.join(BUCKETS[1:])})")
-            for action, w in weights.items():
-                if action not in ACTIONS:
-                    raise ValueError(
-                        f"unknown action '{action}' in bucket {bucket} (allowed: {', '.join(ACTIONS)})"
-                    )
-                if w < 0:
-                    raise ValueError(f"negative weight for {action} in bucket {bucket}")
-        missing = [b for b in BUCKETS[1:] if b not in v]
-        if missing:
-            raise ValueError(f"ladder lacks buckets {missing}")
-        return v
 
 
 class SimulationConfig(_Section):
