@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from rollcure.config.simulation import SimulationConfig
+from rollcure.core.catalogue import CONTACT_CHANCES
 from rollcure.core.domain import CHANNELS, OUTCOMES, PARTIES
 from simulation.dynamics import (
     FLAG_BANKRUPT,
@@ -26,8 +27,9 @@ from simulation.dynamics import (
 
 _SMS, _CALL, _VISIT, _LETTER = (CHANNELS.index(c) for c in ("sms", "call", "visit", "letter"))
 #: Columns of the per-case coin draws that decide each channel's extra contacts.
-_COINS = {"sms": (0,), "call": (1, 2), "visit": (), "letter": ()}
-_N_COINS = 3
+_N_COINS = sum(CONTACT_CHANCES.values())
+_COIN_STARTS = np.cumsum([0, *CONTACT_CHANCES.values()])
+_COINS = {ch: list(range(_COIN_STARTS[i], _COIN_STARTS[i + 1])) for i, ch in enumerate(CONTACT_CHANCES)}
 _OUT = {o: i for i, o in enumerate(OUTCOMES)}
 _CALL_PARTY_P = np.array([0.70, 0.15, 0.10, 0.05])
 _VISIT_PARTY_P = np.array([0.80, 0.20, 0.0, 0.0])
@@ -76,8 +78,6 @@ def _channel_counts(action: np.ndarray, rng: np.random.Generator, cfg: Simulatio
     for j, response in enumerate(cfg.effects.values()):
         here = action == j
         for channel, (fixed, *chances) in response.contacts.items():
-            if len(chances) > len(_COINS[channel]):
-                raise ValueError(f"{channel}: at most {len(_COINS[channel])} extra-contact chances")
             count = np.full(n, int(fixed))
             for col, p in zip(_COINS[channel], chances, strict=False):
                 count = count + (coin[:, col] < p)

@@ -179,3 +179,10 @@ def test_a_partial_cost_or_capacity_override_keeps_the_catalogue_for_the_rest():
     assert caps["settlement"] == CATALOGUE.daily_capacity()["settlement"] * cfg.working_days_per_cycle
     with pytest.raises(ValueError, match="'none' cannot be limited"):
         PolicyConfig(daily_capacity={"none": 5})
+
+
+def test_more_contact_chances_than_the_simulator_draws_are_refused_at_load():
+    raw = json.loads(json.dumps(SHIPPED))
+    raw["actions"][3]["simulation"]["contacts"]["visit"] = [1, 0.5]
+    with pytest.raises(InputError, match="visit: at most 0 chance"):
+        parse_catalogue(raw, "action catalogue test")

@@ -36,6 +36,8 @@ EffectFactor = Literal[
 #: Segments of the risk-score strategy, from the lowest risk to the highest.
 RISK_SEGMENTS: tuple[str, ...] = ("low_risk", "low_cure", "high_roll", "very_high_roll")
 Channel = Literal["none", "phone", "letter", "visit", "agency", "court"]
+#: Extra-contact chances the simulator can draw per contact channel (one random draw each).
+CONTACT_CHANCES: dict[str, int] = {"sms": 1, "call": 2, "visit": 0, "letter": 0}
 
 
 class _Strict(BaseModel):
@@ -111,6 +113,8 @@ class SimulatedResponse(_Strict):
                 raise ValueError(f"{ch}: first entry is a whole number of contacts >= 0")
             if any(not 0 <= p <= 1 for p in spec[1:]):
                 raise ValueError(f"{ch}: chances must be in [0, 1]")
+            if len(spec) - 1 > CONTACT_CHANCES[ch]:
+                raise ValueError(f"{ch}: at most {CONTACT_CHANCES[ch]} chance(s) of one more contact")
         return v
 
 
