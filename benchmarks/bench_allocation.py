@@ -1,4 +1,4 @@
-"""Allocation benchmark: 1M cases x 6 actions under binding capacities, exact LP vs greedy.
+"""Allocation benchmark: 1M cases x the catalogue's actions under binding capacities, exact LP vs greedy.
 
 Prints one JSON object: wall seconds of each method (side by side, same problem), the LP size after
 the exact reductions, the greedy optimality gap, and the machine. Target: exact <= 20 s.
@@ -26,13 +26,14 @@ def _problem(n: int, seed: int):
     """Values shaped like the book's: skewed recoveries minus action costs, 80% eligibility."""
     rng = np.random.default_rng(seed)
     costs = np.array([a.cost for a in CATALOGUE.actions])
-    lift = np.array([0.0, 0.1, 0.25, 0.3, 0.35, 0.6])
+    lift = np.linspace(0.0, 0.6, len(ACTIONS))  # dearer actions lift more
     balance = rng.gamma(1.5, 3000, n)
     values = balance[:, None] * lift[None, :] * rng.beta(2, 5, (n, len(ACTIONS))) - costs
     eligible = rng.random((n, len(ACTIONS))) < 0.8
     eligible[:, 0] = True
     # Capacities scale with the book (~2% of cases per limited action) so that they bind.
-    share = np.array([np.inf, np.inf, 0.02, 0.015, 0.02, 0.002])
+    # the catalogue's limited actions get a binding share of the book each, the rest are unlimited
+    share = np.array([np.inf if a.daily_capacity is None else 0.01 for a in CATALOGUE.actions])
     caps = np.where(np.isinf(share), np.inf, np.floor(share * n))
     return values, eligible, caps
 

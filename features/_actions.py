@@ -66,12 +66,9 @@ def action_features(
     out["action_cost_90d"] = window_sum(cost, lo_short, hi)
     out["actions_365d"] = counts[-3]
 
-    # the last action of any kind, field visit and restructuring, found together
-    kinds = [
-        np.ones(action.size, dtype=bool),
-        masks[_COUNTED.index("field_visit")],
-        masks[_COUNTED.index("restructuring")],
-    ]
+    # the last action of any kind, field visit and restructuring, found together (by name: these
+    # features track those two actions; a catalogue without one leaves its features empty)
+    kinds = [np.ones(action.size, dtype=bool), action == "field_visit", action == "restructuring"]
     last = last_wheres(kinds, lo_long, hi)
     found = last >= 0
     when = np.where(found, t[np.maximum(last, 0)] if t.size else 0, 0)
