@@ -12,14 +12,10 @@ import sys
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from typer._click import exceptions as _cx  # typer >= 0.29 vendors click (pinned in pyproject)
 
 from cli.commands import REGISTRARS
 from rollcure.core.errors import InputError
-
-try:  # typer >= 0.29 vendors click
-    from typer._click import exceptions as _cx
-except ImportError:  # pragma: no cover - older typer depends on click itself
-    from click import exceptions as _cx
 
 app = typer.Typer(
     name="rollcure",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import types
 import typing
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -111,7 +112,7 @@ def pip_requirements() -> list[str]:
     return [f"{p}=={version(p)}" for p in _REQUIREMENTS]
 
 
-def payload_frame(payloads: list[BaseModel]) -> pd.DataFrame:
+def payload_frame(payloads: Sequence[BaseModel]) -> pd.DataFrame:
     """The input frame of some payloads: one row per case, their JSON values in the columns."""
     rows = [p.model_dump(mode="json") for p in payloads]
     return pd.DataFrame({c: [r.get(c) for r in rows] for c in INPUT_COLUMNS})

@@ -124,12 +124,12 @@ def build_population(cfg: SimulationConfig, rng: np.random.Generator) -> Populat
     # rare flags, more likely among the unwilling; they take effect at a month inside the window
     flag = np.zeros(n, dtype=np.int64)
     u = rng.random(n)
-    lo_edge = 0.0
+    lo_edge = np.zeros(n)
     tilt = 2.0 * (1.0 - willingness)
     for i, f in enumerate(FLAGS):
-        p = cfg.latent.flag_rates.get(f, 0.0) * tilt
-        flag = np.where((flag == 0) & (u >= lo_edge) & (u < lo_edge + p), i + 1, flag)
-        lo_edge = lo_edge + p
+        rate = cfg.latent.flag_rates.get(f, 0.0) * tilt
+        flag = np.where((flag == 0) & (u >= lo_edge) & (u < lo_edge + rate), i + 1, flag)
+        lo_edge = lo_edge + rate
     flag_step = np.maximum(
         window0 + rng.integers(0, cfg.months, n), origination + 1
     )  # not before its 1st cycle

@@ -26,7 +26,8 @@ def _bin_codes(expected: pd.Series, actual: pd.Series) -> tuple[np.ndarray, np.n
         return cats.get_indexer(expected.astype(str)), cats.get_indexer(actual.astype(str)), len(cats)
     e = expected.astype(float).to_numpy()
     a = actual.astype(float).to_numpy()
-    edges = np.unique(np.nanquantile(e, np.linspace(0, 1, _BINS + 1)[1:-1])) if np.isfinite(e).any() else []
+    quantiles = np.linspace(0, 1, _BINS + 1)[1:-1]
+    edges = np.unique(np.nanquantile(e, quantiles)) if np.isfinite(e).any() else np.array([])
     n = len(edges) + 2  # value bins plus one for missing
 
     def codes(x: np.ndarray) -> np.ndarray:

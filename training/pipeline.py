@@ -131,7 +131,7 @@ def run_training(
         mlflow.set_tags({"data_digest": digest, "split": json.dumps(result.split.describe())})
         mlflow.log_metrics(flat_metrics(result.metrics))
         mlflow.log_dict(result.metrics, "metrics/oot_metrics.json")
-        mlflow.log_dict([s.to_dict() for s in data.spec], "features.json")
+        mlflow.log_text(json.dumps([s.to_dict() for s in data.spec], indent=2), "features.json")
         mlflow.log_text(result.by_bucket.to_csv(index=False), "metrics/oot_by_bucket.csv")
         example = input_example(tables, data.cases, cfg)
         version = registry.register_bundle(cfg, run_id, result.bundle, input_example=example)
@@ -161,7 +161,9 @@ def evaluate_registered(cfg: RollcureConfig, ref: str, data_dir: Path | None = N
     from rollcure.core.io import read_tables
 
     bundle = registry.load_bundle(cfg, ref)
-    run_id = bundle.metadata["run_id"]
+    run_id = bundle.metadata.get("run_id")
+    if run_id is None:
+        raise InputError(f"bundle {ref}: no MLflow run is recorded with it, so it cannot be re-evaluated")
     if data_dir is None:
         stored = registry.client(cfg).get_run(run_id).data.params.get("data_dir")
         if not stored:
