@@ -15,17 +15,28 @@ probabilities.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal, Required, TypedDict
 
 import numpy as np
 
 from models.metrics import log_loss
+from rollcure.core.arrays import FloatArray
 
 Method = Literal["isotonic", "platt", "none"]
 #: What ``choose`` is asked for: a method, or ``auto`` for the better of isotonic and Platt.
 Choice = Method | Literal["auto"]
 _CANDIDATES: tuple[Method, ...] = ("platt", "isotonic")
 _EPS = 1e-6
+
+
+class CalibratorState(TypedDict, total=False):
+    """A calibrator as JSON: its method, and Platt's line or the isotonic steps."""
+
+    method: Required[Method]
+    coef: float
+    intercept: float
+    x: list[float]
+    y: list[float]
 
 
 class Calibrator:
@@ -36,7 +47,7 @@ class Calibrator:
             raise ValueError(f"calibration method must be isotonic, platt or none, got {method!r}")
         self.method = method
 
-    def fit(self, margin: np.ndarray, y: np.ndarray) -> Calibrator:
+    def fit(self, margin: FloatArray, y: FloatArray) -> Calibrator:
         margin = np.asarray(margin, dtype=float)
         y = np.asarray(y, dtype=float)
         if self.method == "platt":
@@ -51,7 +62,7 @@ class Calibrator:
             self.x_, self.y_ = iso.X_thresholds_.astype(float), iso.y_thresholds_.astype(float)
         return self
 
-    def transform(self, margin: np.ndarray) -> np.ndarray:
+    def transform(self, margin: FloatArray) -> FloatArray:
         """Calibrated probability for each raw margin (vectorised; no sklearn object at predict time)."""
         margin = np.asarray(margin, dtype=float)
         if self.method == "platt":
@@ -60,17 +71,17 @@ class Calibrator:
             return np.interp(margin, self.x_, self.y_)
         return 1.0 / (1.0 + np.exp(-margin))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> CalibratorState:
         """The fitted parameters as JSON-ready values (see :meth:`from_dict`)."""
-        out: dict[str, Any] = {"method": self.method}
+        out: CalibratorState = {"method": self.method}
         if self.method == "platt":
-            out.update(coef=self.coef_, intercept=self.intercept_)
+            out["coef"], out["intercept"] = self.coef_, self.intercept_
         elif self.method == "isotonic":
-            out.update(x=self.x_.tolist(), y=self.y_.tolist())
+            out["x"], out["y"] = self.x_.tolist(), self.y_.tolist()
         return out
 
     @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> Calibrator:
+    def from_dict(cls, state: CalibratorState) -> Calibrator:
         """A fitted calibrator from :meth:`to_dict`'s values."""
         obj = cls(state["method"])
         if obj.method == "platt":
@@ -82,7 +93,7 @@ class Calibrator:
 
 
 def choose(
-    margin: np.ndarray, y: np.ndarray, method: Choice = "auto", seed: int = 0
+    margin: FloatArray, y: FloatArray, method: Choice = "auto", seed: int = 0
 ) -> tuple[Calibrator, dict[str, float]]:
     """Fit the requested calibrator, or for ``auto`` the better of isotonic and Platt.
 
