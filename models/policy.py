@@ -22,6 +22,7 @@ from models.bundle import Bundle, Scores
 from models.draws import case_seeds, uniforms
 from models.eligibility import Eligibility, eligibility
 from models.lgb_input import column_values
+from models.record import VIEWS
 from models.rules import MANUAL_REVIEW, RuleSet
 from models.strategies import dpd_ladder, random_policy_from, risk_score_policy, uniform_eligible
 from models.uplift import KEYS
@@ -59,18 +60,8 @@ class ReasonLists:
 
 
 #: Columns every served decision carries, with or without a policy (the service, the batch scorer
-#: and the MLflow model show these; ``Decisions.columns`` holds more).
-DECISION_COLUMNS: tuple[str, ...] = (
-    "loan_id",
-    "as_of",
-    "p_roll_forward",
-    "p_cure",
-    "action",
-    "expected_value",
-    "arm",
-    "propensity",
-    "why",
-)
+#: and the MLflow model show these; ``Decisions.columns`` holds more): the record's decision view.
+DECISION_COLUMNS: tuple[str, ...] = VIEWS["decision"]
 
 
 @dataclass(frozen=True)

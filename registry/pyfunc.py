@@ -22,7 +22,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from features.payload import CasePayload
-from models.policy import DECISION_COLUMNS
+from models.record import VIEWS, fields
 
 if TYPE_CHECKING:
     from mlflow.models import ModelSignature
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 LOADER_MODULE = "serving.mlflow_model"
 #: The model's input columns: the request model's top-level fields.
 INPUT_COLUMNS: tuple[str, ...] = tuple(CasePayload.model_fields)
-#: The model's output columns: the decision, then the reasons it shows.
-OUTPUT_COLUMNS: tuple[str, ...] = (*DECISION_COLUMNS, "reason_codes", "reasons")
+#: The model's output columns: the decision, then the reasons it shows (the record's mlflow view).
+OUTPUT_COLUMNS: tuple[str, ...] = VIEWS["mlflow"]
 _REQUIREMENTS = ("rollcure", "mlflow", "lightgbm", "numpy", "pandas", "pyarrow", "pydantic")
 
 
@@ -84,17 +84,15 @@ def output_schema() -> Schema:
     """The MLflow schema of the decision frame the loader module's model returns."""
     from mlflow.types.schema import Array, ColSpec, DataType, Schema
 
-    types_: dict[str, DataType | Array] = {
-        "loan_id": DataType.long,
-        "as_of": DataType.datetime,
-        "p_roll_forward": DataType.double,
-        "p_cure": DataType.double,
-        "expected_value": DataType.double,
-        "propensity": DataType.double,
-        "reason_codes": Array(DataType.string),
-        "reasons": Array(DataType.string),
+    types_: dict[object, DataType | Array] = {
+        int: DataType.long,
+        float: DataType.double,
+        str: DataType.string,
+        bool: DataType.boolean,
+        dt.date: DataType.datetime,
+        list[str]: Array(DataType.string),
     }
-    return Schema([ColSpec(types_.get(c, DataType.string), c, required=False) for c in OUTPUT_COLUMNS])
+    return Schema([ColSpec(types_[f.type], f.name, required=False) for f in fields("mlflow")])
 
 
 def signature() -> ModelSignature:

@@ -25,10 +25,10 @@ import pyarrow.parquet as pq
 
 from models.bundle import Bundle
 from models.policy import Decisions
+from models.record import arrow_schema
 from rollcure.config.features import FeatureConfig
 from rollcure.core.errors import InputError
 from serving.pipeline import decide_cases
-from serving.record import arrow_schema
 
 if TYPE_CHECKING:
     from rollcure.config import RollcureConfig
@@ -39,7 +39,7 @@ ChunkLoader = Callable[[np.ndarray], dict[str, pd.DataFrame]]
 #: Time column of each history table and whether rows stamped exactly at as_of are known then.
 _HISTORY = {"cycles": ("cycle_date", True), "contacts": ("ts", True), "actions": ("decided_at", False)}
 
-#: The record's batch view (``serving.record``).
+#: The record's batch view (``models.record``).
 OUTPUT_SCHEMA = arrow_schema("batch")
 
 

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from models.record import LogRecord, columns, log_record_class, sql_columns
 from rollcure.core.errors import InputError
-from serving.record import LogRecord, columns, log_record_class, sql_columns
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ DEV_SALT = "rollcure-development-salt"
 EXPORT_CHUNK_ROWS = 100_000
 
 _metadata = sa.MetaData()
-#: The record's log view (``serving.record``) behind an internal sequence number, which orders the
+#: The record's log view (``models.record``) behind an internal sequence number, which orders the
 #: export; the decision id is unique and the case hash indexed (an auditor looks cases up by it).
 decisions_table = sa.Table(
     "decisions",

@@ -8,8 +8,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from models.record import arrow_schema, json_columns
 from serving.decision_log import EXPORT_CHUNK_ROWS, EXPORT_COLUMNS, DecisionLog
-from serving.record import arrow_schema, json_columns
 
 #: Arrow schema of the export: the record's log view, with lists as lists and dates and timestamps
 #: as the ISO strings logged, so that no time-zone conversion can silently shift an audit record.

@@ -2,7 +2,7 @@
 
 Declared with pydantic so that BentoML publishes them, with examples, in the OpenAPI document. The
 two that carry a decision, ``CaseScore`` and ``CaseDecision``, are views of the one decision record
-(``serving.record``), so they cannot drift from the audit log and the batch output.
+(``models.record``), so they cannot drift from the audit log and the batch output.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from serving.record import EXAMPLE_REASONS, response_model
+from models.record import EXAMPLE_REASONS, response_model
 
 if TYPE_CHECKING:
     # the classes are built at run time (below); a type checker sees two distinct response models
-    # taking keyword fields, whose list stays declared once in ``serving.record``
+    # taking keyword fields, whose list stays declared once in ``models.record``
     class CaseScore(BaseModel):
         def __init__(self, **fields: object) -> None: ...
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
         def __init__(self, **fields: object) -> None: ...
 
 else:
-    #: Fields, descriptions and examples come from the one decision record (``serving.record``).
+    #: Fields, descriptions and examples come from the one decision record (``models.record``).
     CaseScore = response_model("CaseScore", "score", "Calibrated probabilities of one case.", __name__)
     CaseDecision = response_model(
         "CaseDecision",

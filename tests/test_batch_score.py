@@ -9,8 +9,8 @@ import pytest
 from fixtures_serving import use_registry, write_serving_config
 
 from cli.main import run
+from models import record
 from rollcure.core.errors import InputError
-from serving import record
 from serving.batch import OUTPUT_SCHEMA, TableBook, chunk_tables, resolve_as_of, score_book, tables_up_to
 
 REQUIRED = (

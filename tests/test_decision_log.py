@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from cli.main import run
+from models import record
 from rollcure.core.errors import InputError
-from serving import record
 from serving.decision_log import (
     DEV_SALT,
     EXPORT_COLUMNS,

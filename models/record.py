@@ -78,6 +78,7 @@ FIELDS: tuple[RecordField, ...] = (
     RecordField("arm", str, False, "Policy arm that chose the action: champion, challenger or explore.",
                 sql_length=16, example="champion"),
     RecordField("challenger", bool, False, "True when the challenger arm chose the action.", example=False),
+    RecordField("why", str, True, "Why the policy chose this action, in words; null without a policy."),
     RecordField("propensity", float, True,
                 "Probability that the policy's arm draw gives this action (off-policy evaluation)."),
     RecordField("reason_codes", list[str], False, "Stable codes of the reasons, strongest first.",
@@ -103,6 +104,16 @@ VIEWS: dict[str, tuple[str, ...]] = {
         "decision_id", "case_hash", "as_of", "decided_at", "endpoint", "model_name", "model_version",
         "inputs_digest", "p_roll_forward", "p_cure", "action", "expected_value", "reason_codes",
         "arm", "challenger", "propensity",
+    ),
+    # a decision as the policy makes it (models.policy.DECISION_COLUMNS)
+    "decision": (
+        "loan_id", "as_of", "p_roll_forward", "p_cure", "action", "expected_value", "arm",
+        "propensity", "why",
+    ),
+    # the registered MLflow model's output frame (registry.pyfunc): the decision and its reasons
+    "mlflow": (
+        "loan_id", "as_of", "p_roll_forward", "p_cure", "action", "expected_value", "arm",
+        "propensity", "why", "reason_codes", "reasons",
     ),
     # `rollcure score` output (serving.batch)
     "batch": (
