@@ -98,7 +98,7 @@ class GBMClassifier:
         }
         if self.monotone is not None and any(self.monotone):
             params["monotone_constraints"] = self.monotone
-            params["monotone_constraints_method"] = "advanced"
+            params["monotone_constraints_method"] = p.monotone_constraints_method
         return params
 
     def bin(self, X: pd.DataFrame, X_valid: pd.DataFrame | None = None) -> Binned:

@@ -28,6 +28,10 @@ class LightGBMParams(BaseModel):
     max_bin: int = Field(default=255, ge=2)
     cat_smooth: float = Field(default=10.0, ge=0)
     num_threads: int = Field(default=2, ge=0)
+    #: How LightGBM enforces the monotone constraints. "advanced" splits more freely but its
+    #: enforcement has open bugs (LightGBM issues 5358, 6155): on the default book it let
+    #: refusals_90d raise the cure probability; "intermediate" held on every constrained feature.
+    monotone_constraints_method: Literal["basic", "intermediate", "advanced"] = "intermediate"
 
 
 class ModelConfig(BaseModel):
