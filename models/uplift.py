@@ -1,16 +1,18 @@
-"""Action-response models: what each action would recover and how likely it cures, per case.
+"""Action-response models: what each action is worth and how likely it cures, per case.
 
-One LightGBM model sees the case's features plus the logged action (an S-learner), so the six
-actions share what they have in common (most of a recovery is what the borrower pays anyway) and an
-action's effect is learnt only where the data supports it; the target is the share of the balance
-recovered within the horizon (amounts are heavy-tailed, shares transfer across loan sizes), scaled
-back by the case's balance, and older cases count less because the book drifts. A small bootstrap
-ensemble (Poisson weights, different seeds) gives each expected recovery an uncertainty band, and
-expected value is that recovery minus the action's configured cost. The policy ranks by
+One LightGBM model sees the case's features plus the logged action (an S-learner), so the actions
+share what they have in common (most of a case's value is what the borrower pays anyway) and an
+action's effect is learnt only where the data supports it. The target is the case's value
+(``rollcure.core.value``: discounted cash − costs + the terminal state's recovery factor × balance)
+before the logged action's own cost, as a share of the balance (amounts are heavy-tailed, shares
+transfer across loan sizes), scaled back by the case's balance; older cases count less because the
+book drifts. A small bootstrap ensemble (Poisson weights, different seeds) gives each expected
+value an uncertainty band, and the expected value is that gross value minus the action's
+configured cost. (``recovery`` below names the gross value, for the columns' stability.) The policy ranks by
 ``decision``, not by the expected values: the reference action (``REFERENCE_ACTION``, the reminder:
 the cheapest contact) at its expected value, every other action at the reference's value plus the
 *lower* band of its contrast with the reference, minus its cost, because the contrasts are small
-beside the noise of 90-day recoveries and point estimates would swap actions on noise. What was
+beside the noise of case values and point estimates would swap actions on noise. What was
 tried and measured to choose these settings is in docs/experiments.md ("models/uplift.py").
 """
 
@@ -35,8 +37,9 @@ if TYPE_CHECKING:
 
 KEYS = ["loan_id", "as_of"]
 _ACTION = "_action"
-#: Recovered share of the balance is capped here (payments of interest can exceed the balance a little).
-_MAX_SHARE = 1.5
+#: The value's share of the balance is capped to this range (interest can push it a little above
+#: one; later actions' costs a little below zero).
+_MIN_SHARE, _MAX_SHARE = -0.5, 1.5
 #: The action the policy departs from only on clear evidence (see the module docstring).
 REFERENCE_ACTION = CATALOGUE.reference_action
 
@@ -80,8 +83,8 @@ class ActionModels:
     feature_names: list[str]
     costs: np.ndarray
     band_z: float
-    horizon_days: int
-    #: bootstrap members predicting the recovered share of the balance, and one cure classifier
+    horizon_cycles: int
+    #: bootstrap members predicting the value's share of the balance, and one cure classifier
     recovery_members: list[lgb.Booster]
     cure_model: lgb.Booster
     #: logged rows per action, for the record
@@ -131,7 +134,7 @@ class ActionModels:
             "feature_names": list(self.feature_names),
             "costs": np.asarray(self.costs, dtype=float).tolist(),
             "band_z": self.band_z,
-            "horizon_days": self.horizon_days,
+            "horizon_cycles": self.horizon_cycles,
             "n_members": len(self.recovery_members),
             "arm_rows": self.arm_rows,
             "weighting": self.weighting,
@@ -239,12 +242,12 @@ def logged_training_frame(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Join features, labels and the logged treatment of each case on (loan_id, as_of).
 
-    Returns the feature rows and a frame with action, propensity, cost, recovered_amount, cure,
+    Returns the feature rows and a frame with action, propensity, cost, value_gross, cure,
     row-aligned. Cases without a logged action or an observed label are dropped.
     """
     for name, frame, cols in (
         ("X", X, KEYS),
-        ("labels", labels, [*KEYS, "recovered_amount", "cure"]),
+        ("labels", labels, [*KEYS, "value_gross", "cure"]),
         ("actions", actions, ["loan_id", "decided_at", "action", "propensity", "cost"]),
     ):
         missing = [c for c in cols if c not in frame.columns]
@@ -252,9 +255,9 @@ def logged_training_frame(
             raise InputError(f"action models: {name} lacks column(s) {missing}")
     logged = actions.rename(columns={"decided_at": "as_of"})[[*KEYS, "action", "propensity", "cost"]]
     keys = X[KEYS].reset_index(drop=True)
-    joined = keys.merge(labels[[*KEYS, "recovered_amount", "cure"]], on=KEYS, how="left", validate="1:1")
+    joined = keys.merge(labels[[*KEYS, "value_gross", "cure"]], on=KEYS, how="left", validate="1:1")
     joined = joined.merge(logged, on=KEYS, how="left", validate="1:1")
-    ok = joined["action"].notna().to_numpy() & joined["recovered_amount"].notna().to_numpy()
+    ok = joined["action"].notna().to_numpy() & joined["value_gross"].notna().to_numpy()
     unknown = sorted(set(joined.loc[ok, "action"].astype(str)) - set(ACTIONS))
     if unknown:
         raise InputError(
@@ -273,11 +276,14 @@ def fit_action_models(
     cfg: PolicyConfig,
     seed: int,
     feature_names: list[str] | None = None,
+    horizon_cycles: int = 12,
 ) -> ActionModels:
     """Fit the action-response models on logged cases (training period only: the caller splits).
 
     ``X`` is ``build_features`` output (loan_id, as_of, features), ``labels`` from ``build_labels``,
-    ``actions`` the raw actions table (treatment = the action decided at the case's as_of).
+    ``actions`` the raw actions table (treatment = the action decided at the case's as_of); the
+    labels hold ``value_gross`` (``features.value_labels``) and ``cure``; ``horizon_cycles`` is the
+    valuation's horizon, kept for the record.
     """
     Xl, logged = logged_training_frame(X, labels, actions)
     names = feature_names or [c for c in X.columns if c not in KEYS]
@@ -294,14 +300,14 @@ def fit_action_models(
         w = np.ones(len(Xm))
     if cfg.uplift.half_life_months is not None:
         w = w * _recency_weights(Xl["as_of"], cfg.uplift.half_life_months)
-    share = np.clip(logged["recovered_amount"].to_numpy(dtype=float) / _balance(Xm), 0.0, _MAX_SHARE)
+    share = np.clip(logged["value_gross"].to_numpy(dtype=float) / _balance(Xm), _MIN_SHARE, _MAX_SHARE)
     Xa = Xm.copy()
     Xa[_ACTION] = pd.Categorical(action, categories=list(ACTIONS))
     return ActionModels(
         feature_names=names,
         costs=np.asarray(cfg.cost_vector()),
         band_z=cfg.band_z,
-        horizon_days=cfg.horizon_days,
+        horizon_cycles=horizon_cycles,
         recovery_members=_bagged(Xa, share, w, cfg, seed),
         cure_model=_fit(Xa, logged["cure"].astype(float).to_numpy(), w, cfg, "binary", seed + 991),
         arm_rows={a: int((action == a).sum()) for a in ACTIONS},

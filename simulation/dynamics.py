@@ -68,6 +68,8 @@ from rollcure.core.domain import DAYS_PER_CYCLE, FLAGS, bucket_index
 
 #: Positions of the actions the court and the waiver mechanisms serve (-1: no action uses it).
 NO_ACTION = -1
+#: ``restructured_ago`` of a loan never restructured (and the cap of the count).
+NEVER_RESTRUCTURED = 999
 #: Uniform draws consumed per loan and month (shock, payment choice, partial share, enforcement).
 N_UNIFORMS = 4
 _EPS = 0.005
@@ -75,7 +77,6 @@ _EPS = 0.005
 _MAX_TERM = 480
 #: Flag codes: 0 = none, i + 1 = FLAGS[i].
 FLAG_DISPUTED, FLAG_DECEASED, FLAG_BANKRUPT, FLAG_FRAUD = (FLAGS.index(f) + 1 for f in FLAGS)
-SECURED_PRODUCTS = ("mortgage", "housing_fund")
 
 
 @dataclass
@@ -101,6 +102,8 @@ class LoanState:
     micro: np.ndarray  # bool: micro loan
     flag: np.ndarray  # flag code (0 none)
     flag_in: np.ndarray  # cycles until the flag takes effect (<= 0: in effect)
+    #: cycles since a restructuring last took effect (0: this cycle); large if never
+    restructured_ago: np.ndarray
 
     def take(self, idx: np.ndarray) -> LoanState:
         return LoanState(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
@@ -281,6 +284,7 @@ def month_step(state: LoanState, action: np.ndarray, u: np.ndarray, cfg: Simulat
         inst, n = restructured_terms(s.balance, s.monthly_rate, s.remaining, s.instalment, terms)
         s.remaining = np.where(restr, n, s.remaining).astype(np.int64)
         s.instalment = np.where(restr, inst, s.instalment)
+    s.restructured_ago = np.where(restr, 0, np.minimum(s.restructured_ago + 1, NEVER_RESTRUCTURED))
     # 3. what is due
     bal_i = s.balance * (1.0 + s.monthly_rate)
     room = np.maximum(bal_i - s.arrears, 0.0)

@@ -3,7 +3,8 @@
 It decides what the lender did in the historical data, and its propensities are written to
 ``actions.propensity`` so that downstream off-policy estimates can reweight. Every eligible action
 keeps probability >= epsilon / (number eligible), which makes every eligible action observable in
-every state. Eligibility: each action from its catalogue ``logging_min_bucket``; a disputed,
+every state; a test slice (``test_slice``, default 10% of overdue cases) gets a uniformly random
+eligible action. Eligibility: each action from its catalogue ``logging_min_bucket``; a disputed,
 deceased or bankrupt case (flag in effect) gets no collection
 action at all ("none" with probability one). Large balances tilt the ladder towards litigation
 (each action's ``large_balance_boost``: "break through the few large cases").
@@ -58,7 +59,11 @@ def propensities(state: LoanState, cfg: SimulationConfig) -> np.ndarray:
     total = w.sum(axis=1, keepdims=True)
     n_elig = elig.sum(axis=1, keepdims=True)
     ladder = np.where(total > 0, w / np.where(total > 0, total, 1.0), elig / n_elig)
-    return (1 - lp.epsilon) * ladder + lp.epsilon * elig / n_elig
+    uniform = elig / n_elig
+    randomised = (1 - lp.epsilon) * ladder + lp.epsilon * uniform
+    # the test slice: a share of cases gets a uniformly random eligible action; the logged
+    # propensity is the marginal probability over both groups
+    return (1 - lp.test_slice) * randomised + lp.test_slice * uniform
 
 
 def choose(p: np.ndarray, u: np.ndarray) -> np.ndarray:

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from rollcure.config.simulation import SimulationConfig
-from rollcure.core.domain import EMPLOYMENTS, FLAGS, PRODUCTS, REGIONS
-from simulation.dynamics import SECURED_PRODUCTS, LoanState, annuity
+from rollcure.core.domain import EMPLOYMENTS, FLAGS, PRODUCTS, REGIONS, SECURED_PRODUCTS
+from simulation.dynamics import NEVER_RESTRUCTURED, LoanState, annuity
 
 #: product -> (principal / monthly income multiple, annual rate range, term choices in months)
 _PRODUCT_TERMS: dict[str, tuple[float, tuple[float, float], tuple[int, ...]]] = {
@@ -171,6 +171,7 @@ def build_population(cfg: SimulationConfig, rng: np.random.Generator) -> Populat
         shock=rng.random(n) < onset / cfg.latent.shock_recovery,
         shock_onset=onset,
         legal=np.zeros(n, dtype=np.int64),
+        restructured_ago=np.full(n, NEVER_RESTRUCTURED, dtype=np.int64),
         collateral=collateral_value.astype(float),
         secured=secured,
         micro=prod == PRODUCTS.index("micro"),

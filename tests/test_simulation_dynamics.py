@@ -50,6 +50,7 @@ def random_state(rng: np.random.Generator, n: int) -> LoanState:
         micro=rng.random(n) < 0.2,
         flag=rng.integers(0, 5, n),
         flag_in=rng.integers(-2, 5, n),
+        restructured_ago=rng.integers(0, 30, n),
     )
 
 

@@ -1,10 +1,12 @@
 """Strategy backtest against the simulator's truth, on held-out cycles and common random numbers.
 
 Every strategy decides for the same held-out cases under the same rules and per-cycle capacities;
-the oracle (``simulation.oracle``) then says what each choice truly yields: expected net value
-(for regret) and one realised future shared by all actions (common random numbers, for the
-realised net recovery, cure and roll). Beside the truth, each policy's value is also estimated
-off-policy from the logged data alone (IPS and doubly robust), the way a real lender would have to.
+the oracle (``simulation.oracle``) then says what each choice is truly worth, on the one value
+definition (``rollcure.core.value``, recovery factors from the book's history before the held-out
+start): expected value (``expected_net_value``, for regret) and one realised future shared by all
+actions (common random numbers, for the realised value, cash within the horizon, cure and roll).
+Beside the truth, each policy's value is also estimated off-policy from the logged data alone
+(IPS, self-normalised IPS and doubly robust), the way a real lender would have to.
 
 Only this module and ``simulation`` read the simulator's truth.
 """
@@ -21,17 +23,26 @@ from models.bundle import Bundle, PolicyBundle
 from models.eligibility import eligibility
 from models.policy import decide
 from models.strategies import dpd_ladder, random_policy, risk_score_policy
-from models.uplift import KEYS, ActionModels, fit_action_models
+from models.uplift import KEYS, ActionModels, ActionPrediction, fit_action_models
 from rollcure.config import RollcureConfig
 from rollcure.core.catalogue import ACTIONS
 from rollcure.core.domain import bucket_index, bucket_of
 from rollcure.core.errors import InputError
+from rollcure.core.value import Valuation, estimate_valuation
 from training.forecast import bucket_forecast, forecast_error, transition_matrix
 from training.kpis import kpi_table, logged_kpi_frame
 from training.offpolicy import off_policy_estimates
 
 POLICIES: tuple[str, ...] = ("oracle", "rollcure", "risk_score", "dpd_ladder", "random")
-METRICS: tuple[str, ...] = ("net_recovery", "recovery_rate", "cost", "cure_rate", "roll_rate", "regret")
+METRICS: tuple[str, ...] = (
+    "net_recovery",
+    "recovery_rate",
+    "cost",
+    "cure_rate",
+    "roll_rate",
+    "realised_value",
+    "regret",
+)
 
 
 @dataclass
@@ -64,18 +75,32 @@ class BacktestResult:
 def fit_policy_models(
     tables: dict[str, pd.DataFrame], cfg: RollcureConfig, before: pd.Timestamp
 ) -> ActionModels:
-    """Fit the action-response models on the logged cases decided before ``before``.
+    """Fit the action-response models on the logged cases whose value horizon ends before ``before``.
 
     What ``rollcure train`` calls (with the first out-of-time date) to fill the bundle's
-    ``action_models`` slot.
+    ``action_models`` slot. The value labels use recovery factors estimated from the same history.
     """
     from features.dataset import build_dataset
+    from features.value_labels import build_value_labels
 
     if "actions" not in tables:
         raise InputError("--data: the book has no actions table, so no action-response model can be learnt")
     ds = build_dataset(tables, cfg.features)
+    cut = before - pd.Timedelta(days=1)
+    valuation = book_valuation(tables, cfg, cut)
+    values, _ = build_value_labels(tables, ds.X[KEYS], valuation, observed_until=cut)
+    labels = ds.labels[[*KEYS, "cure"]].merge(values, on=KEYS)
     keep = (pd.to_datetime(ds.X["as_of"]) < before).to_numpy()
-    return fit_action_models(ds.X[keep], ds.labels, tables["actions"], cfg.policy, cfg.seed)
+    return fit_action_models(
+        ds.X[keep], labels, tables["actions"], cfg.policy, cfg.seed, horizon_cycles=cfg.value.horizon_cycles
+    )
+
+
+def book_valuation(
+    tables: dict[str, pd.DataFrame], cfg: RollcureConfig, until: pd.Timestamp | None
+) -> Valuation:
+    """The value definition with recovery factors from the book's history up to ``until``."""
+    return estimate_valuation(tables["cycles"], tables["loans"], tables.get("actions"), cfg.value, until)
 
 
 def held_out_start(bundle: Bundle) -> pd.Timestamp:
@@ -95,9 +120,9 @@ def _per_cycle(as_of: np.ndarray, pick) -> np.ndarray:
     return out
 
 
-def _metrics(choice, values, rec, cure, roll, balance, costs) -> dict[str, float]:
+def _metrics(choice, values, realised, cash, cure, roll, balance, costs) -> dict[str, float]:
     rows = np.arange(len(choice))
-    recovered = rec[rows, choice]
+    recovered = cash[rows, choice]
     cost = costs[choice]
     return {
         "net_recovery": float((recovered - cost).sum()),
@@ -105,9 +130,66 @@ def _metrics(choice, values, rec, cure, roll, balance, costs) -> dict[str, float
         "cost": float(cost.sum()),
         "cure_rate": float(cure[rows, choice].mean()),
         "roll_rate": float(roll[rows, choice].mean()),
+        "realised_value": float(realised[rows, choice].sum()),
         "expected_net_value": float(values[rows, choice].sum()),
         "cases": len(choice),
     }
+
+
+@dataclass
+class _Book:
+    """The cases of one evaluation set with what every strategy needs to decide on them."""
+
+    states: pd.DataFrame
+    X: pd.DataFrame
+    eligible: np.ndarray
+    scores: pd.DataFrame
+    pred: ActionPrediction
+    values: np.ndarray  # the oracle's expected value, cases x actions
+
+    @property
+    def as_of(self) -> np.ndarray:
+        return pd.to_datetime(self.X["as_of"]).to_numpy()
+
+
+def _book(
+    tables: dict[str, pd.DataFrame],
+    states: pd.DataFrame,
+    bundle: Bundle,
+    cfg: RollcureConfig,
+    valuation: Valuation,
+) -> _Book:
+    from features.build import build_features
+    from simulation.oracle import action_values
+
+    policy = bundle.policy
+    assert policy is not None
+    X = build_features(tables, states[KEYS].copy(), cfg.features)
+    pred = policy.action_models.predict(X, costs=np.asarray(policy.config.cost_vector()))
+    av = action_values(states, cfg.simulation, valuation)
+    return _Book(
+        states,
+        X,
+        eligibility(X, policy.rules).mask,
+        bundle.score(X).to_frame(),
+        pred,
+        av[[f"value_{a}" for a in ACTIONS]].to_numpy(),
+    )
+
+
+def _choices(book: _Book, pcfg, seed: int) -> dict[str, np.ndarray]:
+    """Every strategy's action per case, cycle by cycle under the same capacities."""
+    caps = np.asarray(pcfg.cycle_capacity())
+    rng = np.random.default_rng(seed)
+    X, el, V, pred, scores = book.X, book.eligible, book.values, book.pred, book.scores
+    choosers = {
+        "oracle": lambda r: allocate(V[r], el[r], caps),
+        "rollcure": lambda r: allocate(pred.decision[r], el[r], caps),
+        "risk_score": lambda r: risk_score_policy(X.iloc[r], scores.iloc[r], el[r], caps, pcfg),
+        "dpd_ladder": lambda r: dpd_ladder(X.iloc[r], el[r], caps),
+        "random": lambda r: random_policy(el[r], caps, rng),
+    }
+    return {name: _per_cycle(book.as_of, pick) for name, pick in choosers.items()}
 
 
 def run_backtest(
@@ -118,83 +200,46 @@ def run_backtest(
     seed: int,
 ) -> BacktestResult:
     """Compare the strategies on the cases at or after the bundle's first out-of-time cycle."""
-    from features.build import build_features
     from features.labels import build_labels
-    from simulation.oracle import action_values, potential_outcomes
+    from simulation.oracle import potential_outcomes
 
     if "case_states" not in truth:
         raise InputError("--data: simulator truth lacks case_states")
     start = held_out_start(bundle)
-    states = truth["case_states"]
-    states = states[pd.to_datetime(states["as_of"]) >= start].reset_index(drop=True)
+    all_states = truth["case_states"]
+    states = all_states[pd.to_datetime(all_states["as_of"]) >= start].reset_index(drop=True)
     if states.empty:
         raise InputError(f"--data: no overdue case at or after the held-out start {start.date()}")
     if bundle.policy is None:
         bundle.policy = PolicyBundle.from_config(cfg.policy, fit_policy_models(tables, cfg, start))
-    pcfg, models = bundle.policy.config, bundle.policy.action_models
-    cases = states[KEYS].copy()
-    X = build_features(tables, cases, cfg.features)
-    rules = bundle.policy.rules
-    el = eligibility(X, rules)
-    scores = bundle.score(X).to_frame()
-    pred = models.predict(X, costs=np.asarray(pcfg.cost_vector()))
+    pcfg = bundle.policy.config
+    valuation = book_valuation(tables, cfg, start - pd.Timedelta(days=1))
+    book = _book(tables, states, bundle, cfg, valuation)
+    X, V, pred = book.X, book.values, book.pred
     true_costs = np.asarray(cfg.simulation.cost_vector())
-    av = action_values(states, cfg.simulation)
-    V = av[[f"value_{a}" for a in ACTIONS]].to_numpy()
-    po = potential_outcomes(states, cfg.simulation, seed)
-    rec = po[[f"recovered_{a}" for a in ACTIONS]].to_numpy()
-    cure = po[[f"cure_{a}" for a in ACTIONS]].to_numpy()
-    roll = po[[f"roll_{a}" for a in ACTIONS]].to_numpy()
-    caps = np.asarray(pcfg.cycle_capacity())
-    as_of = pd.to_datetime(X["as_of"]).to_numpy()
-    rng = np.random.default_rng(seed)
-    choosers = {
-        "oracle": lambda r: allocate(V[r], el.mask[r], caps),
-        "rollcure": lambda r: allocate(pred.decision[r], el.mask[r], caps),
-        "risk_score": lambda r: risk_score_policy(X.iloc[r], scores.iloc[r], el.mask[r], caps, pcfg),
-        "dpd_ladder": lambda r: dpd_ladder(X.iloc[r], el.mask[r], caps),
-        "random": lambda r: random_policy(el.mask[r], caps, rng),
-    }
-    choices = {name: _per_cycle(as_of, pick) for name, pick in choosers.items()}
+    po = potential_outcomes(states, cfg.simulation, valuation, seed)
+    realised, cash, cure, roll = (
+        po[[f"{k}_{a}" for a in ACTIONS]].to_numpy() for k in ("value", "cash", "cure", "roll")
+    )
+    choices = _choices(book, pcfg, seed)
     balance = X["balance"].to_numpy(dtype=float)
-    rows = [{"policy": n, **_metrics(c, V, rec, cure, roll, balance, true_costs)} for n, c in choices.items()]
+    rows = [
+        {"policy": n, **_metrics(c, V, realised, cash, cure, roll, balance, true_costs)}
+        for n, c in choices.items()
+    ]
     policies = pd.DataFrame(rows)
     policies["regret"] = policies.loc[0, "expected_net_value"] - policies["expected_net_value"]
+    off_policy = _off_policy(tables, all_states, bundle, cfg, valuation, seed)
 
-    # off-policy estimates on the held-out cases whose logged outcome is observed
-    labels, _ = build_labels(tables["cycles"], cases, cfg.features.horizon_days)
-    logged = tables["actions"].rename(columns={"decided_at": "as_of"})[
-        [*KEYS, "action", "propensity", "cost"]
-    ]
-    obs = cases.reset_index().merge(labels[[*KEYS, "recovered_amount"]], on=KEYS).merge(logged, on=KEYS)
-    idx = obs["index"].to_numpy()
-    logged_a = pd.Categorical(obs["action"], categories=list(ACTIONS)).codes
-    reward = obs["recovered_amount"].to_numpy(dtype=float) - obs["cost"].to_numpy(dtype=float)
-    ope = []
-    for name, c in choices.items():
-        est = off_policy_estimates(
-            c[idx], logged_a, obs["propensity"].to_numpy(), reward, pred.value[idx], seed=seed
-        )
-        truth_mean = float(V[idx, c[idx]].mean())
-        ope.append(
-            {"policy": name, "truth": truth_mean}
-            | {
-                f"{k}{s}": getattr(e, a)
-                for k, e in est.items()
-                for s, a in (("", "value"), ("_low", "low"), ("_high", "high"))
-            }
-            | {f"{k}_error": e.value - truth_mean for k, e in est.items()}
-        )
-    off_policy = pd.DataFrame(ope)
-    off_policy["logged_cases"] = len(idx)
-
+    labels, _ = build_labels(tables["cycles"], states[KEYS], cfg.features.horizon_days)
     rc = choices["rollcure"]
     r_all = np.arange(len(rc))
+    as_of = book.as_of
     forecast = bucket_forecast(
         X["dpd"].to_numpy(),
         balance,
         pred.cure[r_all, rc],
-        scores["p_roll_forward"].to_numpy(),
+        book.scores["p_roll_forward"].to_numpy(),
         transition_matrix(tables["cycles"], until=start - pd.Timedelta(days=1)),
         cure[r_all, rc],
         roll[r_all, rc],
@@ -204,7 +249,7 @@ def run_backtest(
             "action": np.asarray(ACTIONS)[rc],
             "bucket": bucket_of(X["dpd"].to_numpy()),
             "balance": balance,
-            "recovered": rec[r_all, rc],
+            "recovered": cash[r_all, rc],
             "cost": true_costs[rc],
             "cure": cure[r_all, rc],
             "roll": roll[r_all, rc],
@@ -220,18 +265,74 @@ def run_backtest(
         ],
         ignore_index=True,
     )
-    arms = _arms(bundle, X, as_of, V, rec, true_costs, seed)
+    arms = _arms(bundle, X, as_of, V, realised, seed)
+    caps = np.asarray(pcfg.cycle_capacity())
     facts = {
         "held_out_from": str(start.date()),
         "cycles": int(len(np.unique(as_of))),
         "cases": len(X),
         "capacity_per_cycle": {a: c for a, c in zip(ACTIONS, caps.tolist(), strict=True) if np.isfinite(c)},
         "bucket_mix": np.bincount(bucket_index(X["dpd"].to_numpy()), minlength=8).tolist(),
+        "value": cfg.value.model_dump(),
+        "recovery_factors": valuation.factors.to_frame().to_dict(orient="records"),
     }
     return BacktestResult(policies, off_policy, forecast, arms, kpis, facts)
 
 
-def _arms(bundle: Bundle, X: pd.DataFrame, as_of: np.ndarray, V, rec, costs, seed: int) -> pd.DataFrame:
+def _off_policy(
+    tables: dict[str, pd.DataFrame],
+    all_states: pd.DataFrame,
+    bundle: Bundle,
+    cfg: RollcureConfig,
+    valuation: Valuation,
+    seed: int,
+) -> pd.DataFrame:
+    """IPS, SNIPS and DR estimates of every strategy beside the oracle's truth.
+
+    They need each case's logged value, observed only once its whole horizon has passed, so they
+    run on the latest ``training.ope_cycles`` cycles whose horizon lies inside the book (not the
+    held-out cycles, whose horizon has not happened yet); the recovery factors stay those of the
+    history before the held-out start.
+    """
+    from features.value_labels import build_value_labels
+
+    as_of = pd.to_datetime(all_states["as_of"])
+    values, _ = build_value_labels(tables, all_states[KEYS], valuation)
+    days = np.sort(pd.to_datetime(values["as_of"]).unique())[-cfg.training.ope_cycles :]
+    if len(days) == 0:
+        return pd.DataFrame(columns=["policy", "truth", "logged_cases"])
+    states = all_states[as_of.isin(days).to_numpy()].reset_index(drop=True)
+    book = _book(tables, states, bundle, cfg, valuation)
+    choices = _choices(book, bundle.policy.config if bundle.policy else cfg.policy, seed)
+    logged = tables["actions"].rename(columns={"decided_at": "as_of"})[[*KEYS, "action", "propensity"]]
+    obs = states[KEYS].reset_index().merge(values[[*KEYS, "value"]], on=KEYS).merge(logged, on=KEYS)
+    idx = obs["index"].to_numpy()
+    logged_a = pd.Categorical(obs["action"], categories=list(ACTIONS)).codes
+    reward = obs["value"].to_numpy(dtype=float)
+    ope = []
+    for name, c in choices.items():
+        est = off_policy_estimates(
+            c[idx], logged_a, obs["propensity"].to_numpy(), reward, book.pred.value[idx], seed=seed
+        )
+        truth_mean = float(book.values[idx, c[idx]].mean())
+        ope.append(
+            {"policy": name, "truth": truth_mean}
+            | {
+                f"{k}{s}": getattr(e, a)
+                for k, e in est.items()
+                for s, a in (("", "value"), ("_low", "low"), ("_high", "high"))
+            }
+            | {f"{k}_error": (e.value - truth_mean) / abs(truth_mean) for k, e in est.items()}
+            | {f"{k}_covers": bool(e.low <= truth_mean <= e.high) for k, e in est.items()}
+            | {f"{k}_width": (e.high - e.low) / abs(truth_mean) for k, e in est.items()}
+        )
+    off_policy = pd.DataFrame(ope)
+    off_policy["logged_cases"] = len(idx)
+    off_policy["cycles"] = ", ".join(str(pd.Timestamp(d).date()) for d in days)
+    return off_policy
+
+
+def _arms(bundle: Bundle, X: pd.DataFrame, as_of: np.ndarray, V, realised, seed: int) -> pd.DataFrame:
     """Live decisions (champion, challenger, exploration) scored against the truth, per arm."""
     parts = []
     for k, day in enumerate(np.unique(as_of)):
@@ -245,7 +346,7 @@ def _arms(bundle: Bundle, X: pd.DataFrame, as_of: np.ndarray, V, rec, costs, see
                 {
                     "arm": d["arm"].to_numpy(),
                     "expected_net_value": V[rows, chosen],
-                    "net_recovery": rec[rows, chosen] - costs[chosen],
+                    "realised_value": realised[rows, chosen],
                     "propensity": d["propensity"].to_numpy(),
                 }
             )
@@ -254,7 +355,7 @@ def _arms(bundle: Bundle, X: pd.DataFrame, as_of: np.ndarray, V, rec, costs, see
     out = frame.groupby("arm").agg(
         cases=("arm", "size"),
         expected_net_value_per_case=("expected_net_value", "mean"),
-        net_recovery_per_case=("net_recovery", "mean"),
+        realised_value_per_case=("realised_value", "mean"),
         mean_propensity=("propensity", "mean"),
     )
     return out.reset_index()

@@ -15,6 +15,7 @@ from training.backtest import METRICS, BacktestResult
 
 _MONEY = {
     "net_recovery",
+    "realised_value",
     "cost",
     "regret",
     "expected_net_value",
@@ -56,10 +57,22 @@ def render_backtest(result: BacktestResult, console) -> None:
     console.print(
         f"backtest on {f['cases']:,} held-out cases over {f['cycles']} cycles from {f['held_out_from']}"
     )
+    value = f.get("value", {})
     console.print(
-        rich_table(result.policies, "Strategies vs the oracle (simulator truth)", ["policy", *METRICS])
+        f"value over {value.get('horizon_cycles')} cycles: discounted cash − costs + balance × recovery "
+        "factor of the state at the horizon (docs/value.md)"
     )
-    cols = ["policy", "truth", "ips", "ips_low", "ips_high", "dr", "dr_low", "dr_high"]
+    console.print(recovery_factor_table(pd.DataFrame(f.get("recovery_factors", []))))
+    console.print(
+        rich_table(
+            result.policies,
+            "Strategies vs the oracle (simulator truth)",
+            ["policy", "expected_net_value", *METRICS],
+        )
+    )
+    cols = ["policy", "truth", *(f"{k}{s}" for k in ("ips", "snips", "dr") for s in ("", "_low", "_high"))]
+    if "cycles" in result.off_policy:
+        console.print(f"off-policy estimates on the logged cases of {result.off_policy['cycles'].iloc[0]}")
     console.print(rich_table(result.off_policy, "Off-policy estimates per case vs truth", cols))
     console.print(rich_table(result.forecast, "Next-cycle bucket flow under rollcure"))
     console.print(rich_table(result.arms, "Live decision arms"))
@@ -68,6 +81,24 @@ def render_backtest(result: BacktestResult, console) -> None:
     console.print(
         rich_table(by_action, "KPIs by action (backtest truth and logged)", [*cols, "cycle_time_days"])
     )
+
+
+def recovery_factor_table(factors: pd.DataFrame):
+    """The recovery-factor table (``RecoveryFactors.to_frame``) as a rich Table, with its counts."""
+    from rich.table import Table
+
+    table = Table(title="Recovery factors from the book's history (state → share of balance recovered)")
+    for c in ("state", "transitions", "p_chargeoff", "lgd", "recovery_factor"):
+        table.add_column(c, justify="left" if c == "state" else "right")
+    for row in factors.itertuples(index=False):  # 34 states, not cases
+        table.add_row(
+            str(row.state),
+            f"{row.transitions:,}",
+            f"{row.p_chargeoff:.3f}",
+            f"{row.lgd:.3f}",
+            f"{row.recovery_factor:.3f}",
+        )
+    return table
 
 
 def render_segments(tables: dict[str, pd.DataFrame], console) -> None:
@@ -81,7 +112,7 @@ def render_segments(tables: dict[str, pd.DataFrame], console) -> None:
 
 
 def plot_backtest(result: BacktestResult, path: Path) -> Path:
-    """Bar chart of net recovery and regret per policy."""
+    """Bar chart of expected value and regret per policy."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -89,8 +120,8 @@ def plot_backtest(result: BacktestResult, path: Path) -> Path:
 
     p = result.policies
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    axes[0].bar(p["policy"], p["net_recovery"], color="#4477aa")
-    axes[0].set_title("Net recovery (realised, common random numbers)")
+    axes[0].bar(p["policy"], p["expected_net_value"], color="#4477aa")
+    axes[0].set_title("Expected value (oracle truth)")
     axes[1].bar(p["policy"], p["regret"], color="#cc6677")
     axes[1].set_title("Regret vs the oracle (expected)")
     for ax in axes:

@@ -20,6 +20,7 @@ from rollcure.config.serving import ServingConfig
 from rollcure.config.simulation import SimulationConfig
 from rollcure.config.training import TrainingConfig
 from rollcure.core.errors import InputError
+from rollcure.core.value import ValueConfig
 
 DATA_DIR_ENV = "ROLLCURE_DATA_DIR"
 DEFAULT_DATA_DIR = "rollcure_data"
@@ -38,6 +39,8 @@ class RollcureConfig(BaseModel):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)
+    #: the value definition every stage uses (rollcure.core.value)
+    value: ValueConfig = Field(default_factory=ValueConfig)
 
 
 def format_validation_error(err: ValidationError, prefix: str = "") -> str:

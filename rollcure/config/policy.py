@@ -78,7 +78,6 @@ class PolicyConfig(BaseModel):
     challenger_share: float = Field(default=0.1, ge=0, le=0.5)
     challenger_strategy: Strategy = "dpd_ladder"
     #: Days over which recovered amounts are counted (must match the labels' horizon).
-    horizon_days: int = Field(default=90, ge=1, le=720)
     #: Width of the uncertainty band in standard deviations (1.96: ~95%).
     band_z: float = Field(default=1.96, gt=0, le=5)
     uplift: UpliftSettings = Field(default_factory=UpliftSettings)

@@ -51,11 +51,11 @@ class PaymentModel(_Section):
     first instalment is much rarer than a missed catch-up payment.
     """
 
-    current_intercept: float = 2.2
+    current_intercept: float = 2.0
     full_intercept: float = -1.4
     partial_intercept: float = -0.6
     ability: float = 3.0
-    willingness: float = 2.4
+    willingness: float = 3.5
     partial_ability: float = 1.4
     partial_willingness: float = 1.6
     burden: float = 1.2
@@ -80,9 +80,9 @@ class LatentDynamics(_Section):
             "retired": 0.008,
         }
     )
-    shock_recovery: float = Field(default=0.2, gt=0, le=1)
+    shock_recovery: float = Field(default=0.12, gt=0, le=1)
     shock_ability_factor: float = Field(default=0.25, ge=0, le=1)
-    willingness_reversion: float = Field(default=0.15, ge=0, le=1)
+    willingness_reversion: float = Field(default=0.08, ge=0, le=1)
     #: A deceased or bankrupt flag in effect multiplies ability by this.
     flag_ability_factor: float = Field(default=0.1, ge=0, le=1)
     #: A disputed or fraud-suspected flag in effect multiplies willingness by this.
@@ -109,9 +109,12 @@ class LatentDynamics(_Section):
 
 class LoggingPolicyConfig(_Section):
     """The historical lender's ladder (each action's ``logging_weights`` in ``effects``), mixed with a
-    uniform floor over eligible actions so propensities are > 0."""
+    uniform floor over eligible actions so propensities are > 0, and a test slice: the share of
+    overdue cases per cycle given a uniformly random eligible action, as lenders run champion /
+    challenger test groups (it is what makes every strategy's value estimable off-policy)."""
 
     epsilon: float = Field(default=0.10, gt=0, le=1)
+    test_slice: float = Field(default=0.10, ge=0, le=1)
     large_balance: float = Field(default=50_000.0, gt=0)
 
 
@@ -127,10 +130,14 @@ class SimulationConfig(_Section):
     new_loan_share: float = Field(
         default=0.2, ge=0, le=1, description="share of loans originated in the window"
     )
-    writeoff_after_missed: int = Field(default=18, ge=8, description="missed instalments before charge-off")
+    writeoff_after_missed: int = Field(
+        default=8,
+        ge=7,
+        description="missed instalments before charge-off (8: 210+ days past due; US FFIEC "
+        "Uniform Retail Credit Classification charges open-end credit off at 180 days)",
+    )
     product_mix: dict[str, float] = Field(default_factory=lambda: dict(_DEFAULT_MIX))
     action_costs: dict[str, float] = Field(default_factory=CATALOGUE.costs)
-    horizon_days: int = Field(default=90, ge=30, le=365)
     oracle_draws: int = Field(default=32, ge=1, le=4096, description="Monte Carlo draws per case and action")
     payment: PaymentModel = Field(default_factory=PaymentModel)
     latent: LatentDynamics = Field(default_factory=LatentDynamics)

@@ -25,6 +25,8 @@ DEFAULT_TIER_DPD_BOUNDS: tuple[int, ...] = (0, 90, 270, 360)
 DEFAULT_TIER_MISSED_BOUNDS: tuple[int, ...] = (2, 3, 6, 12)
 
 PRODUCTS: tuple[str, ...] = ("card", "consumer", "micro", "mortgage", "housing_fund")
+#: Products lent against collateral (their state is valued apart: see rollcure.core.value).
+SECURED_PRODUCTS: tuple[str, ...] = ("mortgage", "housing_fund")
 EMPLOYMENTS: tuple[str, ...] = ("salaried", "self_employed", "unemployed", "retired")
 REGIONS: tuple[str, ...] = ("north", "south", "east", "west", "central")
 COLLATERAL_TYPES: tuple[str, ...] = ("none", "property", "vehicle")
