@@ -34,3 +34,21 @@ def sim_default_dir(sim_default, tmp_path_factory):
     out = tmp_path_factory.mktemp("sim_default")
     write_portfolio(sim_default, out)
     return out
+
+
+def book_valuation(portfolio):
+    """The value definition with recovery factors estimated from a simulated book's own tables."""
+    from rollcure.core.value import ValueConfig, estimate_valuation
+
+    t = portfolio.tables
+    return estimate_valuation(t["cycles"], t["loans"], t["actions"], ValueConfig())
+
+
+@pytest.fixture(scope="session")
+def valuation_small(sim_small):
+    return book_valuation(sim_small)
+
+
+@pytest.fixture(scope="session")
+def valuation_default(sim_default):
+    return book_valuation(sim_default)

@@ -112,7 +112,7 @@ _DRIVER = textwrap.dedent(
 
     data = Path(sys.argv[1])
     book = data / "book"
-    assert run(["simulate", "--accounts", "3000", "--months", "12", "--seed", "3", "--out", str(book)]) == 0
+    assert run(["simulate", "--accounts", "3000", "--months", "20", "--seed", "3", "--out", str(book)]) == 0
     assert run(["train", "--data", str(book), "--promote"]) == 0
     assert run(["score", "--data", str(book), "--out", str(data / "scores.parquet")]) == 0
     cfg = load_config(data_dir=data)

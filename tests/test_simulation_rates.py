@@ -64,10 +64,10 @@ def test_shocks_persist_several_months_and_recover(sim_default):
 
 
 @pytest.fixture(scope="module")
-def oracle_sample(sim_default):
+def oracle_sample(sim_default, valuation_default):
     cs = sim_default.truth["case_states"]
     sample = cs.sample(n=min(3000, len(cs)), random_state=0).reset_index(drop=True)
-    values = action_values(sample, sim_default.config)
+    values = action_values(sample, sim_default.config, valuation_default)
     ability, will = effective_latents(state_of_cases(sample), sim_default.config)
     return sample, values, ability, will
 
@@ -76,10 +76,14 @@ def _uplift(values: pd.DataFrame, action: str, column: str = "p_cure") -> pd.Ser
     return values[f"{column}_{action}"] - values[f"{column}_none"]
 
 
-def test_reminder_works_best_on_the_able_and_willing(oracle_sample):
+def test_reminder_works_best_on_the_able_and_willing_and_its_effect_is_small(oracle_sample):
+    """Reminders to debtors already in arrears move payment by a few points at most (field
+    experiments on 32,000 debtors: Saulitis 2023), and only where the debtor can and will pay."""
     _, v, a, w = oracle_sample
     up = _uplift(v, "reminder")
-    assert up[(a > 0.6) & (w > 0.7)].mean() > up[(a < 0.3) & (w < 0.5)].mean() + 0.03
+    target = up[(a > 0.6) & (w > 0.7)].mean()
+    assert target > up[(a < 0.3) & (w < 0.5)].mean() + 0.01
+    assert 0.01 < target < 0.06
 
 
 def test_field_visit_works_on_able_unwilling_and_hurts_willing_unable(oracle_sample):
@@ -88,9 +92,7 @@ def test_field_visit_works_on_able_unwilling_and_hurts_willing_unable(oracle_sam
     target, harmed = (a > 0.5) & (w < 0.5), (a < 0.3) & (w > 0.7)
     assert up[target].mean() > 0.08
     assert up[target].mean() > up[harmed].mean() + 0.08
-    assert (v["recovered_field_visit"] - v["recovered_none"])[
-        harmed
-    ].mean() < 5  # no gain where it presses the unable
+    assert (v["value_field_visit"] - v["value_none"])[harmed].mean() < 0  # pressing the unable loses value
 
 
 def test_restructuring_cures_the_willing_unable_more_than_the_able(oracle_sample):

@@ -32,7 +32,7 @@ def _logs(n: int, seed: int):
     share = np.clip(0.2 + effect[np.arange(n), logged] + rng.normal(0, 0.05, n), 0, 1)
     keys = pd.DataFrame({"loan_id": np.arange(n), "as_of": pd.Timestamp("2025-01-31")})
     X = keys.assign(balance=balance, x=x, noise=rng.normal(size=n))
-    labels = keys.assign(recovered_amount=share * balance, cure=share > 0.4)
+    labels = keys.assign(value_gross=share * balance, cure=share > 0.4)
     actions = pd.DataFrame(
         {
             "loan_id": keys["loan_id"],

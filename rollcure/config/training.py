@@ -25,6 +25,6 @@ class TrainingConfig(BaseModel):
     registered_model: str = "rollcure-bundle"
     #: Off-policy estimates run on the latest cycles whose whole value horizon is observed (the
     #: held-out cycles' horizons are not): this many of them.
-    ope_cycles: int = Field(default=6, ge=1)
+    ope_cycles: int = Field(default=12, ge=1)
     #: Cases sampled (per population) for SHAP plots and PSI in the validation report.
     report_sample: int = Field(default=2000, ge=100)
