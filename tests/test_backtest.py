@@ -13,25 +13,23 @@ from training.backtest import METRICS, POLICIES
 
 
 def test_acceptance_rollcure_beats_the_ladder(backtest_result):
-    """The issue asks rollcure to beat the DPD ladder on net recovery and to close at least half of
-    the ladder's regret to the oracle. rollcure ranks cautiously (``models.uplift``: it leaves the
-    reminder only on clear evidence; see docs/experiments.md). This test asserts what holds on the
-    default book (with the seven-action catalogue): ahead of the ladder in expectation, realised
-    within 0.1% of it, the oracle best and random worse."""
+    """On the value every stage uses (``rollcure.core.value``), rollcure is ahead of the DPD ladder in
+    expectation and in the realised future shared by all strategies (common random numbers); the
+    oracle is the best any policy can do in expectation, and random is worse than rollcure."""
     p = backtest_result.policies.set_index("policy")
     assert p.loc["rollcure", "expected_net_value"] > p.loc["dpd_ladder", "expected_net_value"]
-    assert p.loc["rollcure", "net_recovery"] >= 0.999 * p.loc["dpd_ladder", "net_recovery"]
-    # the oracle is the best any policy can do in expectation, and random is clearly worse
+    assert p.loc["rollcure", "realised_value"] > p.loc["dpd_ladder", "realised_value"]
     assert (p["regret"] >= -1e-6).all() and p.loc["oracle", "regret"] == 0
     assert p.loc["random", "regret"] > p.loc["rollcure", "regret"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="unmet since settlement joined the world: rollcure's regret is 0.82 of the ladder's on this "
-    "book (0.70 and 0.83 on seeds 8, 9; 0.77 / 0.66 / 0.66 with six actions); "
-    "benchmarks/bench_backtest_seeds.py; the learner issue replaces this policy",
-)
+def test_the_oracle_beats_the_ladder_by_what_field_evidence_allows(backtest_result):
+    """The value issue's world: the oracle's value exceeds the ladder's by 8-20% on held-out cases,
+    with eligibility and capacities applied (Miller et al. 2012: deployed optimisers +8%)."""
+    p = backtest_result.policies.set_index("policy")["expected_net_value"]
+    assert 0.08 <= p["oracle"] / p["dpd_ladder"] - 1 <= 0.20
+
+
 def test_rollcure_closes_a_fifth_of_the_ladders_regret(backtest_result):
     p = backtest_result.policies.set_index("policy")
     assert p.loc["rollcure", "regret"] <= 0.8 * p.loc["dpd_ladder", "regret"]
@@ -44,23 +42,50 @@ def test_metrics_are_consistent(backtest_result):
     assert (p["cost"] >= 0).all() and (p["cases"] == backtest_result.facts["cases"]).all()
 
 
+def test_the_recovery_factors_are_reported_with_their_counts(backtest_result):
+    f = pd.DataFrame(backtest_result.facts["recovery_factors"]).set_index("state")
+    assert f["transitions"].sum() > 10_000
+    assert f.loc["M0 unsecured", "recovery_factor"] > f.loc["M3 unsecured", "recovery_factor"]
+    assert f.loc["M3 unsecured", "recovery_factor"] > f.loc["M7+ unsecured", "recovery_factor"]
+    # re-aged is not as good as never late
+    assert f.loc["M0 restructured unsecured", "recovery_factor"] < f.loc["M0 unsecured", "recovery_factor"]
+    assert f["recovery_factor"].between(0, 1).all()
+
+
 def test_off_policy_estimates_sit_beside_the_truth(backtest_result):
     o = backtest_result.off_policy.set_index("policy")
     assert set(o.index) == set(POLICIES)
-    assert ((o["ips_low"] <= o["ips"]) & (o["ips"] <= o["ips_high"])).all()
-    assert ((o["dr_low"] <= o["dr"]) & (o["dr"] <= o["dr_high"])).all()
-    np.testing.assert_allclose(o["dr_error"], o["dr"] - o["truth"])
+    for k in ("ips", "snips", "dr"):
+        assert ((o[f"{k}_low"] <= o[k]) & (o[k] <= o[f"{k}_high"])).all(), k
+        np.testing.assert_allclose(o[f"{k}_error"], (o[k] - o["truth"]) / o["truth"].abs())
+    assert (o["logged_cases"] > 1000).all()
+
+
+def test_doubly_robust_estimates_are_within_ten_percent_and_cover_the_truth(backtest_result):
+    o = backtest_result.off_policy.set_index("policy")
+    assert (o["dr_error"].abs() <= 0.10).all(), o["dr_error"].round(3).to_dict()
+    assert o["dr_covers"].all()
+
+
+def test_doubly_robust_is_the_tighter_estimator(backtest_result):
+    o = backtest_result.off_policy.set_index("policy")
+    assert ((o["dr_high"] - o["dr_low"]) < (o["ips_high"] - o["ips_low"])).mean() >= 0.6
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="unmet since settlement joined the world: the doubly robust interval is tighter than IPS's "
-    "for 2, 3 and 2 of 5 policies on seeds 7, 8 and 9 (six actions: 5, 2 and 4 of 5); "
-    "benchmarks/bench_backtest_seeds.py; the value issue rebuilds the off-policy estimates",
+    reason="unmet: on the default book's 3,475 logged cases with a whole horizon, IPS errs by -23% to "
+    "+4% (SNIPS -12% to +3%) with intervals 35-75% of the value wide, and DR's interval is 36% "
+    "wide for random (errors within 6.4%); on 30k x 24 (9,945 cases) DR meets every bar (errors "
+    "within 6.3%, widths 13-16%) but IPS still errs by up to 16% with widths 25-35%; "
+    "docs/value.md",
 )
-def test_doubly_robust_is_the_tighter_estimator(backtest_result):
+def test_every_estimator_meets_the_strategists_bar(backtest_result):
     o = backtest_result.off_policy.set_index("policy")
-    assert ((o["dr_high"] - o["dr_low"]) < (o["ips_high"] - o["ips_low"])).mean() >= 0.6
+    for k in ("ips", "snips", "dr"):
+        assert (o[f"{k}_error"].abs() <= 0.10).all(), k
+        assert o[f"{k}_covers"].all(), k
+        assert (o[f"{k}_width"] < 0.30).all(), k
 
 
 def test_forecast_conserves_cases_and_arms_are_reported(backtest_result):

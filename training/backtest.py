@@ -92,7 +92,8 @@ def fit_policy_models(
     if values.empty:
         raise InputError(
             f"--data: no case before {before.date()} has its whole value horizon "
-            f"(value.horizon_cycles = {cfg.value.horizon_cycles}) observed ({unseen:,} cases are too recent); "
+            f"(value.horizon_cycles = {cfg.value.horizon_cycles}) observed "
+            f"({unseen:,} cases are too recent); "
             "a longer book or a shorter horizon is needed to learn what each action is worth"
         )
     labels = ds.labels[[*KEYS, "cure"]].merge(values, on=KEYS)
