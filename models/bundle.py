@@ -62,6 +62,10 @@ class BundleMetadata(TypedDict, total=False):
     registered_version: str
     #: The MLflow run the registered version came from (None when MLflow records none).
     run_id: str | None
+    #: The value definition (``rollcure.core.value.ValueConfig``) and the recovery-factor table the
+    #: action models' labels were valued with (``RecoveryFactors.to_frame`` records).
+    value: dict[str, object]
+    recovery_factors: list[dict[str, object]]
 
 
 class _PolicyManifest(TypedDict):

@@ -107,11 +107,16 @@ def run_training(
     result = train_models(data.cases, data.spec, cfg.model, cfg.training, cfg.seed)
     result.bundle.feature_config = cfg.features
     if len(tables.get("actions", ())):  # a book with logged actions: learn what each action yields
-        from training.backtest import fit_policy_models
+        from training.backtest import book_valuation, fit_policy_models
 
         _say(console, "fitting the action-response models on the logged actions …")
-        models = fit_policy_models(tables, cfg, pd.Timestamp(result.split.oot[0]))
+        oot_start = pd.Timestamp(result.split.oot[0])
+        models = fit_policy_models(tables, cfg, oot_start)
         result.bundle.policy = PolicyBundle.from_config(cfg.policy, models)
+        # what the models' value labels were valued with, for the report and the record
+        valuation = book_valuation(tables, cfg, oot_start - pd.Timedelta(days=1))
+        result.bundle.metadata["value"] = cfg.value.model_dump()
+        result.bundle.metadata["recovery_factors"] = valuation.factors.to_frame().to_dict(orient="records")
     digest = frame_digest(data.cases)
     result.bundle.metadata["data_digest"] = digest
     exp_id = registry.experiment_id(cfg)

@@ -2,8 +2,9 @@
 
 Sections: data summary, OOT metrics against both baselines, ROC and calibration curves, score
 distributions, PSI of features and scores (training vs OOT), SHAP importance, beeswarm and
-dependence plots, per-bucket performance, five-tier classification counts. Plots are PNGs
-embedded as base64, so the file travels alone (e-mail, MLflow artifact).
+dependence plots, per-bucket performance, five-tier classification counts, and the recovery
+factors the policy's values rest on. Plots are PNGs embedded as base64, so the file travels alone
+(e-mail, MLflow artifact).
 """
 
 from __future__ import annotations
@@ -156,5 +157,15 @@ def build_report(
         out.append("<p class='note'>No days-past-due column in this data set.</p>")
     out.append("<h2>8. Markov baseline: training-period transition matrix</h2>")
     out.append(_table(result.markov.transition_.rename_axis("from").reset_index(), digits=3))
+    factors = bundle.metadata.get("recovery_factors")
+    if factors:
+        horizon = bundle.metadata.get("value", {}).get("horizon_cycles")
+        out.append("<h2>9. Value: recovery factors of the book's states</h2>")
+        out.append(
+            f"<p class='note'>The policy values an action by discounted cash − costs over {horizon} cycles "
+            "plus the balance at the horizon × the recovery factor of its state: 1 − P(charge-off) × LGD "
+            "from the training period's transitions (docs/value.md).</p>"
+        )
+        out.append(_table(pd.DataFrame(factors), digits=3))
     out.append("</body></html>")
     return "\n".join(out)
