@@ -1,4 +1,5 @@
-"""Backtest bars across books the policy was not tuned on: one default-size book per seed.
+"""Backtest bars across books the policy was not tuned on: one book per seed (default size, or
+``--accounts`` × ``--months``).
 
 For each seed: simulate the default book, train, fit the action-response models on the cycles
 before the out-of-time period, backtest against the oracle. Prints JSON with, per seed, the
@@ -19,7 +20,7 @@ import tempfile
 import time
 
 
-def one_book(seed: int) -> dict:
+def one_book(seed: int, accounts: int | None = None, months: int | None = None) -> dict:
     from models.bundle import PolicyBundle
     from registry.store import TRACKING_ENV
     from rollcure.config import RollcureConfig
@@ -31,7 +32,8 @@ def one_book(seed: int) -> dict:
     os.environ.pop(TRACKING_ENV, None)
     with tempfile.TemporaryDirectory() as tmp:
         book = os.path.join(tmp, "book")
-        write_portfolio(simulate(SimulationConfig(), seed=seed), book)
+        sizes = {k: v for k, v in (("accounts", accounts), ("months", months)) if v is not None}
+        write_portfolio(simulate(SimulationConfig(**sizes), seed=seed), book)
         cfg = RollcureConfig(
             data_dir=os.path.join(tmp, "run"), seed=seed, model={"lightgbm": {"num_threads": 1}}
         )
@@ -43,14 +45,21 @@ def one_book(seed: int) -> dict:
             bundle.policy = PolicyBundle.from_config(cfg.policy, models)
         result = run_backtest(tables, truth, bundle, cfg, seed=seed)
     p = result.policies.set_index("policy")
+    ladder = p.loc["dpd_ladder"]
     o = result.off_policy.set_index("policy")
     return {
+        "accounts": accounts,
+        "months": months,
         "seed": seed,
         "regret_ratio_rollcure_to_ladder": float(p.loc["rollcure", "regret"] / p.loc["dpd_ladder", "regret"]),
         "ev_rollcure": float(p.loc["rollcure", "expected_net_value"]),
         "ev_ladder": float(p.loc["dpd_ladder", "expected_net_value"]),
         "ev_oracle": float(p.loc["oracle", "expected_net_value"]),
-        "net_recovery_ratio": float(p.loc["rollcure", "net_recovery"] / p.loc["dpd_ladder", "net_recovery"]),
+        "realised_value_ratio": float(p.loc["rollcure", "realised_value"] / ladder["realised_value"]),
+        "oracle_over_ladder": float(p.loc["oracle", "expected_net_value"] / ladder["expected_net_value"] - 1),
+        "ope_abs_error_max": {k: float(o[f"{k}_error"].abs().max()) for k in ("ips", "snips", "dr")},
+        "ope_width_max": {k: float(o[f"{k}_width"].max()) for k in ("ips", "snips", "dr")},
+        "ope_all_cover": {k: bool(o[f"{k}_covers"].all()) for k in ("ips", "snips", "dr")},
         "dr_tighter_share": float(((o["dr_high"] - o["dr_low"]) < (o["ips_high"] - o["ips_low"])).mean()),
     }
 
@@ -58,11 +67,13 @@ def one_book(seed: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[7, 8, 9, 10])
+    ap.add_argument("--accounts", type=int, default=None)
+    ap.add_argument("--months", type=int, default=None)
     args = ap.parse_args()
     from rollcure.core.catalogue import ACTIONS
 
     t0 = time.perf_counter()
-    rows = [one_book(s) for s in args.seeds]
+    rows = [one_book(s, args.accounts, args.months) for s in args.seeds]
     machine = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
     doc = {"actions": list(ACTIONS), "books": rows, "seconds": round(time.perf_counter() - t0, 1)}
     print(json.dumps({**doc, "machine": machine}, indent=1))

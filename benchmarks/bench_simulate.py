@@ -41,14 +41,18 @@ def main() -> None:
         write_s = time.perf_counter() - t1
     oracle = {}
     if args.oracle_cases:
+        from rollcure.core.value import ValueConfig, estimate_valuation
         from simulation.oracle import action_values
 
+        t = portfolio.tables
+        valuation = estimate_valuation(t["cycles"], t["loans"], t["actions"], ValueConfig())
         cases = portfolio.truth["case_states"].head(args.oracle_cases)
         t2 = time.perf_counter()
-        action_values(cases, cfg)
+        action_values(cases, cfg, valuation)
         oracle = {
             "oracle_cases": len(cases),
             "oracle_draws": cfg.oracle_draws,
+            "oracle_horizon_cycles": valuation.horizon,
             "oracle_wall_s": round(time.perf_counter() - t2, 2),
         }
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux

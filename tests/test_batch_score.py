@@ -73,7 +73,7 @@ def test_tables_up_to_drops_later_history_and_same_day_actions():
 def scored(serving_setup, sim_default_dir, tmp_path_factory):
     """`rollcure score` on the default portfolio with small chunks (so several are written)."""
     out_dir = tmp_path_factory.mktemp("batch")
-    config = write_serving_config(serving_setup, out_dir / "config.yaml", batch_chunk_size=700)
+    config = write_serving_config(serving_setup, out_dir / "config.yaml", batch_chunk_size=250)
     out = out_dir / "scores.parquet"
     with use_registry(serving_setup):
         code = run(["score", "--data", str(sim_default_dir), "--out", str(out), "--config", str(config)])
@@ -88,7 +88,7 @@ def test_score_cli_covers_every_case_overdue_at_the_latest_cycle(scored, sample_
     tables, _ = sample_cases
     latest = tables["cycles"]["cycle_date"].max()
     expected = overdue_cases(tables["cycles"], latest)
-    assert len(frame) == len(expected) > 700  # more than one chunk
+    assert len(frame) == len(expected) > 250  # more than one chunk
     assert sorted(frame["loan_id"]) == sorted(expected["loan_id"])
     assert (frame["as_of"] == latest).all()
     assert schema.equals(OUTPUT_SCHEMA)
@@ -160,7 +160,7 @@ def test_reading_the_folder_a_chunk_at_a_time_equals_in_memory_scoring(
     tables, _ = sample_cases
     as_of = pd.Timestamp(np.sort(tables["cycles"]["cycle_date"].unique())[-2]).date()
     args = (trained_run.bundle, trained_run.cfg.features)
-    opts = {"as_of": as_of, "chunk_size": 600, "model_name": "m", "seed": 7}
+    opts = {"as_of": as_of, "chunk_size": 250, "model_name": "m", "seed": 7}
     score_book(TableBook(tables), *args, tmp_path / "mem.parquet", **opts)
     summary = score_book(ParquetBook(sim_default_dir), *args, tmp_path / "book.parquet", **opts)
     assert summary.n_chunks > 1
@@ -221,7 +221,7 @@ def test_a_bad_row_met_by_a_worker_exits_two_in_one_line(serving_setup, sim_defa
     last_case = cycles.loc[(cycles["cycle_date"] == latest) & (cycles["dpd"] > 0), "loan_id"].max()
     tables["loans"].loc[tables["loans"]["loan_id"] == last_case, "principal"] = -1.0
     write_tables(tables, tmp_path / "book")
-    config = write_serving_config(serving_setup, tmp_path / "config.yaml", batch_chunk_size=700)
+    config = write_serving_config(serving_setup, tmp_path / "config.yaml", batch_chunk_size=250)
     out = tmp_path / "scores.parquet"
     argv = ["score", "--data", str(tmp_path / "book"), "--out", str(out), "--config", str(config)]
     with use_registry(serving_setup):

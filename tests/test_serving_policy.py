@@ -129,12 +129,12 @@ def test_batch_scoring_carries_the_policy_actions(policy_bundle, sample_cases, t
         trained_run.cfg.features,
         out,
         as_of=None,
-        chunk_size=800,
+        chunk_size=300,
         model_name="m",
         seed=3,
     )
     frame = pd.read_parquet(out)
-    assert len(frame) == summary.n_cases > 800
+    assert len(frame) == summary.n_cases > 300
     assert frame["action"].isin([*ACTIONS, "manual_review"]).all()
     assert (
         frame["expected_value"].notna().all() and frame["propensity"].between(0, 1, inclusive="right").all()

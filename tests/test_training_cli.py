@@ -33,6 +33,8 @@ def cli_config(tmp_path_factory):
                 "data_dir": str(root),
                 "model": {"lightgbm": {"num_threads": 1}},
                 "training": {"report_sample": 300, "oot_cycles": 1},
+                # a 12-month book: value its actions over 3 cycles so their horizon is observed
+                "value": {"horizon_cycles": 3},
             }
         )
     )
