@@ -88,18 +88,21 @@ def fit_policy_models(
     ds = build_dataset(tables, cfg.features)
     cut = before - pd.Timedelta(days=1)
     valuation = book_valuation(tables, cfg, cut)
+    if cfg.policy.lookahead_cycles is not None:  # the models' own look-ahead, valued the same way
+        horizon = cfg.value.model_copy(update={"horizon_cycles": cfg.policy.lookahead_cycles})
+        valuation = Valuation(horizon, valuation.factors)
     values, unseen = build_value_labels(tables, ds.X[KEYS], valuation, observed_until=cut)
     if values.empty:
         raise InputError(
             f"--data: no case before {before.date()} has its whole value horizon "
-            f"(value.horizon_cycles = {cfg.value.horizon_cycles}) observed "
+            f"({valuation.horizon} cycles: value.horizon_cycles or policy.lookahead_cycles) observed "
             f"({unseen:,} cases are too recent); "
             "a longer book or a shorter horizon is needed to learn what each action is worth"
         )
     labels = ds.labels[[*KEYS, "cure"]].merge(values, on=KEYS)
     keep = (pd.to_datetime(ds.X["as_of"]) < before).to_numpy()
     return fit_action_models(
-        ds.X[keep], labels, tables["actions"], cfg.policy, cfg.seed, horizon_cycles=cfg.value.horizon_cycles
+        ds.X[keep], labels, tables["actions"], cfg.policy, cfg.seed, horizon_cycles=valuation.horizon
     )
 
 

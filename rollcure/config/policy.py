@@ -77,7 +77,10 @@ class PolicyConfig(BaseModel):
     #: Share of cases randomly assigned to the challenger strategy.
     challenger_share: float = Field(default=0.1, ge=0, le=0.5)
     challenger_strategy: Strategy = "dpd_ladder"
-    #: Days over which recovered amounts are counted (must match the labels' horizon).
+    #: Cycles the action models' value labels look ahead (None: the value's horizon). 1 is a
+    #: one-step look-ahead: cash next cycle + the next state's recovery factor × balance, observed
+    #: after one cycle, so every logged case but the latest counts.
+    lookahead_cycles: int | None = Field(default=None, ge=1, le=60)
     #: Width of the uncertainty band in standard deviations (1.96: ~95%).
     band_z: float = Field(default=1.96, gt=0, le=5)
     uplift: UpliftSettings = Field(default_factory=UpliftSettings)
