@@ -20,7 +20,9 @@ import tempfile
 import time
 
 
-def one_book(seed: int, accounts: int | None = None, months: int | None = None) -> dict:
+def one_book(
+    seed: int, accounts: int | None = None, months: int | None = None, lookahead: int | None = None
+) -> dict:
     from models.bundle import PolicyBundle
     from registry.store import TRACKING_ENV
     from rollcure.config import RollcureConfig
@@ -35,7 +37,10 @@ def one_book(seed: int, accounts: int | None = None, months: int | None = None) 
         sizes = {k: v for k, v in (("accounts", accounts), ("months", months)) if v is not None}
         write_portfolio(simulate(SimulationConfig(**sizes), seed=seed), book)
         cfg = RollcureConfig(
-            data_dir=os.path.join(tmp, "run"), seed=seed, model={"lightgbm": {"num_threads": 1}}
+            data_dir=os.path.join(tmp, "run"),
+            seed=seed,
+            model={"lightgbm": {"num_threads": 1}},
+            policy={"lookahead_cycles": lookahead},
         )
         outcome = run_training(cfg, book, None, promote=True, write_report_file=False)
         tables, truth = read_tables(book), read_truth(book)
@@ -49,6 +54,7 @@ def one_book(seed: int, accounts: int | None = None, months: int | None = None) 
     o = result.off_policy.set_index("policy")
     return {
         "accounts": accounts,
+        "lookahead_cycles": lookahead,
         "months": months,
         "seed": seed,
         "regret_ratio_rollcure_to_ladder": float(p.loc["rollcure", "regret"] / p.loc["dpd_ladder", "regret"]),
@@ -60,6 +66,7 @@ def one_book(seed: int, accounts: int | None = None, months: int | None = None) 
         "ope_abs_error_max": {k: float(o[f"{k}_error"].abs().max()) for k in ("ips", "snips", "dr")},
         "ope_width_max": {k: float(o[f"{k}_width"].max()) for k in ("ips", "snips", "dr")},
         "ope_all_cover": {k: bool(o[f"{k}_covers"].all()) for k in ("ips", "snips", "dr")},
+        "clear_cases": result.facts.get("clear_cases"),
         "dr_tighter_share": float(((o["dr_high"] - o["dr_low"]) < (o["ips_high"] - o["ips_low"])).mean()),
     }
 
@@ -69,11 +76,12 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[7, 8, 9, 10])
     ap.add_argument("--accounts", type=int, default=None)
     ap.add_argument("--months", type=int, default=None)
+    ap.add_argument("--lookahead", type=int, default=None, help="policy.lookahead_cycles (default: config)")
     args = ap.parse_args()
     from rollcure.core.catalogue import ACTIONS
 
     t0 = time.perf_counter()
-    rows = [one_book(s, args.accounts, args.months) for s in args.seeds]
+    rows = [one_book(s, args.accounts, args.months, args.lookahead) for s in args.seeds]
     machine = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
     doc = {"actions": list(ACTIONS), "books": rows, "seconds": round(time.perf_counter() - t0, 1)}
     print(json.dumps({**doc, "machine": machine}, indent=1))

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from cli.main import run
+from rollcure.core.catalogue import ACTIONS
 from training.backtest import METRICS, POLICIES
 
 
@@ -50,6 +51,17 @@ def test_the_recovery_factors_are_reported_with_their_counts(backtest_result):
     # re-aged is not as good as never late
     assert f.loc["M0 restructured unsecured", "recovery_factor"] < f.loc["M0 unsecured", "recovery_factor"]
     assert f["recovery_factor"].between(0, 1).all()
+
+
+def test_the_mix_against_the_oracle_is_reported_by_quadrant(backtest_result):
+    c = backtest_result.confusion
+    assert c["cases"].sum() == backtest_result.facts["cases"]
+    quadrants = {f"{a} & {w}" for a in ("able", "unable") for w in ("willing", "unwilling")}
+    assert set(c["quadrant"]) <= quadrants
+    assert set(c["oracle"]) | set(c["rollcure"]) <= set(ACTIONS)
+    clear = backtest_result.facts["clear_cases"]
+    assert 0 < clear["cases"] <= backtest_result.facts["cases"]
+    assert 0 <= clear["ladder_picks_the_best"] <= 1 and 0 <= clear["rollcure_picks_the_best"] <= 1
 
 
 def test_off_policy_estimates_sit_beside_the_truth(backtest_result):

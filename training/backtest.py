@@ -53,6 +53,8 @@ class BacktestResult:
     arms: pd.DataFrame  # champion / challenger / explore arms of live decisions
     kpis: pd.DataFrame  # KPIs by action and by bucket: under rollcure (truth) and as logged
     facts: dict = field(default_factory=dict)
+    #: oracle's action vs rollcure's, by ability x willingness quadrant (the simulator's latents)
+    confusion: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_json(self) -> dict:
         """The issue's JSON shape: ``{"policies": {name: {metric: value}}}`` plus the extras."""
@@ -69,6 +71,7 @@ class BacktestResult:
             "arms": self.arms.set_index("arm").to_dict(orient="index"),
             "kpis": self.kpis.to_dict(orient="records"),
             "facts": self.facts,
+            "confusion": self.confusion.to_dict(orient="records"),
         }
 
 
@@ -276,6 +279,7 @@ def run_backtest(
         ignore_index=True,
     )
     arms = _arms(bundle, X, as_of, V, realised, seed)
+    confusion, clear = _against_the_oracle(states, cfg, V, book.eligible, choices, true_costs)
     caps = np.asarray(pcfg.cycle_capacity())
     facts = {
         "held_out_from": str(start.date()),
@@ -285,8 +289,60 @@ def run_backtest(
         "bucket_mix": np.bincount(bucket_index(X["dpd"].to_numpy()), minlength=8).tolist(),
         "value": cfg.value.model_dump(),
         "recovery_factors": valuation.factors.to_frame().to_dict(orient="records"),
+        "clear_cases": clear,
     }
-    return BacktestResult(policies, off_policy, forecast, arms, kpis, facts)
+    return BacktestResult(policies, off_policy, forecast, arms, kpis, facts, confusion)
+
+
+#: Latent cut-off of the ability x willingness quadrants (both latents lie in [0, 1]).
+_QUADRANT_CUT = 0.5
+
+
+def _against_the_oracle(
+    states: pd.DataFrame,
+    cfg: RollcureConfig,
+    values: np.ndarray,
+    eligible: np.ndarray,
+    choices: dict[str, np.ndarray],
+    costs: np.ndarray,
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """How rollcure's choices line up with the oracle's, in terms a strategist can check.
+
+    The confusion table counts (oracle's action, rollcure's action) per ability x willingness
+    quadrant of the simulator's latents. The clear cases are those whose best eligible action beats
+    the second best by more than the second's cost: there the choice matters and is not a toss-up;
+    the share of them where rollcure picks the oracle's best is reported.
+    """
+    from simulation.dynamics import effective_latents
+    from simulation.oracle import state_of_cases
+
+    ability, will = effective_latents(state_of_cases(states), cfg.simulation)
+    quadrant = np.where(ability >= _QUADRANT_CUT, "able", "unable").astype(object) + np.where(
+        will >= _QUADRANT_CUT, " & willing", " & unwilling"
+    )
+    names = np.asarray(ACTIONS)
+    frame = pd.DataFrame(
+        {
+            "quadrant": quadrant,
+            "oracle": names[choices["oracle"]],
+            "rollcure": names[choices["rollcure"]],
+        }
+    )
+    confusion = frame.value_counts().rename("cases").reset_index()
+    masked = np.where(eligible, values, -np.inf)
+    order = np.argsort(-masked, axis=1)
+    rows = np.arange(len(values))
+    best, second = order[:, 0], order[:, 1]
+    gap = masked[rows, best] - masked[rows, second]
+    clear = np.isfinite(gap) & (gap > costs[second])
+    def share(policy: str) -> float:
+        return float((choices[policy] == best)[clear].mean()) if clear.any() else float("nan")
+
+    return confusion, {
+        "cases": int(clear.sum()),
+        "rollcure_picks_the_best": share("rollcure"),
+        "ladder_picks_the_best": share("dpd_ladder"),
+    }
 
 
 def _off_policy(

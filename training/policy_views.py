@@ -74,6 +74,20 @@ def render_backtest(result: BacktestResult, console) -> None:
     if "cycles" in result.off_policy:
         console.print(f"off-policy estimates on the logged cases of {result.off_policy['cycles'].iloc[0]}")
     console.print(rich_table(result.off_policy, "Off-policy estimates per case vs truth", cols))
+    clear = f.get("clear_cases")
+    if clear:
+        console.print(
+            f"clear cases (the best action beats the second by more than its cost): {clear['cases']:,}; "
+            f"rollcure picks the oracle's action in {100 * clear['rollcure_picks_the_best']:.1f}%, "
+            f"the DPD ladder in {100 * clear['ladder_picks_the_best']:.1f}%"
+        )
+    if not result.confusion.empty:
+        mix = result.confusion.pivot_table(
+            index=["quadrant", "oracle"], columns="rollcure", values="cases", aggfunc="sum", fill_value=0
+        ).reset_index()
+        mix.columns = [str(c) for c in mix.columns]
+        title = "Oracle's action (rows) vs rollcure's (columns), by ability x willingness"
+        console.print(rich_table(mix, title))
     console.print(rich_table(result.forecast, "Next-cycle bucket flow under rollcure"))
     console.print(rich_table(result.arms, "Live decision arms"))
     by_action = result.kpis[result.kpis["by"] == "action"]
