@@ -40,7 +40,7 @@ def one_book(
             data_dir=os.path.join(tmp, "run"),
             seed=seed,
             model={"lightgbm": {"num_threads": 1}},
-            policy={"lookahead_cycles": lookahead},
+            policy={} if lookahead is None else {"lookahead_cycles": lookahead},
         )
         outcome = run_training(cfg, book, None, promote=True, write_report_file=False)
         tables, truth = read_tables(book), read_truth(book)
@@ -54,7 +54,7 @@ def one_book(
     o = result.off_policy.set_index("policy")
     return {
         "accounts": accounts,
-        "lookahead_cycles": lookahead,
+        "lookahead_cycles": cfg.policy.lookahead_cycles,
         "months": months,
         "seed": seed,
         "regret_ratio_rollcure_to_ladder": float(p.loc["rollcure", "regret"] / p.loc["dpd_ladder", "regret"]),
