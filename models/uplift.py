@@ -3,17 +3,23 @@
 One LightGBM model sees the case's features plus the logged action (an S-learner), so the actions
 share what they have in common (most of a case's value is what the borrower pays anyway) and an
 action's effect is learnt only where the data supports it. The target is the case's value
-(``rollcure.core.value``: discounted cash − costs + the terminal state's recovery factor × balance)
-before the logged action's own cost, as a share of the balance (amounts are heavy-tailed, shares
-transfer across loan sizes), scaled back by the case's balance; older cases count less because the
-book drifts. A small bootstrap ensemble (Poisson weights, different seeds) gives each expected
-value an uncertainty band, and the expected value is that gross value minus the action's
-configured cost. (``recovery`` below names the gross value, for the columns' stability.) The policy ranks by
-``decision``, not by the expected values: the reference action (``REFERENCE_ACTION``, the reminder:
-the cheapest contact) at its expected value, every other action at the reference's value plus the
-*lower* band of its contrast with the reference, minus its cost, because the contrasts are small
-beside the noise of case values and point estimates would swap actions on noise. What was
-tried and measured to choose these settings is in docs/experiments.md ("models/uplift.py").
+(``rollcure.core.value``) before the logged action's own cost, as a share of the balance (amounts
+are heavy-tailed, shares transfer across loan sizes), scaled back by the case's balance; older
+cases count less because the book drifts. By default the value looks one cycle ahead
+(``policy.lookahead_cycles`` = 1): the cash paid next cycle plus the next state's recovery factor
+× the balance, so the roll-forward and cure the action causes are what it is valued by, and the
+recovery factors carry everything after. Side by side on 30k × 24 books (seeds 7 and 8) this closed
+65% and 61% of the DPD ladder's regret against 51% and 21% for labels over the whole 12-cycle
+horizon: a next-cycle label is observed for every logged case but the latest (twelve more cycles
+of data) and carries far less noise (docs/experiments.md). A small bootstrap ensemble (Poisson
+weights, different seeds) gives each expected value an uncertainty band, and the expected value is
+that gross value minus the action's configured cost (``recovery`` below names the gross value, for
+the columns' stability). The policy ranks by ``decision``, not by the expected values: the
+reference action (``REFERENCE_ACTION``, the reminder: the cheapest contact) at its expected value,
+every other action at the reference's value plus the *lower* band of its contrast with the
+reference, minus its cost, because the contrasts are small beside the noise of case values and
+point estimates would swap actions on noise. What was tried and measured to choose these settings
+is in docs/experiments.md ("models/uplift.py").
 """
 
 from __future__ import annotations
