@@ -41,7 +41,8 @@ def main() -> None:
         write_s = time.perf_counter() - t1
     oracle = {}
     if args.oracle_cases:
-        from rollcure.core.value import ValueConfig, estimate_valuation
+        from rollcure.core.value import ValueConfig
+        from rollcure.core.value_history import estimate_valuation
         from simulation.oracle import action_values
 
         t = portfolio.tables

@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rollcure.core.value import N_TRANSIENT, Valuation, observed_states
+from rollcure.core.value import N_TRANSIENT, Valuation
+from rollcure.core.value_history import observed_states
 
 
 def _month(dates: pd.Series | np.ndarray) -> np.ndarray:

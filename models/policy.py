@@ -150,10 +150,19 @@ def _fmt(x: np.ndarray) -> np.ndarray:
     return np.round(np.where(np.isfinite(x), x, 0.0)).astype(np.int64).astype(str)
 
 
+def _pct(p: np.ndarray) -> np.ndarray:
+    """Probabilities as whole percentages ("38%"), vectorised."""
+    return np.char.add(_fmt(100 * np.asarray(p, dtype=float)), "%")
+
+
 def _explanations(
-    values: np.ndarray, el: Eligibility, choice: np.ndarray
+    values: np.ndarray, el: Eligibility, choice: np.ndarray, cure: np.ndarray
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """One sentence per case (why this over the next best) and, per action, why it was not chosen.
+
+    In the terms a collector reads: "restructuring over reminder: +1,240 expected value (cure 38%
+    vs 21% next cycle)": the margin on the value the policy ranks by, and the action-conditional
+    cure probabilities of the two actions (``cure``, cases x actions).
 
     The why-not texts are built for all actions at once on cases x actions arrays: per-action
     string operations cost ~20 µs each whatever the number of cases, which dominated one case.
@@ -179,8 +188,9 @@ def _explanations(
     chosen_name = names[choice].astype(str)
     next_name = names[nxt].astype(str)
     base = np.char.add(np.char.add(chosen_name, " over "), next_name)
-    up = np.char.add(np.char.add(base, ": net recovery higher by "), _fmt(margin))
-    up = np.char.add(up, " on the cautious estimate")
+    up = np.char.add(np.char.add(base, ": +"), _fmt(margin))
+    cure_pair = np.char.add(np.char.add(_pct(cure[rows, choice]), " vs "), _pct(cure[rows, nxt]))
+    up = np.char.add(np.char.add(np.char.add(up, " expected value (cure "), cure_pair), " next cycle)")
     capped = np.char.add(np.char.add(base, ": "), next_name)
     capped = np.char.add(capped, " is worth more but its capacity is taken by higher-value cases")
     why = np.where(margin >= 0, up, capped).astype(object)
@@ -274,7 +284,7 @@ def decide(
     cols["p_roll_forward"] = scores.p_roll_forward
     cols["p_cure"] = scores.p_cure
     cols.update(pred.columns())
-    why, why_not = _explanations(values, el, choice)
+    why, why_not = _explanations(values, el, choice, pred.cure)
     why[el.manual_review] = "manual_review: routed to a person by a compliance rule (no debtor contact)"
     cols["why"] = why
     for a in ACTIONS:

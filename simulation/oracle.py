@@ -15,6 +15,7 @@ state's recovery factor × balance), the same function the labels apply to the r
 
 Example::
 
+    # rollcure.core.value_history: recovery factors from the book's own tables
     valuation = estimate_valuation(tables["cycles"], tables["loans"], tables["actions"], ValueConfig())
     values = action_values(portfolio.truth["case_states"], cfg, valuation)
     values[["loan_id", "as_of", "value_reminder", "best_action"]]

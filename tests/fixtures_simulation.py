@@ -38,7 +38,8 @@ def sim_default_dir(sim_default, tmp_path_factory):
 
 def book_valuation(portfolio):
     """The value definition with recovery factors estimated from a simulated book's own tables."""
-    from rollcure.core.value import ValueConfig, estimate_valuation
+    from rollcure.core.value import ValueConfig
+    from rollcure.core.value_history import estimate_valuation
 
     t = portfolio.tables
     return estimate_valuation(t["cycles"], t["loans"], t["actions"], ValueConfig())

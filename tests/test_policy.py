@@ -52,6 +52,12 @@ def test_capacity_is_never_exceeded(policy_bundle, latest_book):
 def test_explanations_are_sentences(decisions):
     champion = decisions[decisions["arm"] == "champion"]
     assert champion["why"].str.contains(" over ").mean() > 0.9
+    # in value terms, with each action's cure probability next cycle
+    sentence = r"^\w+ over \w+: \+\d+ expected value \(cure \d+% vs \d+% next cycle\)$"
+    ahead = champion["why"].str.match(sentence)
+    capped = champion["why"].str.contains("capacity is taken")
+    only = champion["why"].str.contains("the only action")
+    assert (ahead | capped | only).all(), champion.loc[~(ahead | capped | only), "why"].head().tolist()
     for a in ACTIONS:
         col = decisions[f"why_not_{a}"]
         chosen = decisions["action"] == a

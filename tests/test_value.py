@@ -18,13 +18,11 @@ from rollcure.core.value import (
     Valuation,
     ValueConfig,
     absorption_probabilities,
-    estimate_valuation,
     horizon_value,
-    observed_states,
     recovery_factors,
     state_code,
-    transition_counts,
 )
+from rollcure.core.value_history import estimate_valuation, observed_states, transition_counts
 
 
 def _code(bucket: int, restructured: bool = False, secured: bool = False) -> int:

@@ -28,7 +28,8 @@ from rollcure.config import RollcureConfig
 from rollcure.core.catalogue import ACTIONS
 from rollcure.core.domain import bucket_index, bucket_of
 from rollcure.core.errors import InputError
-from rollcure.core.value import Valuation, estimate_valuation
+from rollcure.core.value import Valuation
+from rollcure.core.value_history import estimate_valuation
 from training.forecast import bucket_forecast, forecast_error, transition_matrix
 from training.kpis import kpi_table, logged_kpi_frame
 from training.offpolicy import off_policy_estimates
