@@ -1,14 +1,12 @@
 """Run the synthetic book month by month and collect the five raw tables plus the latent truth.
 
-Vectorised over loans; the only Python loop is over months. A burn-in of ``burn_in_months`` cycles
-runs before the window so the delinquency mix has settled when the first written cycle starts.
-Each month: advance every live loan with :func:`simulation.dynamics.month_step` under the action
-decided at the previous cycle end, write the cycle rows, generate the collectors' contacts that
-followed last month's decisions, then let the logging policy decide for every overdue case.
+:class:`BookRun` is the month loop (resumable, with a pluggable decider); :func:`simulate` runs it
+over the configured window under the logging policy.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -28,6 +26,7 @@ from simulation.population import Population, build_population
 
 Progress = Callable[[int, int], None]
 CONFIG_FILE = "simulation_config.json"
+SEED_FILE = "simulation_seed.json"
 _CYCLE_COLUMNS = (
     "loan_id",
     "cycle_date",
@@ -48,6 +47,8 @@ class Portfolio:
     tables: dict[str, pd.DataFrame]
     truth: dict[str, pd.DataFrame]
     config: SimulationConfig = field(repr=False, default_factory=SimulationConfig)
+    #: the seed it was simulated with (None: unknown), so a learning loop can continue the book
+    seed: int | None = None
 
 
 class _Columns:
@@ -73,46 +74,111 @@ def _month_end(first: pd.Timestamp, k: int) -> np.datetime64:
     return np.datetime64(stamp.to_datetime64(), "ns")
 
 
+#: Who decides for the overdue cases of a cycle: (loan positions, their states, the cycle date) ->
+#: (action index per case, the probability the decider gave it). Default: the logging policy.
+Decider = Callable[[np.ndarray, LoanState, np.datetime64], tuple[np.ndarray, np.ndarray]]
+
+
+class BookRun:
+    """The book month by month, resumable: ``simulate`` runs it to the end of its window under the
+    logging policy; a learning loop (``training.learn``) goes on from there with decisions of its
+    own, one month at a time, reading the tables so far with :meth:`portfolio`.
+
+    Vectorised over loans; the only Python loop is over months. A burn-in of ``burn_in_months``
+    cycles runs before the window so the delinquency mix has settled when the first written cycle
+    starts. Each month: advance every live loan with :func:`simulation.dynamics.month_step` under
+    the action decided at the previous cycle end, write the cycle rows, generate the collectors'
+    contacts that followed last month's decisions, then let the decider decide for every overdue
+    case. Months past the configured window draw from streams keyed by (seed, month), so how far a
+    run goes never changes the months before.
+    """
+
+    def __init__(self, cfg: SimulationConfig, seed: int) -> None:
+        if not isinstance(seed, int | np.integer) or seed < 0:
+            raise InputError(f"seed: must be an integer >= 0, got {seed!r}")
+        self.cfg, self.seed = cfg, int(seed)
+        ss = np.random.SeedSequence(seed)
+        rng_pop, self._rng_dyn, self._rng_pol, rng_con = (np.random.default_rng(s) for s in ss.spawn(4))
+        self.pop = build_population(cfg, rng_pop)
+        self.state = self.pop.state
+        self._rec = _Recorder(self.pop, cfg, rng_con)
+        self._rec.seed = self.seed
+        self._open = np.ones(cfg.accounts, dtype=bool)
+        self._pending = np.zeros(cfg.accounts, dtype=np.int8)  # action decided at the last cycle end
+        self.k = 0  # months run, burn-in included
+
+    @property
+    def window_end(self) -> int:
+        return self.cfg.burn_in_months + self.cfg.months
+
+    def _streams(self) -> tuple[np.random.Generator, np.random.Generator]:
+        """The dynamics' and the logging policy's random streams for the current month."""
+        if self.k < self.window_end:
+            return self._rng_dyn, self._rng_pol
+        live = np.random.default_rng([self.seed, self.k, 1]), np.random.default_rng([self.seed, self.k, 2])
+        return live
+
+    def logging_decider(self, rng: np.random.Generator) -> Decider:
+        def decide(idx: np.ndarray, state: LoanState, date: np.datetime64) -> tuple[np.ndarray, np.ndarray]:
+            p = propensities(state, self.cfg)
+            chosen = choose(p, rng.random(len(idx)))
+            return chosen, p[np.arange(len(idx)), chosen]
+
+        return decide
+
+    def month(self, decider: Decider | None = None) -> None:
+        """Run one month; ``decider`` (default: the logging policy) decides at its cycle end."""
+        k, cfg, state = self.k, self.cfg, self.state
+        rng_dyn, rng_pol = self._streams()
+        live = self._open & (self.pop.origination_step < k)
+        idx = np.flatnonzero(live)
+        sub = state.take(idx)
+        res = month_step(sub, self._pending[idx], rng_dyn.random((len(idx), N_UNIFORMS)), cfg)
+        state.put(idx, sub)
+        state.flag_in[~live] -= 1  # flags keep their calendar date for loans not yet in the book
+        window0 = cfg.burn_in_months
+        in_window = k >= window0
+        if in_window:
+            self._rec.cycle(k - window0, idx, sub, res)
+        self._open[idx[res.closed | res.written_off]] = False
+        overdue = (sub.missed > 0) & ~res.closed & ~res.written_off
+        o_idx, o_state = idx[overdue], sub.take(np.flatnonzero(overdue))
+        decide = decider or self.logging_decider(rng_pol)
+        date = _month_end(self._rec.first, k - window0)
+        chosen, propensity = decide(o_idx, o_state, date)
+        chosen = np.asarray(chosen, dtype=np.int8)
+        self._pending[:] = 0
+        self._pending[o_idx] = chosen
+        if in_window:
+            self._rec.decisions(k - window0, o_idx, o_state, chosen, np.asarray(propensity))
+        self.k += 1
+
+    def loan_ids(self, idx: np.ndarray) -> np.ndarray:
+        return self._rec.loan_ids[idx]
+
+    def portfolio(self) -> Portfolio:
+        """The tables and the truth written so far."""
+        return self._rec.portfolio()
+
+
 def simulate(cfg: SimulationConfig, seed: int, progress: Progress | None = None) -> Portfolio:
     """Simulate ``cfg.accounts`` loans over ``cfg.months`` cycles, deterministically for ``seed``.
 
     ``progress(done, total)`` is called after every simulated month (burn-in included).
     """
-    if not isinstance(seed, int | np.integer) or seed < 0:
-        raise InputError(f"seed: must be an integer >= 0, got {seed!r}")
-    ss = np.random.SeedSequence(seed)
-    rng_pop, rng_dyn, rng_pol, rng_con = (np.random.default_rng(s) for s in ss.spawn(4))
-    pop = build_population(cfg, rng_pop)
-    state = pop.state
-    rec = _Recorder(pop, cfg, rng_con)
-    open_ = np.ones(cfg.accounts, dtype=bool)
-    pending = np.zeros(cfg.accounts, dtype=np.int8)  # action decided at the last cycle end
-    window0, total = cfg.burn_in_months, cfg.burn_in_months + cfg.months
+    run = run_window(cfg, seed, progress)
+    return run.portfolio()
 
+
+def run_window(cfg: SimulationConfig, seed: int, progress: Progress | None = None) -> BookRun:
+    """A :class:`BookRun` taken to the end of its window under the logging policy."""
+    run = BookRun(cfg, seed)
+    total = run.window_end
     for k in range(total):  # the only loop: over months
-        live = open_ & (pop.origination_step < k)
-        idx = np.flatnonzero(live)
-        sub = state.take(idx)
-        res = month_step(sub, pending[idx], rng_dyn.random((len(idx), N_UNIFORMS)), cfg)
-        state.put(idx, sub)
-        state.flag_in[~live] -= 1  # flags keep their calendar date for loans not yet in the book
-        in_window = k >= window0
-        if in_window:
-            rec.cycle(k - window0, idx, sub, res)
-        open_[idx[res.closed | res.written_off]] = False
-        overdue = (sub.missed > 0) & ~res.closed & ~res.written_off
-        o_idx, o_state = idx[overdue], sub.take(np.flatnonzero(overdue))
-        p = propensities(o_state, cfg)
-        chosen = choose(p, rng_pol.random(len(o_idx)))
-        pending[:] = 0
-        pending[o_idx] = chosen
-        if in_window:
-            rec.decisions(
-                k - window0, o_idx, o_state, chosen, p[np.arange(len(o_idx)), chosen], last=k == total - 1
-            )
+        run.month()
         if progress is not None:
             progress(k + 1, total)
-    return rec.portfolio()
+    return run
 
 
 class _Recorder:
@@ -120,6 +186,7 @@ class _Recorder:
 
     def __init__(self, pop: Population, cfg: SimulationConfig, rng_contacts: np.random.Generator) -> None:
         self.pop, self.cfg, self.rng = pop, cfg, rng_contacts
+        self.seed: int | None = None
         self.loan_ids = pop.loans["loan_id"].to_numpy()
         self.borrower_ids = pop.loans["borrower_id"].to_numpy()
         self.phone_ok = pop.borrowers["phone_verified"].to_numpy()
@@ -182,7 +249,6 @@ class _Recorder:
         o_state: LoanState,
         chosen: np.ndarray,
         propensity: np.ndarray,
-        last: bool,
     ) -> None:
         """The logging policy's actions and the case states they were taken in."""
         date = _month_end(self.first, month)
@@ -202,7 +268,8 @@ class _Recorder:
             logged_propensity=propensity,
             **snap,
         )
-        self.last_decision = None if last else (o_idx, chosen)
+        # their contacts are written with the next cycle, if the book goes on
+        self.last_decision = (o_idx, chosen)
 
     def portfolio(self) -> Portfolio:
         pop = self.pop
@@ -228,19 +295,22 @@ class _Recorder:
         case_states["logged_action"] = _str(case_states["logged_action"].to_numpy(), ACTIONS)
         tables = {"borrowers": borrowers, "loans": loans, "cycles": cyc, "contacts": con, "actions": act}
         truth = {"borrower_months": self.bmonths.frame(), "case_states": case_states}
-        return Portfolio(tables=tables, truth=truth, config=self.cfg)
+        return Portfolio(tables=tables, truth=truth, config=self.cfg, seed=self.seed)
 
 
 def write_portfolio(portfolio: Portfolio, out_dir: Path | str) -> None:
     """Write the five tables as Parquet and the truth under ``out_dir/truth/``.
 
     The simulation config goes next to the truth (``truth/simulation_config.json``) so the oracle
-    and backtests can replay the same world from the folder alone.
+    and backtests can replay the same world from the folder alone, and the seed
+    (``truth/simulation_seed.json``) so a learning loop can continue it.
     """
     out = Path(out_dir)
     write_tables(portfolio.tables, out)
     write_truth(portfolio.truth, out)
     (out / TRUTH_DIR / CONFIG_FILE).write_text(portfolio.config.model_dump_json(indent=2))
+    if portfolio.seed is not None:
+        (out / TRUTH_DIR / SEED_FILE).write_text(json.dumps({"seed": portfolio.seed}))
 
 
 def read_simulation_config(data_dir: Path | str) -> SimulationConfig:
@@ -249,3 +319,13 @@ def read_simulation_config(data_dir: Path | str) -> SimulationConfig:
     if not path.is_file():
         raise InputError(f"--data: no simulation config in {path.parent} (expected {CONFIG_FILE})")
     return SimulationConfig.model_validate_json(path.read_text())
+
+
+def read_simulation_seed(data_dir: Path | str) -> int:
+    """The seed a written portfolio was simulated with (to continue it month by month)."""
+    path = Path(data_dir) / TRUTH_DIR / SEED_FILE
+    if not path.is_file():
+        raise InputError(
+            f"--data: no simulation seed in {path.parent} (expected {SEED_FILE}; simulate the book again)"
+        )
+    return int(json.loads(path.read_text())["seed"])

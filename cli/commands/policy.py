@@ -1,4 +1,4 @@
-"""`rollcure backtest` and `rollcure segment`: the next-best-action policy's commands."""
+"""`rollcure backtest`, `rollcure segment` and `rollcure learn`: the next-best-action policy's commands."""
 
 from __future__ import annotations
 
@@ -58,7 +58,32 @@ def segment(
     segment_latest(cfg, data, b, out_dir=out, as_of=as_of, console=Console())
 
 
+def learn(
+    data: Path = typer.Option(..., "--data", help="Simulated book folder (written by `rollcure simulate`)."),
+    cycles: int = typer.Option(6, "--cycles", min=1, max=60, help="Live months to run."),
+    json_out: Path | None = typer.Option(None, "--json-out", help="Write the per-cycle results (JSON) here."),
+    plot_out: Path | None = typer.Option(None, "--plot", help="Write the regret curve (PNG) here."),
+    config: Path | None = typer.Option(None, "--config", help="YAML configuration file."),
+    seed: int | None = typer.Option(None, "--seed", min=0, help="Seed of the decisions' random draws."),
+) -> None:
+    """Run rollcure on the simulator's live book month by month: decide, play the month, refit."""
+    import json
+
+    from rich.console import Console
+
+    from training.learn import learn_on_book, plot_learning
+
+    cfg = _setup(config, seed)
+    result = learn_on_book(cfg, data, cycles, console=Console())
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(result.to_json(), indent=1, default=str))
+    if plot_out is not None:
+        plot_learning(result, plot_out)
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the `rollcure` app."""
     app.command()(backtest)
     app.command()(segment)
+    app.command()(learn)
