@@ -1,0 +1,91 @@
+"""Decide a million cases with every action valued: the policy's whole step, timed by part.
+
+Simulates a default book, trains the scorers and the action models (one-step look-ahead), builds
+the features of every overdue case of its latest cycles, tiles them to ``--cases`` rows, then times
+``models.policy.decide`` (eligibility, scores, every action's value, the capacity allocation, the
+why sentences; no SHAP reasons) on the lot, and the action models' prediction alone. Prints one
+JSON object with the figures and the machine. Target (the learner issue): <= 30 s for 1M cases.
+
+    .venv/bin/python benchmarks/bench_decide.py [--cases 1000000] [--seed 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import tempfile
+import time
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+
+    import numpy as np
+    import pandas as pd
+
+    from features.build import build_features
+    from models.bundle import PolicyBundle
+    from models.policy import decide
+    from registry.store import TRACKING_ENV
+    from rollcure.config import RollcureConfig
+    from rollcure.core.io import read_tables
+    from simulation import SimulationConfig, simulate, write_portfolio
+    from training.backtest import fit_policy_models, held_out_start
+    from training.pipeline import run_training
+
+    os.environ.pop(TRACKING_ENV, None)
+    with tempfile.TemporaryDirectory() as tmp:
+        book = os.path.join(tmp, "book")
+        write_portfolio(simulate(SimulationConfig(), seed=args.seed), book)
+        cfg = RollcureConfig(data_dir=os.path.join(tmp, "run"), seed=args.seed)
+        bundle = run_training(cfg, book, None, promote=True, write_report_file=False).bundle
+        tables = read_tables(book)
+        if bundle.policy is None:
+            models = fit_policy_models(tables, cfg, held_out_start(bundle))
+            bundle.policy = PolicyBundle.from_config(cfg.policy, models)
+        cyc = tables["cycles"]
+        recent = cyc[(cyc["dpd"] > 0) & (cyc["cycle_date"] >= sorted(cyc["cycle_date"].unique())[-6])]
+        cases = recent[["loan_id", "cycle_date"]].rename(columns={"cycle_date": "as_of"})
+        cases = cases.reset_index(drop=True)
+        X0 = build_features(tables, cases, cfg.features)
+    reps = -(-args.cases // len(X0))
+    X = pd.concat([X0] * reps, ignore_index=True).iloc[: args.cases]
+    X["loan_id"] = np.arange(len(X))  # distinct cases
+    X["as_of"] = X0["as_of"].iloc[0]  # one decision cycle
+    policy = bundle.policy
+    assert policy is not None
+    t0 = time.perf_counter()
+    policy.action_models.predict(X, costs=np.asarray(policy.config.cost_vector()))
+    predict_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    d = decide(bundle, X, seed=1, explain=False)
+    decide_s = time.perf_counter() - t1
+    caps_binding = np.asarray(policy.config.cycle_capacity()) * (len(X) / max(len(X0) / 6, 1))
+    t2 = time.perf_counter()
+    decide(bundle, X, seed=1, explain=False, capacities=list(caps_binding))
+    decide_binding_s = time.perf_counter() - t2
+    out = {
+        "benchmark": "decide",
+        "cases": len(X),
+        "distinct_cases": len(X0),
+        "actions_valued_per_case": len(policy.config.cycle_capacity()),
+        "action_models_predict_s": round(predict_s, 2),
+        "decide_s": round(decide_s, 2),
+        "decide_with_capacities_scaled_to_the_book_s": round(decide_binding_s, 2),
+        "note": "decide_s: the policy's per-cycle capacities as configured; the other: scaled to the 1M book",
+        "target_s": 30,
+        "chosen": d.to_frame()["action"].value_counts().to_dict(),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+    }
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
