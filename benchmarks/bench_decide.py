@@ -82,7 +82,11 @@ def main() -> None:
         "target_s": 30,
         "chosen": d.to_frame()["action"].value_counts().to_dict(),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
     }
     print(json.dumps(out, indent=1))
 
