@@ -157,3 +157,20 @@ def test_bundle_without_action_models_is_an_input_error(trained_run, latest_book
     bare = dataclasses.replace(trained_run.bundle, policy=None)
     with pytest.raises(InputError, match="no action-response models"):
         decide(bare, latest_book.head(5), seed=1)
+
+
+def test_the_champion_decides_as_the_backtest_values_the_rollcure_strategy(policy_bundle, latest_book):
+    """One decision path: where capacity does not bind, every champion case gets the action the
+    backtest's "rollcure" strategy gives it (the eligible argmax of the cautious values), and the
+    service and the batch scorer call this same ``decide``."""
+    from models.allocation import allocate
+
+    unlimited = [float("inf")] * len(ACTIONS)
+    d = decide(policy_bundle, latest_book, seed=5, capacities=unlimited, explain=False).to_frame()
+    policy = policy_bundle.policy
+    pred = policy.action_models.predict(latest_book, costs=np.asarray(policy.config.cost_vector()))
+    el = eligibility(latest_book, policy.rules)
+    backtest_choice = np.asarray(ACTIONS)[allocate(pred.decision, el.mask, np.asarray(unlimited))]
+    champion = (d["arm"] == "champion").to_numpy() & ~el.manual_review
+    assert champion.sum() > 100
+    assert (d["action"].to_numpy()[champion] == backtest_choice[champion]).all()
