@@ -276,3 +276,49 @@ def test_decisions_matter_as_much_as_field_evidence_says(seed):
     """Deployed optimisers beat incumbent collection policies by about 8% of collections (Miller et
     al. 2012; Abe et al. 2010); the oracle bounds any policy, so it must beat the ladder by 8-20%."""
     assert 0.08 <= _headroom(seed) <= 0.20
+
+
+def test_one_step_look_ahead_prefers_the_action_that_keeps_the_loan_out_of_a_worse_state():
+    """Two M2 loans of 5,000: a reminder brings 200 now but the loan rolls to M3; a restructuring
+    brings 50 and re-ages it (M0, restructured). One cycle ahead, valued with known recovery factors
+    (M3 0.63, M0 restructured 0.91), the restructuring is worth more: the answer is known by hand."""
+    from features.value_labels import build_value_labels
+
+    months = pd.to_datetime(["2025-01-31", "2025-02-28", "2025-03-31"])
+    cycles = pd.DataFrame(
+        {
+            "loan_id": [1, 1, 1, 2, 2, 2],
+            "cycle_date": list(months) * 2,
+            "paid_amount": [0.0, 200.0, 0.0, 0.0, 50.0, 0.0],
+            "balance": [5000.0, 4875.0, 4900.0, 5000.0, 5025.0, 5050.0],
+            "dpd": [45, 75, 105, 45, 0, 0],
+        }
+    )
+    tables = {
+        "cycles": cycles,
+        "loans": pd.DataFrame({"loan_id": [1, 2], "product": ["card", "card"]}),
+        "actions": pd.DataFrame(
+            {
+                "loan_id": [1, 2],
+                "decided_at": [months[0], months[0]],
+                "action": ["reminder", "restructuring"],
+                "cost": [1.0, 10.0],
+                "propensity": [0.5, 0.5],
+            }
+        ),
+    }
+    factor = np.full(N_STATES, 0.5)
+    factor[_code(3)] = 0.63
+    factor[_code(0, restructured=True)] = 0.91
+    factor[CLOSED], factor[CHARGED_OFF] = 1.0, 0.0
+    blank = np.zeros(N_STATES)
+    rf = RecoveryFactors(factor=factor, p_chargeoff=blank[:-2], transitions=blank, lgd=np.ones(2))
+    cfg = ValueConfig(horizon_cycles=1)
+    cases = pd.DataFrame({"loan_id": [1, 2], "as_of": months[0]})
+    labels, excluded = build_value_labels(tables, cases, Valuation(cfg, rf))
+    assert excluded == 0
+    v = labels.set_index("loan_id")["value"]
+    d = cfg.monthly_discount
+    assert v[1] == pytest.approx(d * 200 - 1 + d * 4875 * 0.63)
+    assert v[2] == pytest.approx(d * 50 - 10 + d * 5025 * 0.91)
+    assert v[2] > v[1]  # the cash now does not pay for the worse state
