@@ -21,7 +21,11 @@ import time
 
 
 def one_book(
-    seed: int, accounts: int | None = None, months: int | None = None, lookahead: int | None = None
+    seed: int,
+    accounts: int | None = None,
+    months: int | None = None,
+    lookahead: int | None = None,
+    policy: dict | None = None,
 ) -> dict:
     from models.bundle import PolicyBundle
     from registry.store import TRACKING_ENV
@@ -40,7 +44,7 @@ def one_book(
             data_dir=os.path.join(tmp, "run"),
             seed=seed,
             model={"lightgbm": {"num_threads": 1}},
-            policy={} if lookahead is None else {"lookahead_cycles": lookahead},
+            policy={**(policy or {}), **({} if lookahead is None else {"lookahead_cycles": lookahead})},
         )
         outcome = run_training(cfg, book, None, promote=True, write_report_file=False)
         tables, truth = read_tables(book), read_truth(book)
@@ -55,6 +59,7 @@ def one_book(
     return {
         "accounts": accounts,
         "lookahead_cycles": cfg.policy.lookahead_cycles,
+        "band_z": cfg.policy.band_z,
         "months": months,
         "seed": seed,
         "regret_ratio_rollcure_to_ladder": float(p.loc["rollcure", "regret"] / p.loc["dpd_ladder", "regret"]),
@@ -77,11 +82,12 @@ def main() -> None:
     ap.add_argument("--accounts", type=int, default=None)
     ap.add_argument("--months", type=int, default=None)
     ap.add_argument("--lookahead", type=int, default=None, help="policy.lookahead_cycles (default: config)")
+    ap.add_argument("--policy", type=json.loads, default=None, help='policy settings (JSON): {"band_z": 0}')
     args = ap.parse_args()
     from rollcure.core.catalogue import ACTIONS
 
     t0 = time.perf_counter()
-    rows = [one_book(s, args.accounts, args.months, args.lookahead) for s in args.seeds]
+    rows = [one_book(s, args.accounts, args.months, args.lookahead, args.policy) for s in args.seeds]
     machine = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
     doc = {"actions": list(ACTIONS), "books": rows, "seconds": round(time.perf_counter() - t0, 1)}
     print(json.dumps({**doc, "machine": machine}, indent=1))
