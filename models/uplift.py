@@ -108,21 +108,25 @@ class ActionModels:
         balance = _balance(X, self.feature_names)
         n = len(X)
         n_actions = len(ACTIONS)
-        # every case under every action, as one numeric matrix: one LightGBM call per member
-        # (per-call pandas conversion, not the trees, dominated small requests); the action is the
-        # last column, as in training (_with_action)
-        stacked = np.empty((n_actions, n, base.shape[1] + 1))
-        stacked[:, :, :-1] = base[None]
-        stacked[:, :, -1] = np.arange(n_actions, dtype=float)[:, None]
-        stacked = stacked.reshape(n_actions * n, -1)
-
-        def per_action(model: lgb.Booster) -> np.ndarray:  # cases x actions
-            return dense_prediction(model.predict(stacked, num_threads=1)).reshape(n_actions, n).T
-
-        members = np.stack([per_action(m) for m in self.recovery_members]) * balance[None, :, None]
+        raw = np.empty((len(self.recovery_members) + 1, n, n_actions))  # members, then the cure model
+        models = [*self.recovery_members, self.cure_model]
+        for lo in range(0, n, _PREDICT_CASES):  # chunks of cases bound the stacked matrix's memory
+            hi = min(n, lo + _PREDICT_CASES)
+            m = hi - lo
+            # every case under every action, as one numeric matrix: one LightGBM call per model
+            # (per-call pandas conversion, not the trees, dominated small requests); the action is
+            # the last column, as in training (_with_action)
+            stacked = np.empty((n_actions, m, base.shape[1] + 1))
+            stacked[:, :, :-1] = base[None, lo:hi]
+            stacked[:, :, -1] = np.arange(n_actions, dtype=float)[:, None]
+            stacked = stacked.reshape(n_actions * m, -1)
+            for k, model in enumerate(models):
+                scores = dense_prediction(model.predict(stacked, num_threads=1))
+                raw[k, lo:hi] = scores.reshape(n_actions, m).T
+        members = raw[:-1] * balance[None, :, None]
         rec = np.clip(members.mean(axis=0), 0, None)
         sd = members.std(axis=0, ddof=1)
-        cure = per_action(self.cure_model)
+        cure = raw[-1]
         c = self.costs if costs is None else np.asarray(costs, dtype=float)
         value = rec - c[None, :]
         half = self.band_z * sd
@@ -183,6 +187,9 @@ def _cautious_values(members: np.ndarray, rec: np.ndarray, costs: np.ndarray, z:
 
 
 _LARGEST = np.finfo(float).max
+#: Cases predicted per LightGBM call: the stacked matrix (cases x actions x features) of 50k cases
+#: is ~280 MB; one matrix for a million cases was 5.5 GB.
+_PREDICT_CASES = 50_000
 
 
 def _balance(X: pd.DataFrame, features: list[str] | None = None) -> np.ndarray:

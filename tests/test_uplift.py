@@ -145,3 +145,15 @@ def test_prediction_does_not_depend_on_the_frames_other_columns_or_their_order(f
         assert np.array_equal(getattr(exact, f), getattr(wider, f))
     with pytest.raises(InputError, match="action models: feature frame: missing column"):
         models.predict(X.drop(columns=[models.feature_names[0]]))
+
+
+def test_predicting_in_chunks_of_cases_changes_nothing(fitted, monkeypatch):
+    import models.uplift as uplift
+
+    models, _ = fitted
+    X, _, _, _ = _logs(301, seed=9)
+    whole = models.predict(X)
+    monkeypatch.setattr(uplift, "_PREDICT_CASES", 64)  # five chunks, the last one short
+    chunked = models.predict(X)
+    for name in ("recovery", "recovery_sd", "cure", "value", "decision"):
+        np.testing.assert_array_equal(getattr(chunked, name), getattr(whole, name))
