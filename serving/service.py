@@ -27,14 +27,13 @@ import logging
 import os
 import threading
 from collections.abc import Hashable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import bentoml
 from bentoml.validators import ContentType
 from fastapi import FastAPI
-from pydantic import Field
 from starlette.responses import JSONResponse
 
 from rollcure.config.serving import CONFIG_ENV, SERVICE_NAME
@@ -43,8 +42,8 @@ from serving.answers import explanations, features_for, recommend, scores
 from serving.auth import BearerAuthMiddleware, install_log_redaction
 from serving.coalesce import Coalescer, split
 from serving.decision_log import LogUnavailable
-from serving.examples import EXAMPLE_CASE
-from serving.request import ServedCase, merge_key
+from serving.guard import RequestGuardMiddleware
+from serving.request import Cases, CasesRequest, ReloadRequest, ServedCase, clock_problems, merge_key
 from serving.schemas import CaseDecision, CaseExplanation, CaseScore, ModelMetadata, ReloadResult
 
 if TYPE_CHECKING:
@@ -55,13 +54,6 @@ logger = logging.getLogger(__name__)
 
 #: Loggers that may print request data with an exception; their tracebacks are redacted.
 _REDACTED_LOGGERS = ("bentoml._internal.server.http_app", "bentoml", "uvicorn.error", __name__)
-
-Cases = Annotated[
-    list[ServedCase],
-    Field(
-        min_length=1, description="One or more overdue cases.", json_schema_extra={"example": [EXAMPLE_CASE]}
-    ),
-]
 
 #: The requests of one merged pass, each a list of cases.
 _Groups = list[list[ServedCase]]
@@ -94,6 +86,14 @@ def _merge_key(cases: Sequence[ServedCase]) -> tuple[Hashable, frozenset[tuple[s
 
 def _token_env() -> str:
     return _load_config().serving.token_env
+
+
+def _auth_failures_per_minute() -> int:
+    return _load_config().serving.auth_failures_per_minute
+
+
+def _max_body_bytes() -> int:
+    return _load_config().serving.max_body_bytes
 
 
 @bentoml.service(name=SERVICE_NAME, traffic={"timeout": 60})
@@ -177,10 +177,19 @@ class RollcureService:
         cases = [c for g in groups for c in g]
         return split(explanations(runtime, features_for(cases, self.cfg.features)), [len(g) for g in groups])
 
+    def _from_the_future(self, cases: list[ServedCase]) -> JSONResponse | None:
+        """422 naming the first case dated beyond the server's clock (plus the configured tolerance)."""
+        ahead = timedelta(hours=self.cfg.serving.as_of_ahead_hours)
+        problems = list(clock_problems(cases, datetime.now(), ahead))  # naive local, as the contract
+        if problems:
+            path, why = problems[0]
+            return _error(422, path.split("."), f"{path}: {why}")
+        return None
+
     async def _answer(self, coalescer: Coalescer, cases: list[ServedCase]) -> Any:
         """Queue a request for the next pass; its own failure (and only its own) becomes 4xx/503."""
-        if (too_many := self._too_many(cases)) is not None:
-            return too_many
+        if (refused := self._too_many(cases) or self._from_the_future(cases)) is not None:
+            return refused
         try:
             return await coalescer.submit(cases)
         except InputError as exc:
@@ -188,22 +197,22 @@ class RollcureService:
         except LogUnavailable:
             return _error(503, [], "decision log unavailable; no decision was made")
 
-    @bentoml.api(route="/recommend")
+    @bentoml.api(route="/recommend", input_spec=CasesRequest)
     async def recommend(self, cases: Cases) -> Decisions:
         """The policy's decision per case (scores and reason codes until a policy is bundled)."""
         return await self._answer(self._recommending, cases)
 
-    @bentoml.api(route="/score")
+    @bentoml.api(route="/score", input_spec=CasesRequest)
     async def score(self, cases: Cases) -> Scores:
         """Calibrated roll-forward and cure probabilities per case."""
         return await self._answer(self._scoring, cases)
 
-    @bentoml.api(route="/explain")
+    @bentoml.api(route="/explain", input_spec=CasesRequest)
     async def explain(self, cases: Cases) -> Explanations:
         """SHAP reason codes (up and down, both targets) and every feature's contribution."""
         return await self._answer(self._explaining, cases)
 
-    @bentoml.api(route="/reload")
+    @bentoml.api(route="/reload", input_spec=ReloadRequest)
     def reload(self, force: bool = False) -> ReloadResult:
         """Load the version the alias points at now (after `rollcure promote`); in-flight requests
         finish on the model they started with."""
@@ -232,4 +241,8 @@ class RollcureService:
 
 
 # added by the @bentoml.service decorator, which is typed as returning the class unchanged
-RollcureService.add_asgi_middleware(BearerAuthMiddleware, token_env=_token_env)  # type: ignore[attr-defined]
+# (the first added is the outermost: a request is authenticated before its body is read)
+RollcureService.add_asgi_middleware(  # type: ignore[attr-defined]
+    BearerAuthMiddleware, token_env=_token_env, failures_per_minute=_auth_failures_per_minute
+)
+RollcureService.add_asgi_middleware(RequestGuardMiddleware, max_body_bytes=_max_body_bytes)  # type: ignore[attr-defined]

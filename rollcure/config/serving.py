@@ -83,6 +83,32 @@ class ServingConfig(BaseModel):
         "merges only what is already queued, so a lone request never waits.",
     )
 
+    max_body_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body in bytes; a larger one is HTTP 413 before any of it is parsed "
+        "(a case is about 3 KB of JSON, so the default holds max_batch_size cases with room to spare).",
+    )
+    as_of_ahead_hours: float = Field(
+        default=24.0,
+        ge=0.0,
+        description="How far a case's as_of may lie beyond the server's clock (time zones, clock skew); "
+        "later is HTTP 422.",
+    )
+    auth_failures_per_minute: int = Field(
+        default=30,
+        ge=1,
+        description="Failed authentications one client address may make per minute; beyond that it gets "
+        "HTTP 429 until the minute has passed.",
+    )
+    shutdown_grace_seconds: float = Field(
+        default=10.0,
+        gt=0.0,
+        le=300.0,
+        description="On SIGTERM/SIGINT `rollcure serve` lets in-flight requests finish this long, then "
+        "kills what is left of the process tree.",
+    )
+
     @model_validator(mode="after")
     def _reload_reaches_every_worker(self) -> ServingConfig:
         if self.workers > 1 and self.reload_poll_seconds <= 0:
