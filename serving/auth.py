@@ -20,14 +20,42 @@ from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from rollcure.config.serving import INSECURE_DEV_ENV
+from rollcure.core.errors import InputError
+
 #: Probes that load balancers call without credentials; they reveal nothing but "up" / "ready".
 OPEN_PATHS: frozenset[str] = frozenset({"/healthz", "/livez", "/readyz"})
 #: The window of the failed-authentication limit, in seconds.
 AUTH_WINDOW_S = 60.0
 
+logger = logging.getLogger(__name__)
+
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+def insecure_dev(env: MutableMapping[str, str]) -> bool:
+    """True when the operator said, in so many words, that this is a local demo without secrets."""
+    return env.get(INSECURE_DEV_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def require_secrets(env: MutableMapping[str, str], token_env: str, salt_env: str) -> None:
+    """Refuse to serve without the API token and the case-id salt, unless in insecure dev mode.
+
+    Without a token every endpoint (``/reload`` included) is open; without a salt the audit log's
+    case hashes are keyed by a salt printed in the source, so they reverse to loan ids by counting.
+    """
+    missing = [name for name in (token_env, salt_env) if not env.get(name)]
+    if not missing:
+        return
+    if insecure_dev(env):
+        logger.warning("INSECURE DEV MODE: %s not set; never expose this service", " and ".join(missing))
+        return
+    raise InputError(
+        f"{' and '.join(missing)} not set: the service needs a bearer token and a case-id salt "
+        f"(e.g. `openssl rand -hex 16`); for a local demo only, pass --insecure-dev ({INSECURE_DEV_ENV}=1)"
+    )
 
 
 class BearerAuthMiddleware:

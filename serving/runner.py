@@ -19,7 +19,7 @@ import httpx
 import yaml
 
 from rollcure.config import DATA_DIR_ENV, RollcureConfig
-from rollcure.config.serving import CONFIG_ENV, SERVICE_NAME
+from rollcure.config.serving import CONFIG_ENV, INSECURE_DEV_ENV, SERVICE_NAME
 from rollcure.core.errors import InputError
 
 BENTOML_OPTIONS_ENV = "BENTOML_CONFIG_OPTIONS"
@@ -171,10 +171,21 @@ def check_servable(cfg: RollcureConfig) -> str:
     return registered_version(cfg, cfg.serving.model_alias)
 
 
-def serve_forever(cfg: RollcureConfig, config_path: Path | None, port: int | None = None) -> int:
-    """`rollcure serve`: run in the foreground until interrupted; returns the exit code."""
+def serve_forever(
+    cfg: RollcureConfig, config_path: Path | None, port: int | None = None, insecure_dev: bool = False
+) -> int:
+    """`rollcure serve`: run in the foreground until interrupted; returns the exit code.
+
+    Refuses (an input error, exit 2) without the API token and the case-id salt in the environment
+    unless ``insecure_dev``, which the service is then told through ``ROLLCURE_INSECURE_DEV``.
+    """
+    from serving.auth import require_secrets
+
     check_servable(cfg)
     env = service_env(cfg, config_path)
+    if insecure_dev:
+        env[INSECURE_DEV_ENV] = "1"
+    require_secrets(env, cfg.serving.token_env, cfg.serving.salt_env)
     if config_path is None:
         # No file given: hand the effective config (e.g. a --data override) to the service.
         config_path = write_config(cfg, Path(cfg.data_dir) / "serving" / "service-config.yaml")

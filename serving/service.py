@@ -39,7 +39,7 @@ from starlette.responses import JSONResponse
 from rollcure.config.serving import CONFIG_ENV, SERVICE_NAME
 from rollcure.core.errors import InputError
 from serving.answers import explanations, features_for, recommend, scores
-from serving.auth import BearerAuthMiddleware, install_log_redaction
+from serving.auth import BearerAuthMiddleware, install_log_redaction, require_secrets
 from serving.coalesce import Coalescer, split
 from serving.decision_log import LogUnavailable
 from serving.guard import RequestGuardMiddleware
@@ -107,6 +107,7 @@ class RollcureService:
 
         install_log_redaction(_REDACTED_LOGGERS)
         self.cfg = _load_config()
+        require_secrets(os.environ, self.cfg.serving.token_env, self.cfg.serving.salt_env)
         self.salt = resolve_salt(dict(os.environ), self.cfg.serving.salt_env)
         self.log = open_configured_log(self.cfg)
         self.holder = RuntimeHolder(self.cfg, load_runtime(self.cfg))

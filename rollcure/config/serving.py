@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 SERVICE_NAME = "rollcure"
 #: Environment variable naming the YAML config file the service process loads at start-up.
 CONFIG_ENV = "ROLLCURE_CONFIG"
+#: Environment variable that lets the service start without its secrets (a local demo only).
+INSECURE_DEV_ENV = "ROLLCURE_INSECURE_DEV"
 
 
 class ServingConfig(BaseModel):
