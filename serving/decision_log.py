@@ -43,6 +43,15 @@ decisions_table = sa.Table(
     sa.UniqueConstraint("decision_id"),
     sa.Index("ix_decisions_case_hash", "case_hash"),
 )
+#: Capacity booked per action and day (``serving.ledger``), in the same database as the decisions
+#: so a pass books its actions in the transaction that logs its decisions.
+capacity_table = sa.Table(
+    "capacity_ledger",
+    _metadata,
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("action", sa.String(64), primary_key=True),
+    sa.Column("booked", sa.Integer, nullable=False),
+)
 #: Column order of the Parquet export (the table's, less the internal sequence number).
 EXPORT_COLUMNS: tuple[str, ...] = columns("log")
 if TYPE_CHECKING:
@@ -145,12 +154,16 @@ class DecisionLog:
             )
         return cls(engine)
 
-    def append(self, records: Sequence[DecisionRecord]) -> None:
-        """Write the records in one transaction; returns only once the commit is durable."""
+    def append(self, records: Sequence[DecisionRecord], conn: sa.Connection | None = None) -> None:
+        """Write the records in one transaction (``conn``'s, when given: the caller commits);
+        returns only once the commit is durable."""
         if not records:
             return
-        with self.engine.begin() as conn:
+        if conn is not None:
             conn.execute(decisions_table.insert(), [r.as_row() for r in records])
+            return
+        with self.engine.begin() as own:
+            own.execute(decisions_table.insert(), [r.as_row() for r in records])
 
     def count(self) -> int:
         with self.engine.connect() as conn:

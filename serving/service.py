@@ -38,11 +38,12 @@ from starlette.responses import JSONResponse
 
 from rollcure.config.serving import CONFIG_ENV, SERVICE_NAME
 from rollcure.core.errors import InputError
-from serving.answers import explanations, features_for, recommend, scores
+from serving.answers import explanations, features_for, scores
 from serving.auth import BearerAuthMiddleware, install_log_redaction, require_secrets
 from serving.coalesce import Coalescer, split
 from serving.decision_log import LogUnavailable
 from serving.guard import RequestGuardMiddleware
+from serving.ledger import recommend_and_book
 from serving.request import Cases, CasesRequest, ReloadRequest, ServedCase, clock_problems, merge_key
 from serving.schemas import CaseDecision, CaseExplanation, CaseScore, ModelMetadata, ReloadResult
 
@@ -158,13 +159,14 @@ class RollcureService:
         return int(min(self.cfg.serving.coalesce_max_cases, runtime.merge_limit))
 
     def _recommend_pass(self, runtime: ModelRuntime, groups: _Groups) -> list[list[CaseDecision]]:
-        """Decide the merged requests together and log them in one commit before any is answered."""
+        """Decide the merged requests together with the capacity left today, and log them and book
+        their actions in one commit before any is answered (``serving.ledger``)."""
         cases = [c for g in groups for c in g]
-        decisions, records = recommend(
-            runtime, cases, features_for(cases, self.cfg.features), self.salt, datetime.now(UTC)
-        )
+        X = features_for(cases, self.cfg.features)  # the request's own errors, before any lock
         try:
-            self.log.append(records)
+            decisions = recommend_and_book(runtime, self.log, cases, X, self.salt, datetime.now(UTC))
+        except InputError:
+            raise
         except Exception as exc:  # noqa: BLE001 - no decision leaves unless it is logged
             logger.error("decision log append failed (%s); no decision returned", type(exc).__name__)
             raise LogUnavailable from exc

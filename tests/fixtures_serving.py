@@ -163,3 +163,13 @@ def service_client(serving_setup, tmp_path_factory):
     client.log_path = log_dir / "decisions.sqlite"
     yield client
     client.__exit__(None, None, None)
+
+
+#: Backends of the decision log the log tests run on (PostgreSQL joins when a server can start).
+LOG_BACKENDS = ("sqlite",)
+
+
+@pytest.fixture(params=LOG_BACKENDS)
+def log_url(request, tmp_path) -> str:
+    """A fresh, empty decision-log database on each backend."""
+    return f"sqlite:///{tmp_path / 'decisions.sqlite'}"
