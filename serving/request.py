@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import Annotated
 
 import bentoml
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from features.payload import CasePayload
 from features.payload_rules import refuse, request_problems
@@ -98,10 +98,11 @@ class CasesRequest(bentoml.IODescriptor):
     model_config = ConfigDict(extra="forbid")
     cases: Cases
 
-    @model_validator(mode="after")
-    def _cases_agree(self) -> CasesRequest:
-        refuse((f"cases.{path}", why) for path, why in request_problems(self.cases))
-        return self
+    @field_validator("cases")
+    @classmethod
+    def _cases_agree(cls, cases: list[ServedCase]) -> list[ServedCase]:
+        refuse((f"cases.{path}", why) for path, why in request_problems(cases))
+        return cases
 
 
 class ReloadRequest(bentoml.IODescriptor):

@@ -23,6 +23,7 @@ Configuration comes from ``$ROLLCURE_CONFIG`` (a YAML file; defaults when unset)
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -44,6 +45,7 @@ from serving.coalesce import Coalescer, split
 from serving.decision_log import LogUnavailable
 from serving.guard import RequestGuardMiddleware
 from serving.ledger import recommend_and_book
+from serving.openapi import openapi_document
 from serving.request import Cases, CasesRequest, ReloadRequest, ServedCase, clock_problems, merge_key
 from serving.schemas import CaseDecision, CaseExplanation, CaseScore, ModelMetadata, ReloadResult
 
@@ -228,6 +230,11 @@ class RollcureService:
         swapped = force or previous != now.model_version
         return ReloadResult(previous_version=previous, model_version=now.model_version, swapped=swapped)
 
+    @info_app.get("/docs.json", include_in_schema=False)
+    def openapi(self) -> JSONResponse:
+        """The OpenAPI document, corrected (``serving.openapi``); it takes the place of BentoML's."""
+        return JSONResponse(_openapi())
+
     @info_app.get("/metadata", response_model=ModelMetadata)
     def metadata(self) -> ModelMetadata:
         """Model name, version, alias, feature list and config hash of what is being served."""
@@ -241,6 +248,11 @@ class RollcureService:
             config_hash=rt.config_hash,
             has_policy=rt.has_policy,
         )
+
+
+@functools.cache
+def _openapi() -> dict[str, Any]:
+    return openapi_document(RollcureService.openapi_spec.asdict())  # type: ignore[attr-defined]
 
 
 # added by the @bentoml.service decorator, which is typed as returning the class unchanged

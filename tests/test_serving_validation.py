@@ -179,3 +179,25 @@ def test_client_errors_are_logged_at_info_with_paths_but_not_client_keys(
     assert rejected and all(rec.levelno == logging.INFO for rec in rejected)
     assert "cases.0.loan.principal" in rejected[0].getMessage()
     assert "cases.0.borrower.<extra>" in rejected[0].getMessage()
+
+
+def test_openapi_is_3_1_with_every_status_and_the_bearer_scheme(service_client):
+    """Defect 9: 3.0.2 declared with 3.1 nullables, ``detail`` a string, statuses and auth missing."""
+    spec = service_client.get("/docs.json").json()
+    assert spec["openapi"] == "3.1.0"
+    assert spec["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "ROLLCURE_API_TOKEN",
+    }
+    assert spec["security"] == [{"bearerAuth": []}]
+    assert spec["paths"]["/healthz"]["get"]["security"] == []
+    recommend = spec["paths"]["/recommend"]["post"]["responses"]
+    assert {"200", "400", "401", "413", "415", "422", "429", "503"} <= set(recommend)
+    assert "409" in spec["paths"]["/reload"]["post"]["responses"]
+    for name in ("Error", "InvalidArgument"):
+        assert spec["components"]["schemas"][name]["properties"]["detail"]["type"] == "array"
+    body = spec["paths"]["/score"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["additionalProperties"] is False  # unknown top-level fields are refused
+    force = spec["paths"]["/reload"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert force["properties"]["force"]["type"] == "boolean"
