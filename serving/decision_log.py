@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib.util
 import json
 import logging
 import os
@@ -136,6 +137,8 @@ class DecisionLog:
         except sa.exc.ArgumentError as exc:
             raise InputError(f"serving.decision_log_url: not a database URL ({exc})") from exc
         kwargs: dict[str, Any] = {"future": True}
+        if parsed.drivername == "postgresql" and importlib.util.find_spec("psycopg") is not None:
+            parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3 (the lock's), not psycopg2
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 _private_file(Path(parsed.database))
