@@ -72,7 +72,7 @@ def _isin(values) -> pa.Check:
 
 
 def _amount(nullable: bool = False) -> pa.Column:
-    return _col("float64", pa.Check.in_range(0, MAX_AMOUNT), nullable=nullable)
+    return _col("float64", pa.Check.ge(0), pa.Check.le(MAX_AMOUNT), nullable=nullable)
 
 
 #: The lender's own repayment status code range (UCI: -2 no consumption, -1 paid in full,
@@ -133,9 +133,9 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "paid_amount": _amount(),
             "balance": _amount(),
             "arrears": _amount(),
-            "dpd": _col("int64", pa.Check.in_range(0, MAX_DPD)),
+            "dpd": _col("int64", pa.Check.ge(0), pa.Check.le(MAX_DPD)),
             "bucket": _col(str, _isin(BUCKETS)),
-            "missed_instalments": _col("int64", pa.Check.in_range(0, MAX_MISSED_INSTALMENTS)),
+            "missed_instalments": _col("int64", pa.Check.ge(0), pa.Check.le(MAX_MISSED_INSTALMENTS)),
             **OPTIONAL_COLUMNS["cycles"],
         }
     ),
