@@ -1,18 +1,24 @@
 """The BentoML service: recommend, score, explain, metadata, reload; health from the loaded bundle.
 
-``RollcureService.__init__`` loads the configured registry alias once, opens the decision log and
-installs log redaction. Every API takes a list of ``serving.request.ServedCase`` (the feature
-stage's ``CasePayload``); pydantic rejects malformed or wrong-typed input with HTTP 400 and field
-paths before any code runs, and the handlers turn the feature code's ``InputError`` into HTTP 422
-and oversized batches into 413.
-``/recommend`` appends every decision to the durable log before it returns; if the log cannot be
-written it answers 503 and gives no decision.
+``RollcureService.__init__`` refuses to start without the API token and the case-id salt (unless
+in insecure dev mode), loads the configured registry alias once (its files checked against the
+digests recorded at registration), opens the decision log and installs log redaction. Two ASGI
+middlewares run before BentoML reads a request: the bearer token (401, 429 after repeated
+failures) and the body guard (415 unless JSON, 413 over ``serving.max_body_bytes``). The body is
+``serving.request.CasesRequest``: pydantic refuses malformed, out-of-range or impossible cases, and
+cases that contradict each other, with HTTP 400 and field paths before any code runs; the handlers
+turn an ``as_of`` beyond the server's clock and the feature code's ``InputError`` into HTTP 422 and
+oversized batches into 413.
+``/recommend`` appends every decision to the durable log, and books its actions in the capacity
+ledger, in one commit before it returns (``serving.ledger``); if the log cannot be written it
+answers 503 and gives no decision.
 
 Concurrent requests of one endpoint are decided together (``serving.coalesce``): one feature build,
 one model pass and, for ``/recommend``, one log commit for all of them, then each gets its own
 slice. Requests share a pass only when no case can be affected by the others: no shared loan or
 borrower (payloads of one loan merge into one history), the same optional tables, and at most
-``ModelRuntime.merge_limit`` cases (so no action capacity binds); each case's arm draw is seeded by
+``ModelRuntime.merge_limit`` cases (so no cycle capacity binds; only the day's ledger running
+short can make pass-mates share what is left); each case's arm draw is seeded by
 its own inputs. A pass uses one model, read once, so a hot swap never splits it. The handlers are
 ``async``: BentoML runs sync handlers one at a time on a single thread, which queued every request
 behind the previous one.
