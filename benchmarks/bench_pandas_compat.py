@@ -102,6 +102,7 @@ def in_process(data: Path, requests: int) -> dict:
     from serving.service import RollcureService
 
     os.environ["ROLLCURE_DATA_DIR"] = str(data.resolve())
+    os.environ.setdefault("ROLLCURE_INSECURE_DEV", "1")  # a loopback benchmark: no token or salt needed
     work = Path(tempfile.mkdtemp(prefix="rollcure-bench-compat-"))
     cfg = load_config(None)
     serving = {**cfg.serving.model_dump(), "decision_log_url": f"sqlite:///{work / 'd.sqlite'}"}

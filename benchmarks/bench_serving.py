@@ -122,6 +122,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="rollcure-bench-"))
     os.environ["ROLLCURE_DATA_DIR"] = str(args.data.resolve())
+    os.environ.setdefault("ROLLCURE_INSECURE_DEV", "1")  # a loopback benchmark: no token or salt needed
     cfg = load_config(None)
     serving = {"decision_log_url": f"sqlite:///{work / 'd.sqlite'}"}
     if args.workers is not None:

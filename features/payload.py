@@ -10,17 +10,27 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from typing import TYPE_CHECKING, Literal, TypeAlias
+from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 from pandas.api.extensions import ExtensionArray, ExtensionDtype
 from pandas.api.types import pandas_dtype
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
 
+from features.payload_rules import case_problems, refuse
 from features.registry import ACTION_WINDOW_DAYS, CONTACT_WINDOW_DAYS
-from features.schemas import OPTIONAL_DTYPES, STATUS_CODE_MAX, STATUS_CODE_MIN, TABLE_DTYPES
+from features.schemas import (
+    DATE_MIN,
+    MAX_AMOUNT,
+    MAX_DPD,
+    MAX_MISSED_INSTALMENTS,
+    OPTIONAL_DTYPES,
+    STATUS_CODE_MAX,
+    STATUS_CODE_MIN,
+    TABLE_DTYPES,
+)
 from rollcure.core.catalogue import ACTIONS
 from rollcure.core.domain import (
     BUCKETS,
@@ -64,51 +74,67 @@ else:
 Column: TypeAlias = np.ndarray | ExtensionArray
 MAX_PAYLOAD_CYCLES = 60
 _STRICT = ConfigDict(extra="forbid")
+_DATE_MIN = DATE_MIN.to_pydatetime()
+
+
+def _local_since_1900(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is not None:  # the tables' date-times are naive; comparing them would fail
+        raise ValueError("time zone given (date-times are local without an offset, e.g. 2025-06-30T00:00:00)")
+    if value < _DATE_MIN:
+        raise ValueError(f"before {_DATE_MIN:%Y-%m-%d}")
+    return value
+
+
+# The contract's ranges (``features.schemas``), so a request is held to what a book is held to.
+#: A local date-time (no offset) no earlier than ``features.schemas.DATE_MIN``.
+Timestamp = Annotated[dt.datetime, AfterValidator(_local_since_1900)]
+#: A money amount in [0, MAX_AMOUNT].
+Amount = Annotated[float, Field(ge=0, le=MAX_AMOUNT)]
 
 
 class BorrowerRecord(BaseModel):
     model_config = _STRICT
     borrower_id: int
     age: int = Field(ge=18, le=110)
-    monthly_income: float | None = Field(ge=0)
+    monthly_income: Amount | None
     employment: Employment | None
     region: Region | None
     bureau_score: int = Field(ge=300, le=850)
-    other_debt: float | None = Field(ge=0)
+    other_debt: Amount | None
     dependants: int = Field(ge=0, le=20)
-    phone_verified: bool
-    address_verified: bool
+    phone_verified: StrictBool
+    address_verified: StrictBool
 
 
 class LoanRecord(BaseModel):
     model_config = _STRICT
     loan_id: int
     product: Product
-    origination_date: dt.datetime
-    principal: float = Field(gt=0)
+    origination_date: Timestamp
+    principal: float = Field(gt=0, le=MAX_AMOUNT)
     annual_rate: float | None = Field(ge=0, le=1)
     term_months: int = Field(ge=0, le=600, description="0 for a revolving line with no term")
-    instalment: float = Field(ge=0)
+    instalment: Amount
     collateral_type: CollateralType
-    collateral_value: float = Field(ge=0)
-    has_guarantor: bool
-    disputed: bool = False
-    deceased: bool = False
-    bankrupt: bool = False
-    fraud_suspected: bool = False
-    flag_date: dt.datetime | None = None
+    collateral_value: Amount
+    has_guarantor: StrictBool
+    disputed: StrictBool = False
+    deceased: StrictBool = False
+    bankrupt: StrictBool = False
+    fraud_suspected: StrictBool = False
+    flag_date: Timestamp | None = None
 
 
 class CycleRecord(BaseModel):
     model_config = _STRICT
-    cycle_date: dt.datetime
-    due_amount: float = Field(ge=0)
-    paid_amount: float = Field(ge=0)
-    balance: float = Field(ge=0)
-    arrears: float = Field(ge=0)
-    dpd: int = Field(ge=0)
+    cycle_date: Timestamp
+    due_amount: Amount
+    paid_amount: Amount
+    balance: Amount
+    arrears: Amount
+    dpd: int = Field(ge=0, le=MAX_DPD)
     bucket: Bucket | None = None
-    missed_instalments: int = Field(ge=0)
+    missed_instalments: int = Field(ge=0, le=MAX_MISSED_INSTALMENTS)
     status_code: int | None = Field(
         default=None,
         ge=STATUS_CODE_MIN,
@@ -120,19 +146,19 @@ class CycleRecord(BaseModel):
 
 class ContactRecord(BaseModel):
     model_config = _STRICT
-    ts: dt.datetime
+    ts: Timestamp
     channel: Channel
     party: Party
     outcome: Outcome
-    ptp_amount: float | None = Field(default=None, ge=0)
-    ptp_date: dt.datetime | None = None
+    ptp_amount: Amount | None = None
+    ptp_date: Timestamp | None = None
 
 
 class ActionRecord(BaseModel):
     model_config = _STRICT
-    decided_at: dt.datetime
+    decided_at: Timestamp
     action: ActionName
-    cost: float = Field(ge=0)
+    cost: Amount
     propensity: float = Field(default=1.0, ge=0, le=1)
 
 
@@ -142,7 +168,7 @@ class CasePayload(BaseModel):
     lender keeps no such history (features become NaN); ``[]`` means there were none."""
 
     model_config = _STRICT
-    as_of: dt.datetime
+    as_of: Timestamp
     borrower: BorrowerRecord
     loan: LoanRecord
     cycles: list[CycleRecord] = Field(min_length=1, max_length=MAX_PAYLOAD_CYCLES)
@@ -157,6 +183,7 @@ class CasePayload(BaseModel):
         for c in self.cycles:
             if c.bucket is not None and c.bucket != bucket_of([c.dpd])[0]:
                 raise ValueError(f"cycles: bucket {c.bucket} does not match dpd {c.dpd}")
+        refuse(case_problems(self))
         return self
 
 

@@ -19,11 +19,13 @@ from rollcure.core.domain import (
     COLLATERAL_TYPES,
     EMPLOYMENTS,
     FLAGS,
+    NO_COLLATERAL,
     OUTCOMES,
     PARTIES,
     PRODUCTS,
     REGIONS,
     bucket_of,
+    dpd_matches_missed,
 )
 from rollcure.core.errors import InputError
 from rollcure.core.io import OPTIONAL_TABLES, TABLES
@@ -38,6 +40,18 @@ KEYS: dict[str, tuple[str, ...]] = {
 }
 _SHOW = 3
 _DT = "datetime64[ns]"
+
+# Physical ranges of the raw tables, declared once: the pandera schemas below and the serving
+# request models (``features.payload``) both read them, so a book and a request obey one contract.
+#: Largest amount (principal, balances, payments, collateral, income) any record may carry.
+MAX_AMOUNT = 1e8
+#: Most days past due a cycle may report (about 27 years), and most instalments it may count as missed.
+MAX_DPD = 10_000
+MAX_MISSED_INSTALMENTS = 600
+#: Earliest date-time any record may carry.
+DATE_MIN = pd.Timestamp("1900-01-01")
+#: Arrears may exceed the balance by rounding at most (currency units).
+ARREARS_TOLERANCE = 0.01
 
 
 class TableValidationError(InputError):
@@ -57,8 +71,8 @@ def _isin(values) -> pa.Check:
     return pa.Check.isin(list(values))
 
 
-def _amount() -> pa.Column:
-    return _col("float64", pa.Check.ge(0))
+def _amount(nullable: bool = False) -> pa.Column:
+    return _col("float64", pa.Check.ge(0), pa.Check.le(MAX_AMOUNT), nullable=nullable)
 
 
 #: The lender's own repayment status code range (UCI: -2 no consumption, -1 paid in full,
@@ -84,11 +98,11 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
         {
             "borrower_id": _col("int64"),
             "age": _col("int64", pa.Check.in_range(18, 110)),
-            "monthly_income": _col("float64", pa.Check.ge(0), nullable=True),
+            "monthly_income": _amount(nullable=True),
             "employment": _col(str, _isin(EMPLOYMENTS), nullable=True),
             "region": _col(str, _isin(REGIONS), nullable=True),
             "bureau_score": _col("int64", pa.Check.in_range(300, 850)),
-            "other_debt": _col("float64", pa.Check.ge(0), nullable=True),
+            "other_debt": _amount(nullable=True),
             "dependants": _col("int64", pa.Check.in_range(0, 20)),
             "phone_verified": _col("bool"),
             "address_verified": _col("bool"),
@@ -99,8 +113,8 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "loan_id": _col("int64"),
             "borrower_id": _col("int64"),
             "product": _col(str, _isin(PRODUCTS)),
-            "origination_date": _col(_DT),
-            "principal": _col("float64", pa.Check.gt(0)),
+            "origination_date": _col(_DT, pa.Check.ge(DATE_MIN)),
+            "principal": _col("float64", pa.Check.gt(0), pa.Check.le(MAX_AMOUNT)),
             "annual_rate": _col("float64", pa.Check.in_range(0, 1), nullable=True),
             "term_months": _col("int64", pa.Check.in_range(0, 600)),  # 0: revolving, no term
             "instalment": _amount(),
@@ -114,32 +128,32 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "cycles": pa.DataFrameSchema(
         {
             "loan_id": _col("int64"),
-            "cycle_date": _col(_DT),
+            "cycle_date": _col(_DT, pa.Check.ge(DATE_MIN)),
             "due_amount": _amount(),
             "paid_amount": _amount(),
             "balance": _amount(),
             "arrears": _amount(),
-            "dpd": _col("int64", pa.Check.ge(0)),
+            "dpd": _col("int64", pa.Check.ge(0), pa.Check.le(MAX_DPD)),
             "bucket": _col(str, _isin(BUCKETS)),
-            "missed_instalments": _col("int64", pa.Check.ge(0)),
+            "missed_instalments": _col("int64", pa.Check.ge(0), pa.Check.le(MAX_MISSED_INSTALMENTS)),
             **OPTIONAL_COLUMNS["cycles"],
         }
     ),
     "contacts": pa.DataFrameSchema(
         {
             "loan_id": _col("int64"),
-            "ts": _col(_DT),
+            "ts": _col(_DT, pa.Check.ge(DATE_MIN)),
             "channel": _col(str, _isin(CHANNELS)),
             "party": _col(str, _isin(PARTIES)),
             "outcome": _col(str, _isin(OUTCOMES)),
-            "ptp_amount": _col("float64", pa.Check.ge(0), nullable=True),
+            "ptp_amount": _amount(nullable=True),
             "ptp_date": _col(_DT, nullable=True),
         }
     ),
     "actions": pa.DataFrameSchema(
         {
             "loan_id": _col("int64"),
-            "decided_at": _col(_DT),
+            "decided_at": _col(_DT, pa.Check.ge(DATE_MIN)),
             "action": _col(str, _isin(ACTIONS)),
             "cost": _amount(),
             "propensity": _col("float64", pa.Check.in_range(0, 1)),
@@ -261,8 +275,21 @@ def _cross_problems(tables: dict[str, pd.DataFrame]) -> list[tuple[str, str, str
     add(
         "cycles",
         "arrears",
-        (cycles["arrears"] > cycles["balance"] + 0.01).to_numpy(),
+        (cycles["arrears"] > cycles["balance"] + ARREARS_TOLERANCE).to_numpy(),
         "arrears above balance",
+    )
+    add(
+        "cycles",
+        "dpd",
+        ~dpd_matches_missed(cycles["dpd"], cycles["missed_instalments"]),
+        "dpd cannot go with missed_instalments (rollcure.core.domain.dpd_matches_missed)",
+    )
+    loans = tables["loans"]
+    add(
+        "loans",
+        "collateral_value",
+        ((loans["collateral_type"] == NO_COLLATERAL) & (loans["collateral_value"] > 0)).to_numpy(),
+        "a collateral value without collateral",
     )
     if "contacts" in tables:
         c = tables["contacts"]

@@ -14,6 +14,7 @@ anything, so a bundle folder from a shared artifact store cannot run code when i
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
@@ -23,6 +24,7 @@ import pandas as pd
 
 from models.calibration import Calibrator
 from models.classifiers import GBMClassifier
+from models.digest import check_digests
 from models.explain import REASON_COLUMNS, top_reasons
 from models.feature_spec import FeatureSpec, spec_from_dicts
 from models.lgb_input import column_positions
@@ -244,11 +246,14 @@ class Bundle:
         return path
 
     @classmethod
-    def load(cls, path: Path) -> Bundle:
-        """Read a bundle folder written by :meth:`save`."""
+    def load(cls, path: Path, digests: Mapping[str, str] | None = None) -> Bundle:
+        """Read a bundle folder written by :meth:`save`; with ``digests`` (``models.digest``, as
+        recorded at registration) every file is checked against them before anything is read."""
         path = Path(path)
         if not (path / _MANIFEST).is_file():
             raise InputError(f"bundle: {path} is not a bundle folder ({_MANIFEST} missing)")
+        if digests is not None:
+            check_digests(path, digests)
         manifest = json.loads((path / _MANIFEST).read_text())
         if manifest.get("format") != BUNDLE_FORMAT:
             raise InputError(

@@ -42,6 +42,8 @@ def _mlflow_type(annotation: Any) -> tuple[Any, bool]:
     from mlflow.types.schema import Array, DataType, Object, Property
 
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:  # ranges and validators (``features.payload.Amount``): the base type
+        return _mlflow_type(args[0])
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in args if a is not type(None)]
         if len(inner) != 1:

@@ -8,11 +8,16 @@ example), so any MLflow client can ``mlflow.pyfunc.load_model("models:/<name>@ch
 decide a payload frame, while ``load_bundle`` reads the same folder back as a ``Bundle`` for the
 service; aliases (``challenger``, ``champion``) replace deprecated registry stages. mlflow is
 imported inside the functions: importing it costs seconds.
+
+Registering records the SHA-256 of every bundle file (``models.digest``) as a tag of the model
+version and of its logged model; ``load_bundle`` hands them to ``Bundle.load``, which refuses a
+folder that differs, and refuses a version that has none recorded.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -22,6 +27,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from models.bundle import Bundle
+from models.digest import folder_digests
 from rollcure.config import RollcureConfig
 from rollcure.core.errors import InputError
 
@@ -35,6 +41,8 @@ BUNDLE_ARTIFACT = "bundle"
 TRACKING_ENV = "MLFLOW_TRACKING_URI"
 #: How MLflow 3 names a logged model as a model version's source.
 _LOGGED_MODEL = "models:/"
+#: Tag (on the model version and its logged model) holding the bundle files' SHA-256 as JSON.
+DIGESTS_TAG = "rollcure.bundle_sha256"
 
 
 def tracking_uri(cfg: RollcureConfig) -> str:
@@ -126,6 +134,7 @@ def register_bundle(
         )
     with tempfile.TemporaryDirectory() as tmp, tracking(cfg), _in_run(run_id):
         folder = bundle.save(Path(tmp) / BUNDLE_ARTIFACT)
+        digests = json.dumps(folder_digests(folder), sort_keys=True)
         info = mlflow.pyfunc.log_model(
             name=BUNDLE_ARTIFACT,
             loader_module=LOADER_MODULE,
@@ -136,6 +145,9 @@ def register_bundle(
             registered_model_name=name,
         )
     version = str(info.registered_model_version)
+    c.set_model_version_tag(name, version, DIGESTS_TAG, digests)
+    if getattr(info, "model_id", None):
+        c.set_logged_model_tags(info.model_id, {DIGESTS_TAG: digests})
     c.set_registered_model_alias(name, alias, version)
     return version
 
@@ -187,6 +199,7 @@ def load_bundle(cfg: RollcureConfig, ref: str = CHAMPION) -> Bundle:
     if source.startswith(_LOGGED_MODEL):  # resolved by MLflow through its process-wide store,
         # which need not be this one: ask this store where the logged model lives
         source = client(cfg).get_logged_model(source.removeprefix(_LOGGED_MODEL)).artifact_location
+    digests = _recorded_digests(cfg, mv)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(
@@ -194,9 +207,25 @@ def load_bundle(cfg: RollcureConfig, ref: str = CHAMPION) -> Bundle:
                 artifact_uri=source, dst_path=tmp, tracking_uri=uri, registry_uri=uri
             )
         )
-        bundle = Bundle.load(local / _bundle_folder(local))
+        bundle = Bundle.load(local / _bundle_folder(local), digests=digests)
     bundle.metadata = {**bundle.metadata, "registered_version": str(mv.version), "run_id": mv.run_id}
     return bundle
+
+
+def _recorded_digests(cfg: RollcureConfig, mv: ModelVersion) -> dict[str, str]:
+    """The file digests recorded at registration: the version's tag, else its logged model's (a
+    version created by hand from a registered source shares that source's digests)."""
+    recorded = (mv.tags or {}).get(DIGESTS_TAG)
+    source = mv.source or ""
+    if recorded is None and source.startswith(_LOGGED_MODEL):
+        logged = client(cfg).get_logged_model(source.removeprefix(_LOGGED_MODEL))
+        recorded = (logged.tags or {}).get(DIGESTS_TAG)
+    if recorded is None:
+        raise InputError(
+            f"model: version {mv.version} of {mv.name!r} has no file digests recorded at registration; "
+            "register it again (`rollcure train`) so its artifact can be checked"
+        )
+    return dict(json.loads(recorded))
 
 
 def _bundle_folder(model_dir: Path) -> str:

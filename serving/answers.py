@@ -95,12 +95,14 @@ def recommend(
     X: pd.DataFrame,
     salt: str,
     decided_at: datetime,
+    capacities: list[float] | None = None,
 ) -> tuple[list[CaseDecision], list[DecisionRecord]]:
-    """Decisions for a batch of cases (request order) and the audit records to append first."""
+    """Decisions for a batch of cases (request order) and the audit records to append first;
+    ``capacities`` as ``serving.pipeline.decide_cases`` takes them."""
     digests = [inputs_digest(p.model_dump(mode="json")) for p in payloads]
     # the decision's columns as arrays: building frames only to read them back cost more per
     # request than the decision itself
-    decided = decide_cases(runtime.bundle, X, case_seeds(digests))
+    decided = decide_cases(runtime.bundle, X, case_seeds(digests), capacities)
     frame, reasons = decided.columns, decided.reason_lists()
     n = len(X)
     stamp = decided_at.isoformat()

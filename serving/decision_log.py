@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib.util
 import json
 import logging
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +43,15 @@ decisions_table = sa.Table(
     *sql_columns(),
     sa.UniqueConstraint("decision_id"),
     sa.Index("ix_decisions_case_hash", "case_hash"),
+)
+#: Capacity booked per action and day (``serving.ledger``), in the same database as the decisions
+#: so a pass books its actions in the transaction that logs its decisions.
+capacity_table = sa.Table(
+    "capacity_ledger",
+    _metadata,
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("action", sa.String(64), primary_key=True),
+    sa.Column("booked", sa.Integer, nullable=False),
 )
 #: Column order of the Parquet export (the table's, less the internal sequence number).
 EXPORT_COLUMNS: tuple[str, ...] = columns("log")
@@ -69,9 +80,14 @@ def inputs_digest(payload: dict[str, Any]) -> str:
 
 
 def resolve_salt(env: dict[str, str], salt_env: str) -> str:
-    """The salt from the environment, or the development salt with a warning."""
+    """The salt from the environment; the development salt (with a warning) only in insecure dev
+    mode, since hashes keyed by a salt in the source reverse to the ids by counting."""
+    from serving.auth import insecure_dev
+
     salt = env.get(salt_env, "")
     if not salt:
+        if not insecure_dev(env):
+            raise InputError(f"{salt_env} is not set: the decision log needs a secret salt")
         logger.warning("%s is not set: the decision log hashes case ids with the development salt", salt_env)
         return DEV_SALT
     return salt
@@ -79,6 +95,19 @@ def resolve_salt(env: dict[str, str], salt_env: str) -> str:
 
 def default_url(data_dir: Path) -> str:
     return f"sqlite:///{Path(data_dir).resolve() / 'decisions.sqlite'}"
+
+
+def _private_file(path: Path) -> None:
+    """Create the log file 0600 (and any folder it needs 0700) before SQLite opens it; SQLite gives
+    its -wal and -shm files the same mode. An existing file is made 0600 too: it holds hashes an
+    outsider could try to reverse, and scores of real people."""
+    missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700)
+        folder.chmod(0o700)  # mkdir's mode is filtered by the umask
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    path.chmod(0o600)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -108,9 +137,11 @@ class DecisionLog:
         except sa.exc.ArgumentError as exc:
             raise InputError(f"serving.decision_log_url: not a database URL ({exc})") from exc
         kwargs: dict[str, Any] = {"future": True}
+        if parsed.drivername == "postgresql" and importlib.util.find_spec("psycopg") is not None:
+            parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3 (the lock's), not psycopg2
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                _private_file(Path(parsed.database))
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         engine = sa.create_engine(parsed, **kwargs)
         if parsed.get_backend_name() == "sqlite":
@@ -126,12 +157,16 @@ class DecisionLog:
             )
         return cls(engine)
 
-    def append(self, records: Sequence[DecisionRecord]) -> None:
-        """Write the records in one transaction; returns only once the commit is durable."""
+    def append(self, records: Sequence[DecisionRecord], conn: sa.Connection | None = None) -> None:
+        """Write the records in one transaction (``conn``'s, when given: the caller commits);
+        returns only once the commit is durable."""
         if not records:
             return
-        with self.engine.begin() as conn:
+        if conn is not None:
             conn.execute(decisions_table.insert(), [r.as_row() for r in records])
+            return
+        with self.engine.begin() as own:
+            own.execute(decisions_table.insert(), [r.as_row() for r in records])
 
     def count(self) -> int:
         with self.engine.connect() as conn:

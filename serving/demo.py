@@ -7,6 +7,7 @@ get, and prints the recommendations when a rich console is passed.
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from rollcure.config import RollcureConfig
+from rollcure.config.serving import INSECURE_DEV_ENV
 
 DEMO_CASES = 5
 
@@ -69,7 +71,12 @@ def service_demo(
         config_path = write_config(cfg, Path(cfg.data_dir) / "serving" / "demo-config.yaml")
     port = port or _free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = start_service(cfg, config_path, port, log_path=Path(cfg.data_dir) / "serving" / "demo-server.log")
+    # A local demo: the service starts without a token or a salt, and says so.
+    if console is not None:
+        console.print("[yellow]demo service in insecure dev mode (--insecure-dev): no token, dev salt")
+    env = {**os.environ, INSECURE_DEV_ENV: "1"}
+    log_path = Path(cfg.data_dir) / "serving" / "demo-server.log"
+    proc = start_service(cfg, config_path, port, env=env, log_path=log_path)
     try:
         ready_s = wait_ready(url, proc)
         decisions = post_json(url + "/recommend", {"cases": payloads})

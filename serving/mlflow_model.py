@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
+from features.payload_rules import request_problems
 from models.bundle import Bundle
 from models.policy import DECISION_COLUMNS
 from registry.pyfunc import INPUT_COLUMNS, OUTPUT_COLUMNS
@@ -60,6 +61,8 @@ def frame_payloads(frame: pd.DataFrame) -> list[ServedCase]:
             raise InputError(
                 f"payload frame row {i}: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}"
             ) from exc
+    for path, why in request_problems(cases):  # the rows together, as the service checks a request
+        raise InputError(f"payload frame row {path}: {why}")
     return cases
 
 

@@ -60,18 +60,21 @@ def _scores_only(bundle: Bundle, X: pd.DataFrame) -> dict[str, np.ndarray]:
     return columns
 
 
-def decide_cases(bundle: Bundle, X: pd.DataFrame, seed: int | np.ndarray) -> Decisions:
+def decide_cases(
+    bundle: Bundle, X: pd.DataFrame, seed: int | np.ndarray, capacities: list[float] | None = None
+) -> Decisions:
     """Decision, scores and reasons for every case of a feature frame (``Decisions.to_frame`` for a
     frame).
 
     With a policy this is ``models.policy.decide`` (``DECISION_COLUMNS`` plus the expected value
     of every action as ``ev_<action>`` and the why-not texts); without one, serving answers with
     scores and reasons only (``DECISION_COLUMNS``, no action) rather than inventing an action.
-    ``seed`` (one int, or one per case) goes to the policy unchanged; the reasons come from
-    ``models.policy.decision_reasons`` either way.
+    ``seed`` (one int, or one per case) goes to the policy unchanged, and so do ``capacities``
+    (ACTIONS order; default the policy's per-cycle ones; the service passes what its capacity
+    ledger has left today); the reasons come from ``models.policy.decision_reasons`` either way.
     """
     if not X.index.equals(pd.RangeIndex(len(X))):  # a copy of the frame otherwise
         X = X.reset_index(drop=True)
     if has_policy(bundle):
-        return decide(bundle, X, seed=seed)
+        return decide(bundle, X, seed=seed, capacities=capacities)
     return Decisions(_scores_only(bundle, X), decision_reasons(bundle, X))

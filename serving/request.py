@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Annotated
 
-from pydantic import BaseModel, model_validator
+import bentoml
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from features.payload import CasePayload
+from features.payload_rules import refuse, request_problems
+from serving.examples import EXAMPLE_CASE
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 #: The raw tables hold date-times as datetime64[ns], which spans 1677-09-21 .. 2262-04-11.
@@ -74,3 +78,49 @@ def merge_key(cases: list[ServedCase]) -> tuple[tuple[bool, bool, bool], frozens
         [("loan", p.loan.loan_id) for p in cases] + [("borrower", p.borrower.borrower_id) for p in cases]
     )
     return kind, keys
+
+
+Cases = Annotated[
+    list[ServedCase],
+    Field(
+        min_length=1, description="One or more overdue cases.", json_schema_extra={"example": [EXAMPLE_CASE]}
+    ),
+]
+
+
+class CasesRequest(bentoml.IODescriptor):
+    """The body of ``/recommend``, ``/score`` and ``/explain``: ``{"cases": [...]}`` and nothing else.
+
+    Declared here rather than derived by BentoML from the handler's signature, because the derived
+    model lets unknown top-level fields through and cannot compare the cases with each other.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    cases: Cases
+
+    @field_validator("cases")
+    @classmethod
+    def _cases_agree(cls, cases: list[ServedCase]) -> list[ServedCase]:
+        refuse((f"cases.{path}", why) for path, why in request_problems(cases))
+        return cases
+
+
+class ReloadRequest(bentoml.IODescriptor):
+    """The body of ``/reload``: ``force`` is a JSON boolean (``0`` or ``"yes"`` is a 400)."""
+
+    model_config = ConfigDict(extra="forbid")
+    force: StrictBool = Field(default=False, description="Swap even when the alias has not moved.")
+
+
+def clock_problems(
+    cases: Sequence[CasePayload], now: dt.datetime, ahead: dt.timedelta
+) -> Iterator[tuple[str, str]]:
+    """(field path, problem) for every case dated after the server's clock (plus ``ahead``).
+
+    A request model cannot read a clock, so the service calls this with its own ``now`` (naive
+    local time, the contract's date-times) and the configured tolerance.
+    """
+    latest = now + ahead
+    for i, case in enumerate(cases):
+        if case.as_of > latest:
+            yield f"cases.{i}.as_of", f"later than the server's clock {now:%Y-%m-%dT%H:%M} + {ahead}"

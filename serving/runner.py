@@ -19,7 +19,7 @@ import httpx
 import yaml
 
 from rollcure.config import DATA_DIR_ENV, RollcureConfig
-from rollcure.config.serving import CONFIG_ENV, SERVICE_NAME
+from rollcure.config.serving import CONFIG_ENV, INSECURE_DEV_ENV, SERVICE_NAME
 from rollcure.core.errors import InputError
 
 BENTOML_OPTIONS_ENV = "BENTOML_CONFIG_OPTIONS"
@@ -134,7 +134,8 @@ def _signal_all(pids: list[int], sig: int) -> None:
 
 
 def stop_service(proc: subprocess.Popen, sig: int = signal.SIGTERM, grace: float = 10.0) -> None:
-    """Signal the service's whole process tree (CLI, supervisor, workers); SIGKILL what outlives ``grace``.
+    """Signal the service's whole process tree (CLI, supervisor, workers); SIGKILL what outlives ``grace``
+    (counted from the signal).
 
     The tree is collected before signalling: BentoML starts each worker in a process group of its
     own, so signalling the supervisor's group alone would leave workers running (and, after a
@@ -142,11 +143,11 @@ def stop_service(proc: subprocess.Popen, sig: int = signal.SIGTERM, grace: float
     """
     pids = process_tree(proc.pid)
     _signal_all(pids, sig)
+    deadline = time.monotonic() + grace
     try:
         proc.wait(timeout=grace)
     except subprocess.TimeoutExpired:
         pass
-    deadline = time.monotonic() + grace
     while time.monotonic() < deadline and any(
         Path(f"/proc/{p}").exists() and not _is_zombie(p) for p in pids[1:]
     ):
@@ -171,15 +172,54 @@ def check_servable(cfg: RollcureConfig) -> str:
     return registered_version(cfg, cfg.serving.model_alias)
 
 
-def serve_forever(cfg: RollcureConfig, config_path: Path | None, port: int | None = None) -> int:
-    """`rollcure serve`: run in the foreground until interrupted; returns the exit code."""
+def serve_forever(
+    cfg: RollcureConfig, config_path: Path | None, port: int | None = None, insecure_dev: bool = False
+) -> int:
+    """`rollcure serve`: run in the foreground until interrupted; returns the exit code.
+
+    Refuses (an input error, exit 2) without the API token and the case-id salt in the environment
+    unless ``insecure_dev``, which the service is then told through ``ROLLCURE_INSECURE_DEV``.
+    """
+    from serving.auth import require_secrets
+
     check_servable(cfg)
     env = service_env(cfg, config_path)
+    if insecure_dev:
+        env[INSECURE_DEV_ENV] = "1"
+    require_secrets(env, cfg.serving.token_env, cfg.serving.salt_env)
     if config_path is None:
         # No file given: hand the effective config (e.g. a --data override) to the service.
         config_path = write_config(cfg, Path(cfg.data_dir) / "serving" / "service-config.yaml")
         env[CONFIG_ENV] = str(config_path.resolve())
+    proc = subprocess.Popen(service_command(cfg, port), env=env, start_new_session=True)
+    return _run_until_signalled(proc, cfg.serving.shutdown_grace_seconds)
+
+
+class _Stop(Exception):
+    """SIGTERM or SIGINT reached `rollcure serve`."""
+
+
+def _raise_stop(signum: int, _frame: object) -> None:
+    raise _Stop(signum)
+
+
+def _run_until_signalled(proc: subprocess.Popen, grace: float) -> int:
+    """Wait for the server; on SIGTERM or SIGINT stop its whole process tree within ``grace``.
+
+    The server runs in a session of its own, so a signal to `rollcure serve` (a process manager's
+    SIGTERM, Ctrl-C's SIGINT) reaches only this process, which passes SIGTERM to every process of
+    the tree (BentoML's workers finish their in-flight requests, then exit) and kills what is still
+    there after the grace period. Before, the signal killed only this process and left BentoML's
+    supervisor and workers serving on the port.
+    """
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        return subprocess.call(service_command(cfg, port), env=env)
-    except KeyboardInterrupt:
+        return proc.wait()
+    except _Stop:
+        stop_service(proc, sig=signal.SIGTERM, grace=grace)
         return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if proc.poll() is None:  # any other way out (an error here) leaves no server behind
+            stop_service(proc, sig=signal.SIGTERM, grace=grace)

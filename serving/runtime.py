@@ -32,6 +32,14 @@ class ModelRuntime:
     def has_policy(self) -> bool:
         return self.bundle.policy is not None
 
+    @property
+    def daily_capacity(self) -> dict[str, int | None]:
+        """The policy's capacity per action and working day (None: unlimited); empty without a
+        policy. The service books it in the capacity ledger (``serving.ledger``)."""
+        if self.bundle.policy is None:
+            return {}
+        return dict(self.bundle.policy.config.daily_capacity)
+
     @functools.cached_property
     def merge_limit(self) -> float:
         """Most cases one merged pass of decisions may hold (inf without a policy).

@@ -1,18 +1,24 @@
 """The BentoML service: recommend, score, explain, metadata, reload; health from the loaded bundle.
 
-``RollcureService.__init__`` loads the configured registry alias once, opens the decision log and
-installs log redaction. Every API takes a list of ``serving.request.ServedCase`` (the feature
-stage's ``CasePayload``); pydantic rejects malformed or wrong-typed input with HTTP 400 and field
-paths before any code runs, and the handlers turn the feature code's ``InputError`` into HTTP 422
-and oversized batches into 413.
-``/recommend`` appends every decision to the durable log before it returns; if the log cannot be
-written it answers 503 and gives no decision.
+``RollcureService.__init__`` refuses to start without the API token and the case-id salt (unless
+in insecure dev mode), loads the configured registry alias once (its files checked against the
+digests recorded at registration), opens the decision log and installs log redaction. Two ASGI
+middlewares run before BentoML reads a request: the bearer token (401, 429 after repeated
+failures) and the body guard (415 unless JSON, 413 over ``serving.max_body_bytes``). The body is
+``serving.request.CasesRequest``: pydantic refuses malformed, out-of-range or impossible cases, and
+cases that contradict each other, with HTTP 400 and field paths before any code runs; the handlers
+turn an ``as_of`` beyond the server's clock and the feature code's ``InputError`` into HTTP 422 and
+oversized batches into 413.
+``/recommend`` appends every decision to the durable log, and books its actions in the capacity
+ledger, in one commit before it returns (``serving.ledger``); if the log cannot be written it
+answers 503 and gives no decision.
 
 Concurrent requests of one endpoint are decided together (``serving.coalesce``): one feature build,
 one model pass and, for ``/recommend``, one log commit for all of them, then each gets its own
 slice. Requests share a pass only when no case can be affected by the others: no shared loan or
 borrower (payloads of one loan merge into one history), the same optional tables, and at most
-``ModelRuntime.merge_limit`` cases (so no action capacity binds); each case's arm draw is seeded by
+``ModelRuntime.merge_limit`` cases (so no cycle capacity binds; only the day's ledger running
+short can make pass-mates share what is left); each case's arm draw is seeded by
 its own inputs. A pass uses one model, read once, so a hot swap never splits it. The handlers are
 ``async``: BentoML runs sync handlers one at a time on a single thread, which queued every request
 behind the previous one.
@@ -23,28 +29,30 @@ Configuration comes from ``$ROLLCURE_CONFIG`` (a YAML file; defaults when unset)
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
 from collections.abc import Hashable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import bentoml
 from bentoml.validators import ContentType
 from fastapi import FastAPI
-from pydantic import Field
 from starlette.responses import JSONResponse
 
 from rollcure.config.serving import CONFIG_ENV, SERVICE_NAME
 from rollcure.core.errors import InputError
-from serving.answers import explanations, features_for, recommend, scores
-from serving.auth import BearerAuthMiddleware, install_log_redaction
+from serving.answers import explanations, features_for, scores
+from serving.auth import BearerAuthMiddleware, install_log_redaction, require_secrets
 from serving.coalesce import Coalescer, split
 from serving.decision_log import LogUnavailable
-from serving.examples import EXAMPLE_CASE
-from serving.request import ServedCase, merge_key
+from serving.guard import RequestGuardMiddleware
+from serving.ledger import recommend_and_book
+from serving.openapi import openapi_document
+from serving.request import Cases, CasesRequest, ReloadRequest, ServedCase, clock_problems, merge_key
 from serving.schemas import CaseDecision, CaseExplanation, CaseScore, ModelMetadata, ReloadResult
 
 if TYPE_CHECKING:
@@ -55,13 +63,6 @@ logger = logging.getLogger(__name__)
 
 #: Loggers that may print request data with an exception; their tracebacks are redacted.
 _REDACTED_LOGGERS = ("bentoml._internal.server.http_app", "bentoml", "uvicorn.error", __name__)
-
-Cases = Annotated[
-    list[ServedCase],
-    Field(
-        min_length=1, description="One or more overdue cases.", json_schema_extra={"example": [EXAMPLE_CASE]}
-    ),
-]
 
 #: The requests of one merged pass, each a list of cases.
 _Groups = list[list[ServedCase]]
@@ -96,6 +97,14 @@ def _token_env() -> str:
     return _load_config().serving.token_env
 
 
+def _auth_failures_per_minute() -> int:
+    return _load_config().serving.auth_failures_per_minute
+
+
+def _max_body_bytes() -> int:
+    return _load_config().serving.max_body_bytes
+
+
 @bentoml.service(name=SERVICE_NAME, traffic={"timeout": 60})
 @bentoml.asgi_app(info_app, path="/")
 class RollcureService:
@@ -107,6 +116,7 @@ class RollcureService:
 
         install_log_redaction(_REDACTED_LOGGERS)
         self.cfg = _load_config()
+        require_secrets(os.environ, self.cfg.serving.token_env, self.cfg.serving.salt_env)
         self.salt = resolve_salt(dict(os.environ), self.cfg.serving.salt_env)
         self.log = open_configured_log(self.cfg)
         self.holder = RuntimeHolder(self.cfg, load_runtime(self.cfg))
@@ -157,13 +167,14 @@ class RollcureService:
         return int(min(self.cfg.serving.coalesce_max_cases, runtime.merge_limit))
 
     def _recommend_pass(self, runtime: ModelRuntime, groups: _Groups) -> list[list[CaseDecision]]:
-        """Decide the merged requests together and log them in one commit before any is answered."""
+        """Decide the merged requests together with the capacity left today, and log them and book
+        their actions in one commit before any is answered (``serving.ledger``)."""
         cases = [c for g in groups for c in g]
-        decisions, records = recommend(
-            runtime, cases, features_for(cases, self.cfg.features), self.salt, datetime.now(UTC)
-        )
+        X = features_for(cases, self.cfg.features)  # the request's own errors, before any lock
         try:
-            self.log.append(records)
+            decisions = recommend_and_book(runtime, self.log, cases, X, self.salt, datetime.now(UTC))
+        except InputError:
+            raise
         except Exception as exc:  # noqa: BLE001 - no decision leaves unless it is logged
             logger.error("decision log append failed (%s); no decision returned", type(exc).__name__)
             raise LogUnavailable from exc
@@ -177,10 +188,19 @@ class RollcureService:
         cases = [c for g in groups for c in g]
         return split(explanations(runtime, features_for(cases, self.cfg.features)), [len(g) for g in groups])
 
+    def _from_the_future(self, cases: list[ServedCase]) -> JSONResponse | None:
+        """422 naming the first case dated beyond the server's clock (plus the configured tolerance)."""
+        ahead = timedelta(hours=self.cfg.serving.as_of_ahead_hours)
+        problems = list(clock_problems(cases, datetime.now(), ahead))  # naive local, as the contract
+        if problems:
+            path, why = problems[0]
+            return _error(422, path.split("."), f"{path}: {why}")
+        return None
+
     async def _answer(self, coalescer: Coalescer, cases: list[ServedCase]) -> Any:
         """Queue a request for the next pass; its own failure (and only its own) becomes 4xx/503."""
-        if (too_many := self._too_many(cases)) is not None:
-            return too_many
+        if (refused := self._too_many(cases) or self._from_the_future(cases)) is not None:
+            return refused
         try:
             return await coalescer.submit(cases)
         except InputError as exc:
@@ -188,22 +208,22 @@ class RollcureService:
         except LogUnavailable:
             return _error(503, [], "decision log unavailable; no decision was made")
 
-    @bentoml.api(route="/recommend")
+    @bentoml.api(route="/recommend", input_spec=CasesRequest)
     async def recommend(self, cases: Cases) -> Decisions:
         """The policy's decision per case (scores and reason codes until a policy is bundled)."""
         return await self._answer(self._recommending, cases)
 
-    @bentoml.api(route="/score")
+    @bentoml.api(route="/score", input_spec=CasesRequest)
     async def score(self, cases: Cases) -> Scores:
         """Calibrated roll-forward and cure probabilities per case."""
         return await self._answer(self._scoring, cases)
 
-    @bentoml.api(route="/explain")
+    @bentoml.api(route="/explain", input_spec=CasesRequest)
     async def explain(self, cases: Cases) -> Explanations:
         """SHAP reason codes (up and down, both targets) and every feature's contribution."""
         return await self._answer(self._explaining, cases)
 
-    @bentoml.api(route="/reload")
+    @bentoml.api(route="/reload", input_spec=ReloadRequest)
     def reload(self, force: bool = False) -> ReloadResult:
         """Load the version the alias points at now (after `rollcure promote`); in-flight requests
         finish on the model they started with."""
@@ -215,6 +235,11 @@ class RollcureService:
         logger.info("model reload: %s -> %s", previous, now.model_version)
         swapped = force or previous != now.model_version
         return ReloadResult(previous_version=previous, model_version=now.model_version, swapped=swapped)
+
+    @info_app.get("/docs.json", include_in_schema=False)
+    def openapi(self) -> JSONResponse:
+        """The OpenAPI document, corrected (``serving.openapi``); it takes the place of BentoML's."""
+        return JSONResponse(_openapi())
 
     @info_app.get("/metadata", response_model=ModelMetadata)
     def metadata(self) -> ModelMetadata:
@@ -231,5 +256,14 @@ class RollcureService:
         )
 
 
+@functools.cache
+def _openapi() -> dict[str, Any]:
+    return openapi_document(RollcureService.openapi_spec.asdict())  # type: ignore[attr-defined]
+
+
 # added by the @bentoml.service decorator, which is typed as returning the class unchanged
-RollcureService.add_asgi_middleware(BearerAuthMiddleware, token_env=_token_env)  # type: ignore[attr-defined]
+# (the first added is the outermost: a request is authenticated before its body is read)
+RollcureService.add_asgi_middleware(  # type: ignore[attr-defined]
+    BearerAuthMiddleware, token_env=_token_env, failures_per_minute=_auth_failures_per_minute
+)
+RollcureService.add_asgi_middleware(RequestGuardMiddleware, max_body_bytes=_max_body_bytes)  # type: ignore[attr-defined]

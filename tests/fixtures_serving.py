@@ -97,6 +97,8 @@ def serving_setup(trained_run, tmp_path_factory) -> ServingSetup:
         "ROLLCURE_DATA_DIR": str(root),
         "ROLLCURE_ID_SALT": TEST_SALT,
         "BENTOML_DO_NOT_TRACK": "True",
+        # no token: the tests set one per request where they test auth (the service warns)
+        "ROLLCURE_INSECURE_DEV": "1",
     }
     env = {k: v for k, v in {**os.environ, **env}.items() if k not in (TRACKING_ENV, "ROLLCURE_API_TOKEN")}
     setup = ServingSetup(cfg, config_path, root, str(trained_run.version), env)
@@ -161,3 +163,41 @@ def service_client(serving_setup, tmp_path_factory):
     client.log_path = log_dir / "decisions.sqlite"
     yield client
     client.__exit__(None, None, None)
+
+
+#: Backends of the decision log that the log, ledger and kill tests run on.
+LOG_BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    """A real PostgreSQL server (pgserver's, from PyPI) for the session, stopped at its end."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        import pgserver
+
+        server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+    yield server
+    server.cleanup()
+
+
+def fresh_pg_database(server) -> str:
+    """The URL of a new, empty database on ``server``."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"log_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return server.get_uri(name)
+
+
+@pytest.fixture(params=LOG_BACKENDS)
+def log_url(request, tmp_path) -> str:
+    """A fresh, empty decision-log database on each backend."""
+    if request.param == "postgresql":
+        return fresh_pg_database(request.getfixturevalue("pg_server"))
+    return f"sqlite:///{tmp_path / 'decisions.sqlite'}"

@@ -60,9 +60,11 @@ def test_inputs_digest_ignores_key_order_but_not_values():
     assert inputs_digest({"a": 1}) != inputs_digest({"a": 2})
 
 
-def test_salt_falls_back_to_dev_salt_with_warning(caplog):
+def test_salt_falls_back_to_dev_salt_only_in_insecure_dev_mode(caplog):
     assert resolve_salt({"S": "xyz"}, "S") == "xyz"
-    assert resolve_salt({}, "S") == DEV_SALT
+    with pytest.raises(InputError, match="S is not set"):
+        resolve_salt({}, "S")
+    assert resolve_salt({"ROLLCURE_INSECURE_DEV": "1"}, "S") == DEV_SALT
     assert "S is not set" in caplog.text
 
 
@@ -158,3 +160,20 @@ def test_cli_export_without_log_exits_two(tmp_path, capsys):
     assert run(argv) == 2
     err = capsys.readouterr().err
     assert "no decision log" in err and "Traceback" not in err
+
+
+def test_sqlite_log_and_its_new_folder_are_private(tmp_path):
+    """Issue 16, defect 5: decisions.sqlite was created world-readable."""
+    import os
+    import stat
+
+    path = tmp_path / "new" / "deeper" / "decisions.sqlite"
+    log = DecisionLog.open(default_url(path.parent))
+    log.append([_record(1)])
+    try:
+        for p in path.parent.glob("decisions.sqlite*"):
+            assert stat.S_IMODE(os.stat(p).st_mode) == 0o600, p
+        for folder in (path.parent, path.parent.parent):
+            assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700, folder
+    finally:
+        log.close()

@@ -143,11 +143,13 @@ _DROP = object()
         (("loan", "principal"), -100.0, 400, "principal"),
         (("cycles", 0, "paid_amount"), -1.0, 400, "paid_amount"),
         (("contacts",), "none", 400, "contacts"),
-        (("as_of",), "2099-01-31T00:00:00", 422, "cycles"),  # as_of after the last cycle
+        (("as_of",), "2025-09-30T00:00:00", 422, "cycles"),  # as_of after the last cycle
+        (("as_of",), "2099-01-31T00:00:00", 422, "as_of"),  # and after the server's clock
         (("as_of",), "not a date", 400, "as_of"),
         (("as_of",), "2025-06-30T00:00:00Z", 400, "time zone"),
         (("as_of",), 1751241600, 400, "time zone"),  # a number is a UTC Unix time
-        (("cycles", 0, "missed_instalments"), 2**63, 400, "64-bit"),
+        (("loan", "loan_id"), 2**63, 400, "64-bit"),
+        (("cycles", 0, "missed_instalments"), 2**63, 400, "missed_instalments"),
         (("loan", "origination_date"), "0001-01-01T00:00:00", 400, "origination_date"),
     ],
 )

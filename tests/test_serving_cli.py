@@ -52,3 +52,29 @@ def test_score_rejects_a_negative_worker_count(tmp_path, capsys):
     assert run(argv) == 2
     err = capsys.readouterr().err
     assert "--workers" in err and "Traceback" not in err
+
+
+def test_serve_refuses_to_start_without_token_and_salt(serving_setup, capsys, monkeypatch):
+    """Issue 16, defects 5 and 6: the service started open and on the salt in the source."""
+    from fixtures_serving import use_registry
+
+    for name in ("ROLLCURE_API_TOKEN", "ROLLCURE_ID_SALT", "ROLLCURE_INSECURE_DEV"):
+        monkeypatch.delenv(name, raising=False)
+    with use_registry(serving_setup):
+        assert run(["serve", "--config", str(serving_setup.config_path), "--port", "3999"]) == 2
+    err = capsys.readouterr().err
+    assert "ROLLCURE_API_TOKEN and ROLLCURE_ID_SALT not set" in err and "--insecure-dev" in err
+    assert "Traceback" not in err
+
+
+def test_require_secrets_names_what_is_missing_unless_insecure_dev(caplog):
+    import pytest
+
+    from rollcure.core.errors import InputError
+    from serving.auth import require_secrets
+
+    require_secrets({"T": "t", "S": "s"}, "T", "S")
+    with pytest.raises(InputError, match="^S not set"):
+        require_secrets({"T": "t"}, "T", "S")
+    require_secrets({"ROLLCURE_INSECURE_DEV": "1"}, "T", "S")
+    assert "INSECURE DEV MODE" in caplog.text

@@ -43,12 +43,23 @@ def serve(
     port: int | None = typer.Option(None, "--port", help="HTTP port (default: serving.port)."),
     data: Path | None = _DATA,
     config: Path | None = _CONFIG,
+    insecure_dev: bool = typer.Option(
+        False,
+        "--insecure-dev",
+        envvar="ROLLCURE_INSECURE_DEV",
+        help="Start without ROLLCURE_API_TOKEN / ROLLCURE_ID_SALT (open endpoints, reversible case "
+        "hashes): a local demo only.",
+    ),
 ) -> None:
-    """Start the HTTP service on the registry's champion model (Ctrl-C stops it)."""
+    """Start the HTTP service on the registry's champion model (Ctrl-C or SIGTERM stops it).
+
+    Needs ROLLCURE_API_TOKEN and ROLLCURE_ID_SALT in the environment unless --insecure-dev."""
     from serving.runner import serve_forever
 
     cfg = _config(config, data)
-    code = serve_forever(cfg, config_path=config, port=port)
+    if insecure_dev:
+        typer.echo("INSECURE DEV MODE: no token or salt required; never expose this service", err=True)
+    code = serve_forever(cfg, config_path=config, port=port, insecure_dev=insecure_dev)
     if code:
         raise typer.Exit(code)
 

@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 SERVICE_NAME = "rollcure"
 #: Environment variable naming the YAML config file the service process loads at start-up.
 CONFIG_ENV = "ROLLCURE_CONFIG"
+#: Environment variable that lets the service start without its secrets (a local demo only).
+INSECURE_DEV_ENV = "ROLLCURE_INSECURE_DEV"
 
 
 class ServingConfig(BaseModel):
@@ -81,6 +83,32 @@ class ServingConfig(BaseModel):
         le=100.0,
         description="How long the first waiting request holds the pass open for others to join; 0 "
         "merges only what is already queued, so a lone request never waits.",
+    )
+
+    max_body_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body in bytes; a larger one is HTTP 413 before any of it is parsed "
+        "(a case is about 3 KB of JSON, so the default holds max_batch_size cases with room to spare).",
+    )
+    as_of_ahead_hours: float = Field(
+        default=24.0,
+        ge=0.0,
+        description="How far a case's as_of may lie beyond the server's clock (time zones, clock skew); "
+        "later is HTTP 422.",
+    )
+    auth_failures_per_minute: int = Field(
+        default=30,
+        ge=1,
+        description="Failed authentications one client address may make per minute; beyond that it gets "
+        "HTTP 429 until the minute has passed.",
+    )
+    shutdown_grace_seconds: float = Field(
+        default=10.0,
+        gt=0.0,
+        le=300.0,
+        description="On SIGTERM/SIGINT `rollcure serve` lets in-flight requests finish this long, then "
+        "kills what is left of the process tree.",
     )
 
     @model_validator(mode="after")

@@ -30,6 +30,8 @@ SECURED_PRODUCTS: tuple[str, ...] = ("mortgage", "housing_fund")
 EMPLOYMENTS: tuple[str, ...] = ("salaried", "self_employed", "unemployed", "retired")
 REGIONS: tuple[str, ...] = ("north", "south", "east", "west", "central")
 COLLATERAL_TYPES: tuple[str, ...] = ("none", "property", "vehicle")
+#: The collateral type of an unsecured loan (its collateral value is 0).
+NO_COLLATERAL = "none"
 CHANNELS: tuple[str, ...] = ("sms", "call", "visit", "letter")
 PARTIES: tuple[str, ...] = ("debtor", "family", "work", "third")
 OUTCOMES: tuple[str, ...] = (
@@ -107,3 +109,18 @@ def is_roll_forward(dpd_now: np.ndarray | pd.Series, dpd_next: np.ndarray | pd.S
 def is_cure(dpd_next: np.ndarray | pd.Series) -> np.ndarray:
     """True where the case is current (DPD 0) at the next cycle."""
     return np.asarray(dpd_next) == 0
+
+
+#: Shortest month: instalments fall due at least this many days apart.
+MIN_DAYS_BETWEEN_INSTALMENTS = 28
+
+
+def dpd_matches_missed(dpd: np.ndarray | pd.Series | int, missed: np.ndarray | pd.Series | int) -> np.ndarray:
+    """True where days past due can go with the count of missed instalments.
+
+    A loan is past due exactly when an instalment is missed, and with ``m`` missed the oldest fell
+    due at least ``m - 1`` instalment periods ago, so ``dpd > (m - 1) * 28``. No upper bound: a
+    matured loan keeps ageing without new instalments.
+    """
+    d, m = np.asarray(dpd, dtype=np.int64), np.asarray(missed, dtype=np.int64)
+    return ((d == 0) == (m == 0)) & ((m == 0) | (d > (m - 1) * MIN_DAYS_BETWEEN_INSTALMENTS))
