@@ -3,8 +3,7 @@
 Why: the TreeSHAP kernels (``models.explain.kernels``) are compiled numba loops, which take arrays,
 not nested dicts; and everything TreeSHAP needs per leaf that does not depend on the row is worked
 out here, once per booster, instead of once per row as LightGBM's recursive ``pred_contrib`` does.
-For each leaf that is its root-to-leaf path (internal node, side taken), the distinct features on
-that path with their *zero fractions* (the product of ``count(child) / count(node)`` over the
+For each leaf that is the distinct features on its root-to-leaf path with their *zero fractions* (the product of ``count(child) / count(node)`` over the
 path's splits on that feature), and the leaf's value. The exact Shapley formula of path-dependent
 TreeSHAP then only needs, per row, which path features the row agrees with (a bit mask); the
 leaf's polynomial weights over every mask are tabulated by the kernels (FastTreeSHAP v2's idea).
@@ -37,7 +36,8 @@ Node = Mapping[str, object]
 class Forest:
     """The trees of one booster. ``*_start`` arrays have one entry per tree (or leaf) plus one.
 
-    Nodes are internal nodes, numbered within their tree by LightGBM's ``split_index``; each
+    Nodes are internal nodes, numbered within their tree by LightGBM's ``split_index`` (and
+    globally by ``node_start[tree] + split_index``); each
     tree's distinct split features get *slots* ``0..k-1`` (``tree_features``), and each leaf's
     distinct path features are listed by slot with their zero fraction.
     """
@@ -47,19 +47,24 @@ class Forest:
     node_start: IntArray
     leaf_start: IntArray
     slot_start: IntArray
+    cat_node_start: IntArray
     tree_features: IntArray
     split_feature: IntArray
     threshold: FloatArray
-    missing_type: IntArray
-    default_left: IntArray
+    #: the side (1: left) of a NaN, and of a zero, at each node (categorical nodes: see cat_nodes)
+    nan_left: IntArray
+    zero_left: IntArray
+    #: the categorical nodes (global numbers), tree by tree, and their category sets
+    cat_nodes: IntArray
     cat_start: IntArray
     cat_len: IntArray
     cat_left: IntArray
+    #: children by number in the tree (``~k``: the tree's k-th leaf); the node's feature's position
+    #: among the distinct features on its path (the bit it sets in the leaves' masks below it)
+    left_child: IntArray
+    right_child: IntArray
+    node_unique: IntArray
     leaf_value: FloatArray
-    path_start: IntArray
-    path_node: IntArray
-    path_left: IntArray
-    path_unique: IntArray
     unique_start: IntArray
     unique_slot: IntArray
     unique_zero: FloatArray
@@ -81,14 +86,15 @@ class _Builder:
         root = _child(tree, "tree_structure")
         slots: dict[int, int] = {}
         leaves: list[tuple[float, float]] = []
-        nodes: dict[int, Node] = {}
+        nodes: dict[int, tuple[Node, int, int, int]] = {}
         self._walk(root, [], slots, leaves, nodes)
         if sorted(nodes) != list(range(len(nodes))):
             raise InputError("explain: malformed tree dump (split_index is not 0..n-1)")
         for index in range(len(nodes)):
-            self._node(nodes[index])
+            self._node(*nodes[index], self.starts["node_start"][-1] + index)
         self.cols["tree_features"].extend(sorted(slots, key=slots.__getitem__))
-        for name, field in (("node_start", "split_feature"), ("leaf_start", "leaf_value")):
+        fields = (("node_start", "split_feature"), ("leaf_start", "leaf_value"), ("cat_node_start", "cat_nodes"))
+        for name, field in fields:
             self.starts[name].append(len(self.cols[field]))
         self.starts["slot_start"].append(len(self.cols["tree_features"]))
         if "leaf_value" in root:
@@ -99,74 +105,80 @@ class _Builder:
     def _walk(
         self,
         node: Node,
-        path: list[tuple[int, int, int, float]],
+        path: list[tuple[int, float]],
         slots: dict[int, int],
         leaves: list[tuple[float, float]],
-        nodes: dict[int, Node],
-    ) -> None:
+        nodes: dict[int, tuple[Node, int, int, int]],
+    ) -> int:
+        """Depth first, left child first; returns the node's number in its tree (``~leaf`` for
+        the tree's ``leaf``-th leaf). ``path``: (feature, count ratio) of the edges above."""
         if "leaf_value" in node:
             if "leaf_coeff" in node:
                 raise InputError("explain: linear trees (linear_tree=true) are not supported by TreeSHAP")
             self._leaf(node, path, slots)
             leaves.append((float(node["leaf_value"]), float(node.get("leaf_count", 0))))  # type: ignore[arg-type]
-            return
+            return ~(len(leaves) - 1)
         index = int(node["split_index"])  # type: ignore[call-overload]
-        nodes[index] = node
         feature = int(node["split_feature"])  # type: ignore[call-overload]
         slots.setdefault(feature, len(slots))
+        distinct = list(dict.fromkeys(f for f, _ in path))
+        unique = distinct.index(feature) if feature in distinct else len(distinct)
         count = float(node["internal_count"])  # type: ignore[arg-type]
-        for side, key in ((1, "left_child"), (0, "right_child")):
-            child = _child(node, key)
-            ratio = _count(child) / count
-            self._walk(child, [*path, (index, side, feature, ratio)], slots, leaves, nodes)
+        left, right = (
+            self._walk(child, [*path, (feature, _count(child) / count)], slots, leaves, nodes)
+            for child in (_child(node, "left_child"), _child(node, "right_child"))
+        )
+        nodes[index] = (node, left, right, unique)
+        return index
 
-    def _node(self, node: Node) -> None:
+    def _node(self, node: Node, left: int, right: int, unique: int, number: int) -> None:
         c = self.cols
+        c["left_child"].append(left)
+        c["right_child"].append(right)
+        c["node_unique"].append(unique)
         c["split_feature"].append(int(node["split_feature"]))  # type: ignore[call-overload]
-        c["missing_type"].append(MISSING_TYPES[str(node["missing_type"])])
-        c["default_left"].append(int(bool(node["default_left"])))
+        missing = MISSING_TYPES[str(node["missing_type"])]
+        default_left = int(bool(node["default_left"]))
         if node["decision_type"] == "==":
-            left = [int(v) for v in str(node["threshold"]).split("||")]
+            left_set = [int(v) for v in str(node["threshold"]).split("||")]
             c["threshold"].append(0.0)
+            c["nan_left"].append(0)
+            c["zero_left"].append(0)
+            c["cat_nodes"].append(number)
             c["cat_start"].append(len(c["cat_left"]))
-            c["cat_len"].append(max(left) + 1)
-            member = np.zeros(max(left) + 1, dtype=np.int64)
-            member[left] = 1
+            c["cat_len"].append(max(left_set) + 1)
+            member = np.zeros(max(left_set) + 1, dtype=np.int64)
+            member[left_set] = 1
             c["cat_left"].extend(member.tolist())
         elif node["decision_type"] == "<=":
-            c["threshold"].append(float(node["threshold"]))  # type: ignore[arg-type]
+            threshold = float(node["threshold"])  # type: ignore[arg-type]
+            zero_left = int(0.0 <= threshold)  # None: NaN is read as 0; Zero: 0 and NaN are missing
+            c["threshold"].append(threshold)
+            c["nan_left"].append(default_left if missing else zero_left)
+            c["zero_left"].append(default_left if missing == MISSING_TYPES["Zero"] else zero_left)
             c["cat_start"].append(-1)
             c["cat_len"].append(0)
         else:
             raise InputError(f"explain: unknown decision_type {node['decision_type']!r}")
 
-    def _leaf(self, node: Node, path: list[tuple[int, int, int, float]], slots: dict[int, int]) -> None:
+    def _leaf(self, node: Node, path: list[tuple[int, float]], slots: dict[int, int]) -> None:
         c = self.cols
-        unique: dict[int, int] = {}
-        zero: list[float] = []
-        for index, side, feature, ratio in path:
-            u = unique.setdefault(feature, len(unique))
-            if u == len(zero):
-                zero.append(ratio)
-            else:
-                zero[u] *= ratio
-            c["path_node"].append(index)
-            c["path_left"].append(side)
-            c["path_unique"].append(u)
-        c["unique_slot"].extend(slots[f] for f in unique)
-        c["unique_zero"].extend(zero)
+        zero: dict[int, float] = {}
+        for feature, ratio in path:
+            zero[feature] = zero.get(feature, 1.0) * ratio
+        c["unique_slot"].extend(slots[f] for f in zero)
+        c["unique_zero"].extend(zero.values())
         c["leaf_value"].append(float(node["leaf_value"]))  # type: ignore[arg-type]
-        self.starts["path_start"].append(len(c["path_node"]))
         self.starts["unique_start"].append(len(c["unique_slot"]))
 
 
 _FLOAT_FIELDS = ("threshold", "leaf_value", "unique_zero")
 _LIST_FIELDS = (
-    "tree_features", "split_feature", "threshold", "missing_type", "default_left", "cat_start",
-    "cat_len", "cat_left", "leaf_value", "path_node", "path_left", "path_unique", "unique_slot",
+    "tree_features", "split_feature", "threshold", "nan_left", "zero_left", "cat_nodes", "cat_start",
+    "cat_len", "cat_left", "left_child", "right_child", "node_unique", "leaf_value", "unique_slot",
     "unique_zero",
 )  # fmt: skip
-_START_FIELDS = ("node_start", "leaf_start", "slot_start", "path_start", "unique_start")
+_START_FIELDS = ("node_start", "leaf_start", "slot_start", "cat_node_start", "unique_start")
 
 
 def _child(node: Node, key: str) -> Node:

@@ -33,30 +33,19 @@ _HASH_MULT = np.uint64(0x9E3779B97F4A7C15)
 PATTERN_BITS = 64
 
 
-@numba.njit(cache=True, nogil=True)
-def _goes_left(x: float, node: int, threshold, missing, default_left, cat_start, cat_len, cat_left) -> bool:
-    """``Tree::Decision`` of LightGBM 4 for one value at one (global) internal node."""
-    if x != x:
-        if cat_start[node] >= 0:
-            return False
-        if missing[node] == 2:
-            return default_left[node] == 1
-        x = 0.0
-    elif -ZERO_THRESHOLD <= x <= ZERO_THRESHOLD:
-        x = 0.0
-    start = cat_start[node]
-    if start >= 0:
-        if x <= -1.0 or x >= _INT_LIMIT:
-            return False
-        c = int(x)
-        return c < cat_len[node] and cat_left[start + c] == 1
-    if missing[node] == 1 and x == 0.0:
-        return default_left[node] == 1
-    return x <= threshold[node]
+@numba.njit(cache=True, nogil=True, inline="always")
+def _category_left(x: float, start: int, length: int, cat_left) -> int:
+    """``Tree::CategoricalDecision``: NaN, negative and unseen codes go right (0)."""
+    if x != x or x <= -1.0 or x >= _INT_LIMIT:
+        return 0
+    c = int(x)  # truncates toward zero, as LightGBM's cast does
+    if c >= length:
+        return 0
+    return cat_left[start + c]
 
 
 @numba.njit(cache=True, nogil=True)
-def _weights(max_depth: int) -> np.ndarray:
+def weights(max_depth: int) -> np.ndarray:
     """Row ``d``: ``w(s, d) = s! (d-1-s)! / d!`` for ``s = 0..d-1``."""
     w = np.zeros((max_depth + 1, max_depth + 1))
     for d in range(1, max_depth + 1):
@@ -68,27 +57,36 @@ def _weights(max_depth: int) -> np.ndarray:
 
 @numba.njit(cache=True, nogil=True)
 def leaf_tables(leaf_value, unique_start, unique_zero, max_bits: int, budget: int):
-    """``v·H(mask)`` for every mask of every leaf with at most ``max_bits`` path features, while the
-    tables fit ``budget`` entries (shallow leaves first: most leaves, least memory). Returns the
-    table start per leaf (-1: computed per row) and the tables."""
+    """``T[m] = v·z(not m)·H(m)`` for every mask ``m`` of every leaf with at most ``max_bits`` path
+    features, while the tables fit ``budget`` entries (shallow leaves first: most leaves, least
+    memory), and ``(1 - z_j) / z_j`` per path feature. Then a leaf adds ``-T[m]`` for a feature it
+    disagrees with and ``(1 - z_j) / z_j · T[m ^ j]`` for one it agrees with. Returns the table
+    start per leaf (-1: computed per row; also when a zero fraction is 0), the tables, the ratios."""
     n_leaves = len(leaf_value)
     start = np.full(n_leaves, -1, dtype=np.int64)
     depth = unique_start[1:] - unique_start[:-1]
+    ratio = np.zeros(len(unique_zero))
+    for j in range(len(unique_zero)):
+        if unique_zero[j] > 0.0:
+            ratio[j] = (1.0 - unique_zero[j]) / unique_zero[j]
     total = 0
     for d in range(1, max_bits + 1):
         for leaf in range(n_leaves):
-            if depth[leaf] == d and total + (1 << d) <= budget:
+            z = unique_zero[unique_start[leaf] : unique_start[leaf + 1]]
+            if depth[leaf] == d and total + (1 << d) <= budget and z.min() > 0.0:
                 start[leaf] = total
                 total += 1 << d
     tables = np.zeros(total)
-    weights = _weights(max_bits)
+    weight_rows = weights(max_bits)
     for leaf in range(n_leaves):
         if start[leaf] < 0:
             continue
         d = depth[leaf]
         z = unique_zero[unique_start[leaf] : unique_start[leaf + 1]]
-        w = weights[d]
+        w = weight_rows[d]
+        full = (1 << d) - 1
         poly = np.zeros((1 << d, d + 1))  # coefficients of prod_{j in mask} (t + z_j), by power of t
+        outside = np.ones(1 << d)  # product of z_j over the features not in the mask
         poly[0, 0] = 1.0
         for m in range(1, 1 << d):
             j = 0
@@ -97,131 +95,179 @@ def leaf_tables(leaf_value, unique_start, unique_zero, max_bits: int, budget: in
             prev = m & (m - 1)
             for k in range(d + 1):
                 poly[m, k] = z[j] * poly[prev, k] + (poly[prev, k - 1] if k > 0 else 0.0)
+        for m in range(1 << d):
+            for j in range(d):
+                if not (m >> j) & 1:
+                    outside[m] *= z[j]
             h = 0.0
             for s in range(d):
                 h += w[s] * poly[m, s]
-            tables[start[leaf] + m] = leaf_value[leaf] * h
-        tables[start[leaf]] = leaf_value[leaf] * w[0]
-    return start, tables
+            tables[start[leaf] + m] = leaf_value[leaf] * outside[m] * h if m != full else 0.0
+    return start, tables, ratio
 
 
 @numba.njit(cache=True, nogil=True)
-def _untabled_leaf(v, d, m, zb, z, slots, acc, poly, quot, w) -> None:
-    """A deep leaf's contributions for agreement mask ``m`` (``zb``: product over disagreed)."""
-    poly[0] = 1.0
-    a = 0
+def _untabled_leaf(v, d, m, z, slots, acc, nodes, node_weights, prefix) -> None:
+    """A leaf without a table. ``w(s, d)`` is the Beta integral of ``u^s (1-u)^(d-1-s)`` on [0, 1],
+    so feature ``j`` gets ``v (o_j - z_j) ∫ prod_{i≠j} (o_i u + z_i (1-u)) du``: a polynomial of
+    degree ``d - 1``, integrated exactly by Gauss-Legendre with ``ceil(d/2)`` nodes (Linear
+    TreeSHAP's observation); prefix and suffix products leave each ``j`` out without dividing."""
+    q_count = (d + 1) // 2  # the loops run over the nodes innermost: independent products
+    u = nodes[q_count]
+    run = prefix[0]
+    run[:q_count] = 1.0
     for j in range(d):
-        if (m >> j) & 1:
-            a += 1
-            poly[a] = 0.0
-            for k in range(a, 0, -1):
-                poly[k] = z[j] * poly[k] + poly[k - 1]
-            poly[0] = z[j] * poly[0]
-    h = 0.0
-    for s in range(min(a, d - 1) + 1):
-        h += w[s] * poly[s]
-    for j in range(d):
-        if (m >> j) & 1:  # divide out (t + z_j): the polynomial of A without j
-            quot[a - 1] = poly[a]
-            for k in range(a - 1, 0, -1):
-                quot[k - 1] = poly[k] - z[j] * quot[k]
-            hj = 0.0
-            for s in range(a):
-                hj += w[s] * quot[s]
-            acc[slots[j]] += v * (1.0 - z[j]) * zb * hj
-        else:
-            acc[slots[j]] -= v * zb * h
+        o = float((m >> j) & 1)
+        for q in range(q_count):
+            prefix[j + 1, q] = run[q]
+            run[q] *= o * u[q] + z[j] * (1.0 - u[q])
+    run[:q_count] = node_weights[q_count, :q_count]
+    for j in range(d - 1, -1, -1):
+        o = float((m >> j) & 1)
+        t = 0.0
+        for q in range(q_count):
+            t += prefix[j + 1, q] * run[q]
+            run[q] *= o * u[q] + z[j] * (1.0 - u[q])
+        acc[slots[j]] += v * (o - z[j]) * t
 
 
-@numba.njit(cache=True, nogil=True)
-def _tree_phi(t, went_left, acc, f, table_start, tables, weights, poly, quot) -> None:
-    """Contributions of tree ``t`` by slot into ``acc``, for the sides ``went_left`` (by node)."""
-    (node_start, leaf_start, slot_start, tree_features, split_feature, threshold, missing, default_left,
-     cat_start, cat_len, cat_left, leaf_value, path_start, path_node, path_left, path_unique,
+@numba.njit(cache=True, nogil=True, inline="always")
+def _tree_phi(t, went_left, acc, f, tabled, stack_node, stack_mask, prefix) -> None:
+    """Contributions of tree ``t`` by slot into ``acc``, for the sides ``went_left`` (by node): depth
+    first, carrying the mask of path features the row agrees with so far."""
+    (node_start, leaf_start, slot_start, cat_node_start, tree_features, split_feature, threshold, nan_left,
+     zero_left, cat_nodes, cat_start, cat_len, cat_left, left_child, right_child, node_unique, leaf_value,
      unique_start, unique_slot, unique_zero) = f  # fmt: skip
+    table_start, tables, ratio, nodes, node_weights = tabled
     acc[: slot_start[t + 1] - slot_start[t]] = 0.0
-    for leaf in range(leaf_start[t], leaf_start[t + 1]):
-        us = unique_start[leaf]
-        d = unique_start[leaf + 1] - us
-        if d == 0:
-            continue
-        m = (1 << d) - 1
-        for p in range(path_start[leaf], path_start[leaf + 1]):
-            if went_left[path_node[p]] != path_left[p]:
-                m &= ~(1 << path_unique[p])
-        zb = 1.0
-        for j in range(d):
-            if not (m >> j) & 1:
-                zb *= unique_zero[us + j]
-        if zb == 0.0:
-            continue
-        ts = table_start[leaf]
-        if ts < 0:
-            _untabled_leaf(leaf_value[leaf], d, m, zb, unique_zero[us:], unique_slot[us:], acc, poly, quot,
-                           weights[d])  # fmt: skip
-            continue
-        h = zb * tables[ts + m]
-        for j in range(d):
-            if (m >> j) & 1:
-                acc[unique_slot[us + j]] += (1.0 - unique_zero[us + j]) * zb * tables[ts + (m ^ (1 << j))]
-            else:
-                acc[unique_slot[us + j]] -= h
+    ns = node_start[t]
+    if node_start[t + 1] == ns:
+        return
+    stack_node[0] = 0
+    stack_mask[0] = -1
+    top = 1
+    while top > 0:
+        top -= 1
+        node = stack_node[top]
+        m = stack_mask[top]
+        g = ns + node
+        for side in range(2):  # 0: left child, 1: right
+            child = left_child[g] if side == 0 else right_child[g]
+            agree_mask = m & ~((went_left[node] ^ (1 - side)) << node_unique[g])
+            if child >= 0:
+                stack_node[top] = child
+                stack_mask[top] = agree_mask
+                top += 1
+                continue
+            leaf = leaf_start[t] + ~child
+            us = unique_start[leaf]
+            d = unique_start[leaf + 1] - us
+            mm = agree_mask & ((1 << d) - 1)
+            ts = table_start[leaf]
+            if ts < 0:
+                _untabled_leaf(leaf_value[leaf], d, mm, unique_zero[us:], unique_slot[us:], acc, nodes, node_weights,
+                               prefix)  # fmt: skip
+                continue
+            out = tables[ts + mm]
+            for j in range(d):  # branch-free: the branch would follow the data and mispredict
+                agreed = float((mm >> j) & 1)
+                up = ratio[us + j] * tables[ts + (mm ^ (1 << j))]
+                acc[unique_slot[us + j]] += agreed * up - (1.0 - agreed) * out  # exactly one of the two
 
 
 @numba.njit(cache=True, nogil=True)
-def explain_rows(X, out, f, table_start, tables, base_value, max_nodes, max_slots, max_depth) -> None:
+def _decide(x_row, t, f, went_left) -> np.uint64:
+    """The side taken at each internal node of tree ``t`` (1: left, into ``went_left``) and, for
+    trees of up to 64 nodes, the same as a bit pattern. Numeric nodes are decided without branches
+    on the data (NaN and zero sides are per-node constants; mispredicted branches cost more than
+    the comparisons), categorical ones after them."""
+    node_start, cat_node_start, split_feature, threshold, nan_left, zero_left = f[0], f[3], f[5], f[6], f[7], f[8]
+    cat_nodes, cat_start, cat_len, cat_left = f[9:13]
+    ns = node_start[t]
+    nn = node_start[t + 1] - ns
+    for k in range(nn):
+        g = ns + k
+        x = x_row[split_feature[g]]
+        nan = np.int64(x != x)
+        special = nan | np.int64((x >= -ZERO_THRESHOLD) & (x <= ZERO_THRESHOLD))
+        side = nan * nan_left[g] + (1 - nan) * zero_left[g]
+        went_left[k] = special * side + (1 - special) * np.int64(x <= threshold[g])
+    for c in range(cat_node_start[t], cat_node_start[t + 1]):
+        g = cat_nodes[c]
+        went_left[g - ns] = _category_left(x_row[split_feature[g]], cat_start[g], cat_len[g], cat_left)
+    code = np.uint64(0)
+    for k in range(min(nn, PATTERN_BITS)):
+        code |= np.uint64(went_left[k]) << np.uint64(k)
+    return code
+
+
+@numba.njit(cache=True, nogil=True)
+def explain_rows(X, out, f, tabled, base_value, max_nodes, max_slots, max_depth, block) -> None:
     """TreeSHAP of every row of ``X`` into ``out`` (n x (features + 1), zeroed by the caller),
-    the base value last; ``f`` is the ``Forest`` arrays as a tuple in field order."""
-    (node_start, leaf_start, slot_start, tree_features, split_feature, threshold, missing, default_left,
-     cat_start, cat_len, cat_left) = f[:11]  # fmt: skip
-    n = X.shape[0]
+    the base value last; ``f`` is the ``Forest`` arrays as a tuple in field order, ``tabled`` what
+    :func:`leaf_tables` returns and the weights.
+
+    Rows go in blocks of ``block``: first row by row, the split pattern of every tree (a row's
+    features stay in cache), then tree by tree, the contributions of each distinct pattern, added
+    to a feature-major accumulator (sequential writes), copied to ``out`` at the end of the block.
+    """
+    node_start, slot_start, tree_features = f[0], f[2], f[4]
+    n, n_features = X.shape
+    n_trees = len(node_start) - 1
     size = 16
-    while size < 2 * n:
+    while size < 2 * block:
         size *= 2
     shift = np.uint64(64 - int(np.log2(size)))
     keys = np.zeros(size, dtype=np.uint64)
     stamp = np.zeros(size, dtype=np.int64)
     where = np.zeros(size, dtype=np.int64)
-    shared = np.zeros((min(n, size), max(max_slots, 1)))
+    shared = np.zeros((block, max(max_slots, 1)))
+    ids = np.zeros(block, dtype=np.int64)
+    codes = np.zeros((block, max(n_trees, 1)), dtype=np.uint64)
+    acc_t = np.zeros((n_features, block))
     went_left = np.zeros(max(max_nodes, 1), dtype=np.int64)
-    acc = np.zeros(max(max_slots, 1))
-    poly = np.zeros(max_depth + 2)
-    quot = np.zeros(max_depth + 2)
-    weights = _weights(max_depth)
-    for t in range(len(node_start) - 1):
-        ns = node_start[t]
-        nn = node_start[t + 1] - ns
-        fs = slot_start[t]
-        k = slot_start[t + 1] - fs
-        if k == 0:
-            continue
-        by_pattern = nn <= PATTERN_BITS and n > 1
-        distinct = 0
-        for i in range(n):
-            code = np.uint64(0)
-            for node in range(nn):
-                g = ns + node
-                left = _goes_left(X[i, split_feature[g]], g, threshold, missing, default_left, cat_start,
-                                  cat_len, cat_left)  # fmt: skip
-                went_left[node] = left
-                if left:
-                    code |= np.uint64(1) << np.uint64(node)
-            if not by_pattern:
-                _tree_phi(t, went_left, acc, f, table_start, tables, weights, poly, quot)
-                for s in range(k):
-                    out[i, tree_features[fs + s]] += acc[s]
+    prefix = np.zeros((max_depth + 2, max_depth // 2 + 2))  # row 0: the running products
+    stack_node = np.zeros(max_nodes + 2, dtype=np.int64)
+    stack_mask = np.zeros(max_nodes + 2, dtype=np.int64)
+    generation = 0
+    for b0 in range(0, n, block):
+        rows = min(block, n - b0)
+        acc_t[:, :rows] = 0.0
+        for i in range(rows):
+            for t in range(n_trees):
+                codes[i, t] = _decide(X[b0 + i], t, f, went_left)
+        for t in range(n_trees):
+            fs = slot_start[t]
+            k = slot_start[t + 1] - fs
+            if k == 0:
                 continue
-            h = (code * _HASH_MULT) >> shift
-            while stamp[h] == t + 1 and keys[h] != code:
-                h = (h + np.uint64(1)) & np.uint64(size - 1)
-            if stamp[h] != t + 1:
-                stamp[h] = t + 1
-                keys[h] = code
-                where[h] = distinct
-                _tree_phi(t, went_left, shared[distinct], f, table_start, tables, weights, poly, quot)
-                distinct += 1
-            row = shared[where[h]]
+            if node_start[t + 1] - node_start[t] > PATTERN_BITS:  # no pattern: one row at a time
+                for i in range(rows):
+                    _decide(X[b0 + i], t, f, went_left)
+                    _tree_phi(t, went_left, shared[i], f, tabled, stack_node, stack_mask, prefix)
+                    ids[i] = i
+            else:
+                generation += 1
+                distinct = 0
+                for i in range(rows):
+                    code = codes[i, t]
+                    h = (code * _HASH_MULT) >> shift
+                    while stamp[h] == generation and keys[h] != code:
+                        h = (h + np.uint64(1)) & np.uint64(size - 1)
+                    if stamp[h] != generation:
+                        stamp[h] = generation
+                        keys[h] = code
+                        where[h] = distinct
+                        for node in range(node_start[t + 1] - node_start[t]):
+                            went_left[node] = (code >> np.uint64(node)) & np.uint64(1)
+                        _tree_phi(t, went_left, shared[distinct], f, tabled, stack_node, stack_mask, prefix)
+                        distinct += 1
+                    ids[i] = where[h]
             for s in range(k):
-                out[i, tree_features[fs + s]] += row[s]
-    for i in range(n):
-        out[i, X.shape[1]] = base_value
+                row = acc_t[tree_features[fs + s]]
+                for i in range(rows):
+                    row[i] += shared[ids[i], s]
+        for i in range(rows):
+            for j in range(n_features):
+                out[b0 + i, j] = acc_t[j, i]
+            out[b0 + i, n_features] = base_value

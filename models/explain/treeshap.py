@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 MAX_TABLE_BITS = 12
 #: ...while all tables together stay under this many entries (8 bytes each: 32 MiB).
 TABLE_BUDGET = 1 << 22
+#: Rows per kernel block: their features, patterns and accumulator stay in the cache (and a
+#: pattern is shared within a block).
+BLOCK_ROWS = 2048
 #: Fewer rows than this per extra thread run on one thread (starting threads costs more).
 MIN_ROWS_PER_THREAD = 512
 
@@ -50,6 +53,10 @@ class TreeShap:
     forest: Forest
     table_start: IntArray
     tables: FloatArray
+    ratio: FloatArray
+    #: Gauss-Legendre nodes and weights on [0, 1], row q: the q-point rule
+    nodes: FloatArray
+    node_weights: FloatArray
     #: the forest's arrays in field order (what the kernel unpacks) and its scratch sizes
     arrays: tuple[np.ndarray, ...]
     sizes: tuple[int, int, int]
@@ -63,7 +70,7 @@ class TreeShap:
         X = np.ascontiguousarray(X, dtype=np.float64)
         f = self.forest
         if X.ndim != 2 or X.shape[1] != f.n_features:
-            raise InputError(f"explain: expected {f.n_features} feature columns, got a matrix of shape {X.shape}")
+            raise InputError(f"explain: expected {f.n_features} feature columns, got shape {X.shape}")
         if threads < 1:
             raise InputError(f"explain: threads must be >= 1, got {threads}")
         out = np.zeros((len(X), f.n_features + 1))
@@ -80,7 +87,9 @@ class TreeShap:
         return out
 
     def _run(self, X: FloatArray, out: FloatArray) -> None:
-        explain_rows(X, out, self.arrays, self.table_start, self.tables, self.forest.base_value, *self.sizes)
+        tabled = (self.table_start, self.tables, self.ratio, self.nodes, self.node_weights)
+        explain_rows(X, out, self.arrays, tabled, self.forest.base_value, *self.sizes,
+                     min(BLOCK_ROWS, max(len(X), 1)))
 
 
 def _sizes(f: Forest) -> tuple[int, int, int]:
@@ -91,6 +100,16 @@ def _sizes(f: Forest) -> tuple[int, int, int]:
     return nodes, slots, depth
 
 
+def _gauss_legendre(max_depth: int) -> tuple[FloatArray, FloatArray]:
+    """Row q: the q-point Gauss-Legendre rule on [0, 1] (exact for polynomials of degree 2q - 1)."""
+    rows = (max_depth + 1) // 2 + 1
+    nodes, node_weights = np.zeros((rows, rows)), np.zeros((rows, rows))
+    for q in range(1, rows):
+        x, w = np.polynomial.legendre.leggauss(q)
+        nodes[q, :q], node_weights[q, :q] = (x + 1.0) / 2.0, w / 2.0
+    return nodes, node_weights
+
+
 def explainer_from_dump(
     dump: dict, max_table_bits: int = MAX_TABLE_BITS, table_budget: int = TABLE_BUDGET
 ) -> TreeShap:
@@ -99,10 +118,11 @@ def explainer_from_dump(
     depth = np.diff(forest.unique_start)
     if len(depth) and depth.max() >= 63:
         raise InputError(f"explain: a leaf has {depth.max()} distinct features on its path (at most 62)")
-    start, tables = leaf_tables(forest.leaf_value, forest.unique_start, forest.unique_zero, max_table_bits,
-                                table_budget)  # fmt: skip
+    start, tables, ratio = leaf_tables(forest.leaf_value, forest.unique_start, forest.unique_zero,
+                                       max_table_bits, table_budget)  # fmt: skip
     arrays = tuple(getattr(forest, field.name) for field in fields(forest))[2:]  # after the two scalars
-    return TreeShap(forest, start, tables, arrays, _sizes(forest))
+    sizes = _sizes(forest)
+    return TreeShap(forest, start, tables, ratio, *_gauss_legendre(sizes[2]), arrays, sizes)
 
 
 def tree_shap(booster: lgb.Booster, num_iteration: int | None = None) -> TreeShap:
