@@ -3,10 +3,12 @@
 Why: the TreeSHAP kernels (``models.explain.kernels``) are compiled numba loops, which take arrays,
 not nested dicts; and everything TreeSHAP needs per leaf that does not depend on the row is worked
 out here, once per booster, instead of once per row as LightGBM's recursive ``pred_contrib`` does.
-For each leaf that is the distinct features on its root-to-leaf path with their *zero fractions* (the product of ``count(child) / count(node)`` over the
-path's splits on that feature), and the leaf's value. The exact Shapley formula of path-dependent
-TreeSHAP then only needs, per row, which path features the row agrees with (a bit mask); the
-leaf's polynomial weights over every mask are tabulated by the kernels (FastTreeSHAP v2's idea).
+For each leaf that is the distinct features on its root-to-leaf path with their *zero fractions*
+(the product of ``count(child) / count(node)`` over the path's splits on that feature) and the
+leaf's value; for each internal node, its children and the position of its feature among the
+distinct features above it (the bit it sets in the masks of the leaves below). The exact Shapley
+formula of path-dependent TreeSHAP then only needs, per row, which path features the row agrees
+with (a bit mask per leaf); the kernels tabulate each leaf's weights over every mask.
 
 Decisions follow LightGBM's ``Tree::NumericalDecision`` and ``CategoricalDecision``: ``<=`` on
 numbers; ``missing_type`` None (NaN read as 0), Zero (0 and NaN take the default side) and NaN
@@ -93,8 +95,8 @@ class _Builder:
         for index in range(len(nodes)):
             self._node(*nodes[index], self.starts["node_start"][-1] + index)
         self.cols["tree_features"].extend(sorted(slots, key=slots.__getitem__))
-        fields = (("node_start", "split_feature"), ("leaf_start", "leaf_value"), ("cat_node_start", "cat_nodes"))
-        for name, field in fields:
+        ends = {"node_start": "split_feature", "leaf_start": "leaf_value", "cat_node_start": "cat_nodes"}
+        for name, field in ends.items():
             self.starts[name].append(len(self.cols[field]))
         self.starts["slot_start"].append(len(self.cols["tree_features"]))
         if "leaf_value" in root:

@@ -7,16 +7,17 @@ prod_{j∈P∖S∖i} z_j`` with ``w(s, d) = s! (d-1-s)! / d!``, where ``o_j`` is
 every split on ``j`` along the path, else 0. With ``A`` the agreed features and ``B`` the others this
 is ``-v·z(B)·H(A)`` for ``i ∈ B`` and ``v·(1-z_i)·z(B)·H(A∖i)`` for ``i ∈ A``, where ``z(B)`` is the
 product of ``B``'s zero fractions and ``H(C) = sum_s w(s, d)·e_{|C|-s}(z_C)`` (``e`` the elementary
-symmetric polynomials). ``H`` depends on the row only through the mask ``A``, so it is tabulated per
-leaf over all ``2^d`` masks (:func:`leaf_tables`, FastTreeSHAP v2's idea): a row then costs
-``O(path length)`` per leaf instead of LightGBM's ``O(depth²)``. Leaves too deep to tabulate use
-the same polynomial, built for the row's mask and divided by ``(t + z_i)`` for each agreed ``i``.
+symmetric polynomials). ``z(B)·H(A)`` depends on the row only through the mask ``A``, so it is
+tabulated per leaf over all ``2^d`` masks (:func:`leaf_tables`, FastTreeSHAP v2's idea): a row then
+costs ``O(d)`` per leaf instead of LightGBM's ``O(depth²)``, and the masks of all leaves come from
+one depth-first walk of the tree. Leaves too deep to tabulate integrate the same weights exactly by
+Gauss-Legendre quadrature (``w(s, d)`` is a Beta integral; Linear TreeSHAP's observation).
 
 Second, a tree's contributions depend on the row only through the side it takes at each split, so
 rows with the same split pattern (a bit per internal node, for trees of up to 64 of them) share
-them: :func:`explain_rows` computes them once per distinct pattern per call and adds them to every
-row that has it. Results do not depend on which rows share a call: every row's values are the same
-function of its patterns, summed tree by tree in booster order.
+them: :func:`explain_rows` computes them once per distinct pattern in a block of rows and adds them
+to every row that has it. A row's values do not depend on which rows share its block: they are the
+same function of its patterns, summed tree by tree in booster order.
 """
 
 from __future__ import annotations
@@ -165,8 +166,8 @@ def _tree_phi(t, went_left, acc, f, tabled, stack_node, stack_mask, prefix) -> N
             mm = agree_mask & ((1 << d) - 1)
             ts = table_start[leaf]
             if ts < 0:
-                _untabled_leaf(leaf_value[leaf], d, mm, unique_zero[us:], unique_slot[us:], acc, nodes, node_weights,
-                               prefix)  # fmt: skip
+                _untabled_leaf(leaf_value[leaf], d, mm, unique_zero[us:], unique_slot[us:], acc, nodes,
+                               node_weights, prefix)  # fmt: skip
                 continue
             out = tables[ts + mm]
             for j in range(d):  # branch-free: the branch would follow the data and mispredict
@@ -181,8 +182,8 @@ def _decide(x_row, t, f, went_left) -> np.uint64:
     trees of up to 64 nodes, the same as a bit pattern. Numeric nodes are decided without branches
     on the data (NaN and zero sides are per-node constants; mispredicted branches cost more than
     the comparisons), categorical ones after them."""
-    node_start, cat_node_start, split_feature, threshold, nan_left, zero_left = f[0], f[3], f[5], f[6], f[7], f[8]
-    cat_nodes, cat_start, cat_len, cat_left = f[9:13]
+    node_start, cat_node_start = f[0], f[3]
+    split_feature, threshold, nan_left, zero_left, cat_nodes, cat_start, cat_len, cat_left = f[5:13]
     ns = node_start[t]
     nn = node_start[t + 1] - ns
     for k in range(nn):

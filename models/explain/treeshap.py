@@ -88,8 +88,9 @@ class TreeShap:
 
     def _run(self, X: FloatArray, out: FloatArray) -> None:
         tabled = (self.table_start, self.tables, self.ratio, self.nodes, self.node_weights)
-        explain_rows(X, out, self.arrays, tabled, self.forest.base_value, *self.sizes,
-                     min(BLOCK_ROWS, max(len(X), 1)))
+        explain_rows(
+            X, out, self.arrays, tabled, self.forest.base_value, *self.sizes, min(BLOCK_ROWS, max(len(X), 1))
+        )
 
 
 def _sizes(f: Forest) -> tuple[int, int, int]:
