@@ -188,10 +188,20 @@ class GBMClassifier:
         """Uncalibrated probability (logistic of the margin)."""
         return 1.0 / (1.0 + np.exp(-self.predict_margin(X)))
 
-    def contributions(self, X: pd.DataFrame | FloatArray) -> FloatArray:
-        """TreeSHAP contributions in log-odds, shape (n, features + 1); the last column is the base value."""
-        contrib = self.booster_.predict(self._input(X), pred_contrib=True, num_iteration=self.best_iteration_)
-        return dense_prediction(contrib)
+    def contributions(self, X: pd.DataFrame | FloatArray, threads: int | None = None) -> FloatArray:
+        """TreeSHAP contributions in log-odds, shape (n, features + 1); the last column is the base value.
+
+        Computed by ``models.explain.tree_shap`` (the values of LightGBM's ``pred_contrib``, which
+        the tests hold them to, about ten times faster), read from the booster on first use.
+        ``threads``: by default ``OMP_NUM_THREADS`` (what LightGBM's own threads obeyed), else 1.
+        """
+        from models.explain.treeshap import default_threads, tree_shap  # models.explain imports this module
+
+        cached = getattr(self, "_tree_shap", None)  # (booster, iteration, explainer), built once
+        if cached is None or cached[0] is not self.booster_ or cached[1] != self.best_iteration_:
+            cached = (self.booster_, self.best_iteration_, tree_shap(self.booster_, self.best_iteration_))
+            self._tree_shap = cached
+        return cached[2].contributions(self._input(X), default_threads() if threads is None else threads)
 
     def feature_importance(self) -> pd.Series:
         """Total gain per feature, for the report."""

@@ -94,7 +94,7 @@ class _Builder:
             raise InputError("explain: malformed tree dump (split_index is not 0..n-1)")
         for index in range(len(nodes)):
             self._node(*nodes[index], self.starts["node_start"][-1] + index)
-        self.cols["tree_features"].extend(sorted(slots, key=slots.__getitem__))
+        self.cols["tree_features"].extend(slots)  # slots are numbered in insertion order
         ends = {"node_start": "split_feature", "leaf_start": "leaf_value", "cat_node_start": "cat_nodes"}
         for name, field in ends.items():
             self.starts[name].append(len(self.cols[field]))

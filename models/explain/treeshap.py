@@ -21,6 +21,7 @@ True
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
@@ -124,6 +125,13 @@ def explainer_from_dump(
     arrays = tuple(getattr(forest, field.name) for field in fields(forest))[2:]  # after the two scalars
     sizes = _sizes(forest)
     return TreeShap(forest, start, tables, ratio, *_gauss_legendre(sizes[2]), arrays, sizes)
+
+
+def default_threads() -> int:
+    """``OMP_NUM_THREADS`` when it is a positive integer (the service and the batch workers set it
+    for LightGBM), else 1."""
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else 1
 
 
 def tree_shap(booster: lgb.Booster, num_iteration: int | None = None) -> TreeShap:
