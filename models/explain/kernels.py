@@ -108,38 +108,58 @@ def leaf_tables(leaf_value, unique_start, unique_zero, max_bits: int, budget: in
 
 
 @numba.njit(cache=True, nogil=True)
-def _untabled_leaf(v, d, m, z, slots, acc, nodes, node_weights, prefix) -> None:
+def _untabled_leaf(v, d, m, z, slots, acc, nodes, node_weights, powers, prefix, agreed) -> None:
     """A leaf without a table. ``w(s, d)`` is the Beta integral of ``u^s (1-u)^(d-1-s)`` on [0, 1],
-    so feature ``j`` gets ``v (o_j - z_j) ∫ prod_{i≠j} (o_i u + z_i (1-u)) du``: a polynomial of
-    degree ``d - 1``, integrated exactly by Gauss-Legendre with ``ceil(d/2)`` nodes (Linear
-    TreeSHAP's observation); prefix and suffix products leave each ``j`` out without dividing."""
-    q_count = (d + 1) // 2  # the loops run over the nodes innermost: independent products
+    so feature ``j`` gets ``v (o_j - z_j) ∫ prod_{i≠j} (o_i u + z_i (1-u)) du``, a polynomial of
+    degree ``d - 1`` integrated exactly by Gauss-Legendre with ``ceil(d/2)`` nodes (Linear
+    TreeSHAP's observation). The disagreed features (``o = 0``) factor out as ``z(B) (1-u)^|B|``,
+    so the products run over the agreed ones only; prefix and suffix products leave each out."""
+    a = 0
+    zb = 1.0
+    for j in range(d):
+        if (m >> j) & 1:
+            agreed[a] = j
+            a += 1
+        else:
+            zb *= z[j]
+    if zb == 0.0:
+        return
+    q_count = (d + 1) // 2  # the inner loops run over the nodes: independent products
     u = nodes[q_count]
     run = prefix[0]
-    run[:q_count] = 1.0
-    for j in range(d):
-        o = float((m >> j) & 1)
+    for q in range(q_count):
+        run[q] = zb * node_weights[q_count, q] * powers[q_count, q, d - a]  # z(B) (1-u)^(|B|-1)
+    for r in range(a):
+        zr = z[agreed[r]]
         for q in range(q_count):
-            prefix[j + 1, q] = run[q]
-            run[q] *= o * u[q] + z[j] * (1.0 - u[q])
-    run[:q_count] = node_weights[q_count, :q_count]
-    for j in range(d - 1, -1, -1):
-        o = float((m >> j) & 1)
-        t = 0.0
+            prefix[r + 1, q] = run[q]
+            run[q] *= u[q] + zr * (1.0 - u[q])
+    if a < d:  # every disagreed feature gets -v ∫ z(B) (1-u)^(|B|-1) prod_A
+        total = 0.0
         for q in range(q_count):
-            t += prefix[j + 1, q] * run[q]
-            run[q] *= o * u[q] + z[j] * (1.0 - u[q])
-        acc[slots[j]] += v * (o - z[j]) * t
+            total += run[q]
+        for j in range(d):
+            if not (m >> j) & 1:
+                acc[slots[j]] -= v * total
+    for q in range(q_count):
+        run[q] = 1.0 - u[q]  # the suffix products, with the one factor (1-u) an agreed feature keeps
+    for r in range(a - 1, -1, -1):
+        zr = z[agreed[r]]
+        total = 0.0
+        for q in range(q_count):
+            total += prefix[r + 1, q] * run[q]
+            run[q] *= u[q] + zr * (1.0 - u[q])
+        acc[slots[agreed[r]]] += v * (1.0 - zr) * total
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _tree_phi(t, went_left, acc, f, tabled, stack_node, stack_mask, prefix) -> None:
+def _tree_phi(t, went_left, acc, f, tabled, stack_node, stack_mask, prefix, members) -> None:
     """Contributions of tree ``t`` by slot into ``acc``, for the sides ``went_left`` (by node): depth
     first, carrying the mask of path features the row agrees with so far."""
     (node_start, leaf_start, slot_start, cat_node_start, tree_features, split_feature, threshold, nan_left,
      zero_left, cat_nodes, cat_start, cat_len, cat_left, left_child, right_child, node_unique, leaf_value,
      unique_start, unique_slot, unique_zero) = f  # fmt: skip
-    table_start, tables, ratio, nodes, node_weights = tabled
+    table_start, tables, ratio, nodes, node_weights, powers = tabled
     acc[: slot_start[t + 1] - slot_start[t]] = 0.0
     ns = node_start[t]
     if node_start[t + 1] == ns:
@@ -167,7 +187,7 @@ def _tree_phi(t, went_left, acc, f, tabled, stack_node, stack_mask, prefix) -> N
             ts = table_start[leaf]
             if ts < 0:
                 _untabled_leaf(leaf_value[leaf], d, mm, unique_zero[us:], unique_slot[us:], acc, nodes,
-                               node_weights, prefix)  # fmt: skip
+                               node_weights, powers, prefix, members)  # fmt: skip
                 continue
             out = tables[ts + mm]
             for j in range(d):  # branch-free: the branch would follow the data and mispredict
@@ -185,20 +205,23 @@ def _decide(x_row, t, f, went_left) -> np.uint64:
     node_start, cat_node_start = f[0], f[3]
     split_feature, threshold, nan_left, zero_left, cat_nodes, cat_start, cat_len, cat_left = f[5:13]
     ns = node_start[t]
-    nn = node_start[t + 1] - ns
-    for k in range(nn):
+    code = np.uint64(0)
+    for k in range(node_start[t + 1] - ns):
         g = ns + k
         x = x_row[split_feature[g]]
         nan = np.int64(x != x)
         special = nan | np.int64((x >= -ZERO_THRESHOLD) & (x <= ZERO_THRESHOLD))
         side = nan * nan_left[g] + (1 - nan) * zero_left[g]
-        went_left[k] = special * side + (1 - special) * np.int64(x <= threshold[g])
+        left = special * side + (1 - special) * np.int64(x <= threshold[g])
+        went_left[k] = left
+        code |= np.uint64(left) << np.uint64(k & (PATTERN_BITS - 1))
     for c in range(cat_node_start[t], cat_node_start[t + 1]):
         g = cat_nodes[c]
-        went_left[g - ns] = _category_left(x_row[split_feature[g]], cat_start[g], cat_len[g], cat_left)
-    code = np.uint64(0)
-    for k in range(min(nn, PATTERN_BITS)):
-        code |= np.uint64(went_left[k]) << np.uint64(k)
+        k = g - ns
+        left = _category_left(x_row[split_feature[g]], cat_start[g], cat_len[g], cat_left)
+        went_left[k] = left
+        bit = np.uint64(1) << np.uint64(k & (PATTERN_BITS - 1))
+        code = (code & ~bit) | (np.uint64(left) * bit)
     return code
 
 
@@ -230,6 +253,7 @@ def explain_rows(X, out, f, tabled, base_value, max_nodes, max_slots, max_depth,
     prefix = np.zeros((max_depth + 2, max_depth // 2 + 2))  # row 0: the running products
     stack_node = np.zeros(max_nodes + 2, dtype=np.int64)
     stack_mask = np.zeros(max_nodes + 2, dtype=np.int64)
+    members = np.zeros(max_depth + 1, dtype=np.int64)
     generation = 0
     for b0 in range(0, n, block):
         rows = min(block, n - b0)
@@ -245,7 +269,7 @@ def explain_rows(X, out, f, tabled, base_value, max_nodes, max_slots, max_depth,
             if node_start[t + 1] - node_start[t] > PATTERN_BITS:  # no pattern: one row at a time
                 for i in range(rows):
                     _decide(X[b0 + i], t, f, went_left)
-                    _tree_phi(t, went_left, shared[i], f, tabled, stack_node, stack_mask, prefix)
+                    _tree_phi(t, went_left, shared[i], f, tabled, stack_node, stack_mask, prefix, members)
                     ids[i] = i
             else:
                 generation += 1
@@ -261,7 +285,9 @@ def explain_rows(X, out, f, tabled, base_value, max_nodes, max_slots, max_depth,
                         where[h] = distinct
                         for node in range(node_start[t + 1] - node_start[t]):
                             went_left[node] = (code >> np.uint64(node)) & np.uint64(1)
-                        _tree_phi(t, went_left, shared[distinct], f, tabled, stack_node, stack_mask, prefix)
+                        _tree_phi(
+                            t, went_left, shared[distinct], f, tabled, stack_node, stack_mask, prefix, members
+                        )
                         distinct += 1
                     ids[i] = where[h]
             for s in range(k):

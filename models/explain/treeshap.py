@@ -36,13 +36,16 @@ from rollcure.core.errors import InputError
 if TYPE_CHECKING:
     import lightgbm as lgb
 
-#: Leaves with up to this many distinct path features get a weight table (2^d entries)...
-MAX_TABLE_BITS = 12
-#: ...while all tables together stay under this many entries (8 bytes each: 32 MiB).
-TABLE_BUDGET = 1 << 22
-#: Rows per kernel block: their features, patterns and accumulator stay in the cache (and a
-#: pattern is shared within a block).
-BLOCK_ROWS = 2048
+#: Leaves with up to this many distinct path features get a weight table (2^d entries; deeper
+#: tables cost a cache miss per lookup, more than the quadrature they replace)...
+MAX_TABLE_BITS = 10
+#: ...while all tables together stay under this many entries (8 bytes each: 64 MiB).
+TABLE_BUDGET = 1 << 23
+#: Rows per kernel block: as many as fit in this many bytes of per-row scratch (a pattern per
+#: tree, an accumulator per feature), within the row bounds. Patterns are shared within a block,
+#: so larger blocks share more (on the shipped models 16k rows were ~25% faster than 2k).
+BLOCK_BYTES = 24 << 20
+BLOCK_ROWS = (256, 16384)
 #: Fewer rows than this per extra thread run on one thread (starting threads costs more).
 MIN_ROWS_PER_THREAD = 512
 
@@ -55,9 +58,11 @@ class TreeShap:
     table_start: IntArray
     tables: FloatArray
     ratio: FloatArray
-    #: Gauss-Legendre nodes and weights on [0, 1], row q: the q-point rule
+    #: Gauss-Legendre nodes and weights on [0, 1], row q: the q-point rule; powers[q, i, b] is
+    #: (1 - nodes[q, i]) ** (b - 1)
     nodes: FloatArray
     node_weights: FloatArray
+    powers: FloatArray
     #: the forest's arrays in field order (what the kernel unpacks) and its scratch sizes
     arrays: tuple[np.ndarray, ...]
     sizes: tuple[int, int, int]
@@ -88,10 +93,13 @@ class TreeShap:
         return out
 
     def _run(self, X: FloatArray, out: FloatArray) -> None:
-        tabled = (self.table_start, self.tables, self.ratio, self.nodes, self.node_weights)
-        explain_rows(
-            X, out, self.arrays, tabled, self.forest.base_value, *self.sizes, min(BLOCK_ROWS, max(len(X), 1))
-        )
+        tabled = (self.table_start, self.tables, self.ratio, self.nodes, self.node_weights, self.powers)
+        explain_rows(X, out, self.arrays, tabled, self.forest.base_value, *self.sizes, self._block(len(X)))
+
+    def _block(self, n: int) -> int:
+        per_row = 8 * (self.forest.n_trees + self.forest.n_features + 1)
+        low, high = BLOCK_ROWS
+        return max(1, min(n, high, max(low, BLOCK_BYTES // per_row)))
 
 
 def _sizes(f: Forest) -> tuple[int, int, int]:
@@ -102,14 +110,17 @@ def _sizes(f: Forest) -> tuple[int, int, int]:
     return nodes, slots, depth
 
 
-def _gauss_legendre(max_depth: int) -> tuple[FloatArray, FloatArray]:
-    """Row q: the q-point Gauss-Legendre rule on [0, 1] (exact for polynomials of degree 2q - 1)."""
+def _gauss_legendre(max_depth: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Row q: the q-point Gauss-Legendre rule on [0, 1] (exact for polynomials of degree 2q - 1),
+    and the powers of ``1 - node`` the kernel needs (``**`` per leaf and row costs more than it)."""
     rows = (max_depth + 1) // 2 + 1
-    nodes, node_weights = np.zeros((rows, rows)), np.zeros((rows, rows))
+    nodes, node_weights = np.zeros((rows, rows)), np.full((rows, rows), 0.0)
     for q in range(1, rows):
         x, w = np.polynomial.legendre.leggauss(q)
         nodes[q, :q], node_weights[q, :q] = (x + 1.0) / 2.0, w / 2.0
-    return nodes, node_weights
+    exponents = np.arange(max_depth + 2) - 1.0
+    powers = (1.0 - nodes[:, :, None]) ** exponents[None, None, :]
+    return nodes, node_weights, powers
 
 
 def explainer_from_dump(
