@@ -11,7 +11,7 @@ symmetric polynomials). ``z(B)·H(A)`` depends on the row only through the mask 
 tabulated per leaf over all ``2^d`` masks (:func:`leaf_tables`, FastTreeSHAP v2's idea): a row then
 costs ``O(d)`` per leaf instead of LightGBM's ``O(depth²)``, and the masks of all leaves come from
 one depth-first walk of the tree. Leaves too deep to tabulate integrate the same weights exactly by
-Gauss-Legendre quadrature (``w(s, d)`` is a Beta integral; Linear TreeSHAP's observation).
+Gauss-Jacobi quadrature (``w(s, d)`` is a Beta integral; Linear TreeSHAP's observation).
 
 Second, a tree's contributions depend on the row only through the side it takes at each split, so
 rows with the same split pattern (a bit per internal node, for trees of up to 64 of them) share
@@ -107,13 +107,15 @@ def leaf_tables(leaf_value, unique_start, unique_zero, max_bits: int, budget: in
     return start, tables, ratio
 
 
-@numba.njit(cache=True, nogil=True)
-def _untabled_leaf(v, d, m, z, slots, acc, nodes, node_weights, powers, prefix, agreed) -> None:
+@numba.njit(cache=True, nogil=True, inline="always")
+def _untabled_leaf(v, d, m, zero, slot, us, acc, nodes, node_weights, prefix, agreed) -> None:
     """A leaf without a table. ``w(s, d)`` is the Beta integral of ``u^s (1-u)^(d-1-s)`` on [0, 1],
-    so feature ``j`` gets ``v (o_j - z_j) ∫ prod_{i≠j} (o_i u + z_i (1-u)) du``, a polynomial of
-    degree ``d - 1`` integrated exactly by Gauss-Legendre with ``ceil(d/2)`` nodes (Linear
-    TreeSHAP's observation). The disagreed features (``o = 0``) factor out as ``z(B) (1-u)^|B|``,
-    so the products run over the agreed ones only; prefix and suffix products leave each out."""
+    so feature ``j`` gets ``v (o_j - z_j) ∫ prod_{i≠j} (o_i u + z_i (1-u)) du`` (Linear TreeSHAP's
+    observation). The disagreed features (``o = 0``, ``b`` of them) factor out as ``z(B) (1-u)^b``:
+    a disagreed feature gets ``-v z(B) ∫ (1-u)^(b-1) prod_A``, an agreed one ``v (1 - z_j) z(B)
+    ∫ (1-u)^b prod_{A∖j}``, both integrated exactly by Gauss-Jacobi rules for the weight ``(1-u)^α``
+    with about ``|A|/2`` nodes (``nodes[α, q]``); prefix and suffix products leave each ``j`` out.
+    The leaf's path features are ``zero[us:us + d]`` and ``slot[us:us + d]``."""
     a = 0
     zb = 1.0
     for j in range(d):
@@ -121,35 +123,42 @@ def _untabled_leaf(v, d, m, z, slots, acc, nodes, node_weights, powers, prefix, 
             agreed[a] = j
             a += 1
         else:
-            zb *= z[j]
+            zb *= zero[us + j]
     if zb == 0.0:
         return
-    q_count = (d + 1) // 2  # the inner loops run over the nodes: independent products
-    u = nodes[q_count]
+    b = d - a
+    if b > 0:  # degree a: (a + 2) // 2 nodes
+        q_count = (a + 2) // 2
+        u = nodes[b - 1, q_count]
+        total = 0.0
+        for q in range(q_count):
+            p = node_weights[b - 1, q_count, q]
+            for r in range(a):
+                p *= u[q] + zero[us + agreed[r]] * (1.0 - u[q])
+            total += p
+        for j in range(d):
+            if not (m >> j) & 1:
+                acc[slot[us + j]] -= v * zb * total
+    if a == 0:
+        return
+    q_count = (a + 1) // 2  # degree a - 1
+    u = nodes[b, q_count]
     run = prefix[0]
     for q in range(q_count):
-        run[q] = zb * node_weights[q_count, q] * powers[q_count, q, d - a]  # z(B) (1-u)^(|B|-1)
+        run[q] = node_weights[b, q_count, q]
     for r in range(a):
-        zr = z[agreed[r]]
+        zr = zero[us + agreed[r]]
         for q in range(q_count):
             prefix[r + 1, q] = run[q]
             run[q] *= u[q] + zr * (1.0 - u[q])
-    if a < d:  # every disagreed feature gets -v ∫ z(B) (1-u)^(|B|-1) prod_A
-        total = 0.0
-        for q in range(q_count):
-            total += run[q]
-        for j in range(d):
-            if not (m >> j) & 1:
-                acc[slots[j]] -= v * total
-    for q in range(q_count):
-        run[q] = 1.0 - u[q]  # the suffix products, with the one factor (1-u) an agreed feature keeps
+    run[:q_count] = 1.0
     for r in range(a - 1, -1, -1):
-        zr = z[agreed[r]]
+        zr = zero[us + agreed[r]]
         total = 0.0
         for q in range(q_count):
             total += prefix[r + 1, q] * run[q]
             run[q] *= u[q] + zr * (1.0 - u[q])
-        acc[slots[agreed[r]]] += v * (1.0 - zr) * total
+        acc[slot[us + agreed[r]]] += v * (1.0 - zr) * zb * total
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -159,7 +168,7 @@ def _tree_phi(t, went_left, acc, f, tabled, stack_node, stack_mask, prefix, memb
     (node_start, leaf_start, slot_start, cat_node_start, tree_features, split_feature, threshold, nan_left,
      zero_left, cat_nodes, cat_start, cat_len, cat_left, left_child, right_child, node_unique, leaf_value,
      unique_start, unique_slot, unique_zero) = f  # fmt: skip
-    table_start, tables, ratio, nodes, node_weights, powers = tabled
+    table_start, tables, ratio, nodes, node_weights = tabled
     acc[: slot_start[t + 1] - slot_start[t]] = 0.0
     ns = node_start[t]
     if node_start[t + 1] == ns:
@@ -186,13 +195,14 @@ def _tree_phi(t, went_left, acc, f, tabled, stack_node, stack_mask, prefix, memb
             mm = agree_mask & ((1 << d) - 1)
             ts = table_start[leaf]
             if ts < 0:
-                _untabled_leaf(leaf_value[leaf], d, mm, unique_zero[us:], unique_slot[us:], acc, nodes,
-                               node_weights, powers, prefix, members)  # fmt: skip
+                _untabled_leaf(leaf_value[leaf], d, mm, unique_zero, unique_slot, us, acc, nodes,
+                               node_weights, prefix, members)  # fmt: skip
                 continue
             out = tables[ts + mm]
             for j in range(d):  # branch-free: the branch would follow the data and mispredict
-                agreed = float((mm >> j) & 1)
-                up = ratio[us + j] * tables[ts + (mm ^ (1 << j))]
+                bit = (mm >> j) & 1
+                agreed = float(bit)
+                up = ratio[us + j] * tables[ts + (mm ^ (bit << j))]  # disagreed: reads T[m] again (cached)
                 acc[unique_slot[us + j]] += agreed * up - (1.0 - agreed) * out  # exactly one of the two
 
 

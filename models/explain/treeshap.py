@@ -47,7 +47,7 @@ TABLE_BUDGET = 1 << 23
 BLOCK_BYTES = 24 << 20
 BLOCK_ROWS = (256, 16384)
 #: Fewer rows than this per extra thread run on one thread (starting threads costs more).
-MIN_ROWS_PER_THREAD = 512
+MIN_ROWS_PER_THREAD = 64
 
 
 @dataclass(frozen=True)
@@ -58,11 +58,9 @@ class TreeShap:
     table_start: IntArray
     tables: FloatArray
     ratio: FloatArray
-    #: Gauss-Legendre nodes and weights on [0, 1], row q: the q-point rule; powers[q, i, b] is
-    #: (1 - nodes[q, i]) ** (b - 1)
+    #: Gauss-Jacobi rules on [0, 1] for the weight (1-u)^α: nodes[α, q, :q], node_weights[α, q, :q]
     nodes: FloatArray
     node_weights: FloatArray
-    powers: FloatArray
     #: the forest's arrays in field order (what the kernel unpacks) and its scratch sizes
     arrays: tuple[np.ndarray, ...]
     sizes: tuple[int, int, int]
@@ -93,7 +91,7 @@ class TreeShap:
         return out
 
     def _run(self, X: FloatArray, out: FloatArray) -> None:
-        tabled = (self.table_start, self.tables, self.ratio, self.nodes, self.node_weights, self.powers)
+        tabled = (self.table_start, self.tables, self.ratio, self.nodes, self.node_weights)
         explain_rows(X, out, self.arrays, tabled, self.forest.base_value, *self.sizes, self._block(len(X)))
 
     def _block(self, n: int) -> int:
@@ -110,17 +108,18 @@ def _sizes(f: Forest) -> tuple[int, int, int]:
     return nodes, slots, depth
 
 
-def _gauss_legendre(max_depth: int) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Row q: the q-point Gauss-Legendre rule on [0, 1] (exact for polynomials of degree 2q - 1),
-    and the powers of ``1 - node`` the kernel needs (``**`` per leaf and row costs more than it)."""
-    rows = (max_depth + 1) // 2 + 1
-    nodes, node_weights = np.zeros((rows, rows)), np.full((rows, rows), 0.0)
-    for q in range(1, rows):
-        x, w = np.polynomial.legendre.leggauss(q)
-        nodes[q, :q], node_weights[q, :q] = (x + 1.0) / 2.0, w / 2.0
-    exponents = np.arange(max_depth + 2) - 1.0
-    powers = (1.0 - nodes[:, :, None]) ** exponents[None, None, :]
-    return nodes, node_weights, powers
+def _gauss_jacobi(max_depth: int) -> tuple[FloatArray, FloatArray]:
+    """The q-point Gauss-Jacobi rules for ``∫_0^1 (1-u)^α p(u) du`` (exact for degree 2q - 1), for
+    every α and q a leaf of ``max_depth`` path features may need."""
+    from scipy.special import roots_jacobi
+
+    alphas, rules = max_depth + 1, (max_depth + 2) // 2 + 1
+    nodes, node_weights = np.zeros((alphas, rules, rules)), np.zeros((alphas, rules, rules))
+    for alpha in range(alphas):
+        for q in range(1, rules):
+            x, w = roots_jacobi(q, float(alpha), 0.0)
+            nodes[alpha, q, :q], node_weights[alpha, q, :q] = (1.0 + x) / 2.0, w / 2.0 ** (alpha + 1)
+    return nodes, node_weights
 
 
 def explainer_from_dump(
@@ -135,7 +134,7 @@ def explainer_from_dump(
                                        max_table_bits, table_budget)  # fmt: skip
     arrays = tuple(getattr(forest, field.name) for field in fields(forest))[2:]  # after the two scalars
     sizes = _sizes(forest)
-    return TreeShap(forest, start, tables, ratio, *_gauss_legendre(sizes[2]), arrays, sizes)
+    return TreeShap(forest, start, tables, ratio, *_gauss_jacobi(sizes[2]), arrays, sizes)
 
 
 def default_threads() -> int:
