@@ -23,6 +23,8 @@ from rollcure.core.errors import InputError
 if TYPE_CHECKING:
     import lightgbm as lgb
 
+    from models.explain.treeshap import TreeShap
+
 #: LightGBM parameters as ``lightgbm.train`` takes them (numbers, strings, the constraint list).
 LGBParams = dict[str, float | int | str | bool | list[int]]
 #: The training and (optional) validation datasets of :meth:`GBMClassifier.bin`.
@@ -191,17 +193,24 @@ class GBMClassifier:
     def contributions(self, X: pd.DataFrame | FloatArray, threads: int | None = None) -> FloatArray:
         """TreeSHAP contributions in log-odds, shape (n, features + 1); the last column is the base value.
 
-        Computed by ``models.explain.tree_shap`` (the values of LightGBM's ``pred_contrib``, which
-        the tests hold them to, about ten times faster), read from the booster on first use.
-        ``threads``: by default ``OMP_NUM_THREADS`` (what LightGBM's own threads obeyed), else 1.
+        Computed by :meth:`explainer` (the values of LightGBM's ``pred_contrib``, which the tests
+        hold them to, about ten times faster). ``threads``: by default ``OMP_NUM_THREADS`` (what
+        LightGBM's own threads obeyed), else 1.
         """
-        from models.explain.treeshap import default_threads, tree_shap  # models.explain imports this module
+        from models.explain.treeshap import default_threads  # models.explain imports this module
 
-        cached = getattr(self, "_tree_shap", None)  # (booster, iteration, explainer), built once
+        threads = default_threads() if threads is None else threads
+        return self.explainer().contributions(self._input(X), threads)
+
+    def explainer(self) -> TreeShap:
+        """The booster's exact TreeSHAP (``models.explain.tree_shap``), read from it on first use."""
+        from models.explain.treeshap import tree_shap
+
+        cached = getattr(self, "_tree_shap", None)  # (booster, iteration, explainer)
         if cached is None or cached[0] is not self.booster_ or cached[1] != self.best_iteration_:
             cached = (self.booster_, self.best_iteration_, tree_shap(self.booster_, self.best_iteration_))
             self._tree_shap = cached
-        return cached[2].contributions(self._input(X), default_threads() if threads is None else threads)
+        return cached[2]
 
     def feature_importance(self) -> pd.Series:
         """Total gain per feature, for the report."""
