@@ -46,7 +46,7 @@ def _category_left(x: float, start: int, length: int, cat_left) -> int:
 
 
 @numba.njit(cache=True, nogil=True)
-def weights(max_depth: int) -> np.ndarray:
+def _shapley_weights(max_depth: int) -> np.ndarray:
     """Row ``d``: ``w(s, d) = s! (d-1-s)! / d!`` for ``s = 0..d-1``."""
     w = np.zeros((max_depth + 1, max_depth + 1))
     for d in range(1, max_depth + 1):
@@ -78,7 +78,7 @@ def leaf_tables(leaf_value, unique_start, unique_zero, max_bits: int, budget: in
                 start[leaf] = total
                 total += 1 << d
     tables = np.zeros(total)
-    weight_rows = weights(max_bits)
+    weight_rows = _shapley_weights(max_bits)
     for leaf in range(n_leaves):
         if start[leaf] < 0:
             continue
