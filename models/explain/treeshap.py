@@ -4,7 +4,7 @@ Why not LightGBM's own: ``predict(pred_contrib=True)`` walks the TreeSHAP recurs
 on the shipped models it costs 50-70 times the prediction; explanations were the batch scorer's
 ceiling. :func:`tree_shap` reads the booster once (``models.explain.forest``), tabulates each leaf's
 TreeSHAP weights and hands rows to the compiled kernel (``models.explain.kernels``), which also
-computes each tree's contributions once per distinct split pattern in the call. The values equal
+computes each tree's contributions once per distinct split pattern in a block of rows. The values equal
 ``pred_contrib`` to rounding (the tests hold them to 1e-9 on the shipped models, on random rows with
 NaNs and unseen categories, and on random small boosters), with the base value in the last column,
 so contributions still sum to the margin. Threads split the rows into contiguous blocks (the kernel
