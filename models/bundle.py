@@ -237,7 +237,7 @@ class Bundle:
             "policy": None if self.policy is None else _policy_manifest(self.policy),
             "explanation": {
                 "top_k": self.top_k,
-                "method": "lightgbm pred_contrib (TreeSHAP)",
+                "method": "path-dependent TreeSHAP (models.explain; equal to lightgbm pred_contrib)",
                 "units": "log-odds",
             },
             "metadata": self.metadata,

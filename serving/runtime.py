@@ -72,6 +72,8 @@ def load_runtime(cfg: RollcureConfig, ref: str | None = None) -> ModelRuntime:
 
     alias = ref or cfg.serving.model_alias
     bundle = load_bundle(cfg, alias)
+    for scorer in bundle.scorers.values():  # read the trees for TreeSHAP now, not on the first request
+        scorer.model.explainer()
     return ModelRuntime(
         bundle=bundle,
         model_name=cfg.training.registered_model,

@@ -1,8 +1,9 @@
 """Per-case SHAP contributions and the top reasons up and down.
 
-LightGBM's own TreeSHAP (``pred_contrib``) gives exact Shapley values of the raw margin; the
-``shap`` package's TreeExplainer computes the same numbers (tests check both agree and that
-contributions plus the base value equal the margin). Contributions are in log-odds; each is also
+The contributions are exact Shapley values of the raw margin (path-dependent TreeSHAP,
+``models.explain.treeshap``); LightGBM's ``pred_contrib`` and the ``shap`` package's
+TreeExplainer compute the same numbers (tests check all three agree and that contributions plus
+the base value equal the margin). Contributions are in log-odds; each is also
 translated to probability points as the change in the calibrated probability if that one
 contribution were removed: ``pp = 100 · (P(m) − P(m − φ))``.
 """
