@@ -17,12 +17,7 @@ import numpy as np
 import pandas as pd
 
 from rollcure.core.value import N_TRANSIENT, Valuation
-from rollcure.core.value_history import observed_states
-
-
-def _month(dates: pd.Series | np.ndarray) -> np.ndarray:
-    d = pd.DatetimeIndex(pd.to_datetime(dates))
-    return (d.year * 12 + d.month).to_numpy(dtype=np.int64)
+from rollcure.core.value_history import month_index, observed_states
 
 
 def _lookup(index: pd.MultiIndex, values: np.ndarray, loan: np.ndarray, month: np.ndarray) -> tuple:
@@ -44,23 +39,24 @@ def build_value_labels(
     h = valuation.horizon
     states = observed_states(cycles, loans, actions, valuation.cfg)
     key = pd.MultiIndex.from_arrays([states["loan_id"].to_numpy(), states["month"].to_numpy()])
-    cyc = cycles.assign(month=_month(cycles["cycle_date"]))
+    cyc = cycles.assign(month=month_index(cycles["cycle_date"]))
     paid_key = pd.MultiIndex.from_arrays([cyc["loan_id"].to_numpy(), cyc["month"].to_numpy()])
     paid = cyc["paid_amount"].to_numpy(dtype=float)
     if paid_key.has_duplicates or key.has_duplicates:
         raise ValueError("cycles: more than one row per (loan_id, cycle month)")
 
     loan = cases["loan_id"].to_numpy()
-    m0 = _month(cases["as_of"])
+    m0 = month_index(cases["as_of"])
     last_month = int(states["month"].max()) if len(states) else 0
     if observed_until is not None:
-        last_month = min(last_month, int(observed_until.year * 12 + observed_until.month))
+        last_month = min(last_month, int(month_index([observed_until])[0]))
     _, has_now = _lookup(key, np.zeros(len(key)), loan, m0)
 
     cash = np.zeros((len(loan), h))
     costs = np.zeros((len(loan), h))
     if actions is not None and len(actions):
-        act_key = pd.MultiIndex.from_arrays([actions["loan_id"].to_numpy(), _month(actions["decided_at"])])
+        decided = month_index(actions["decided_at"])
+        act_key = pd.MultiIndex.from_arrays([actions["loan_id"].to_numpy(), decided])
         act_cost = actions["cost"].to_numpy(dtype=float)
     for k in range(h):  # loop over the horizon's cycles, never over cases
         cash[:, k] = _lookup(paid_key, paid, loan, m0 + k + 1)[0]

@@ -25,9 +25,10 @@ from rollcure.core.value import (
 )
 
 
-def _month(dates: pd.Series) -> np.ndarray:
-    d = pd.to_datetime(dates)
-    return (d.dt.year * 12 + d.dt.month).to_numpy(dtype=np.int64)
+def month_index(dates: pd.Series | np.ndarray | list) -> np.ndarray:
+    """Calendar month of each date as one integer (year × 12 + month): consecutive cycles differ by 1."""
+    d = pd.DatetimeIndex(pd.to_datetime(dates))
+    return (d.year * 12 + d.month).to_numpy(dtype=np.int64)
 
 
 def observed_states(
@@ -43,7 +44,7 @@ def observed_states(
     """
     c = cycles[["loan_id", "cycle_date", "balance", "dpd"]].sort_values(["loan_id", "cycle_date"])
     c = c.reset_index(drop=True)
-    month = _month(c["cycle_date"])
+    month = month_index(c["cycle_date"])
     loan = c["loan_id"].to_numpy()
     secured_ids = loans.loc[loans["product"].isin(SECURED_PRODUCTS), "loan_id"].to_numpy()
     secured = np.isin(loan, secured_ids)
@@ -55,7 +56,7 @@ def observed_states(
                 pd.DataFrame({"month": month, "loan_id": loan, "row": np.arange(len(c))}).sort_values(
                     "month"
                 ),
-                pd.DataFrame({"month": _month(r["decided_at"]), "loan_id": r["loan_id"].to_numpy()})
+                pd.DataFrame({"month": month_index(r["decided_at"]), "loan_id": r["loan_id"].to_numpy()})
                 .assign(decided=lambda f: f["month"])
                 .sort_values("month"),
                 on="month",
@@ -116,7 +117,7 @@ def estimate_valuation(
 ) -> Valuation:
     """Recovery factors from the book's own history (up to ``until``), with the value config."""
     states = observed_states(cycles, loans, actions, cfg)
-    until_month = None if until is None else int(until.year * 12 + until.month)
+    until_month = None if until is None else int(month_index([until])[0])
     lgd = (
         loss_given_chargeoff(states, until_month)
         if cfg.loss_given_chargeoff is None
