@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from models.classifiers import dense_prediction
+from models.action_trees import ActionForest, action_forest
+from models.explain.treeshap import default_threads
 from models.lgb_input import as_lgb_matrix, column_positions, column_values
 from rollcure.config.policy import PolicyConfig
 from rollcure.core.catalogue import ACTIONS, CATALOGUE
@@ -96,33 +97,32 @@ class ActionModels:
     #: logged rows per action, for the record
     arm_rows: dict[str, int] = field(default_factory=dict)
     weighting: str = "none"
+    _forests: list[ActionForest] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def forests(self) -> list[ActionForest]:
+        """The members' then the cure model's trees as arrays, read once per loaded bundle."""
+        if self._forests is None:
+            self._forests = [action_forest(m) for m in [*self.recovery_members, self.cure_model]]
+        return self._forests
 
     def _matrix(self, X: pd.DataFrame) -> np.ndarray:
         """The features as LightGBM's float matrix, read from X's arrays (no column-selecting copy)."""
         column_positions(X, self.feature_names, "action models: feature frame")
         return as_lgb_matrix(X, self.feature_names)
 
-    def predict(self, X: pd.DataFrame, costs: np.ndarray | None = None) -> ActionPrediction:
-        """Expected recovery (with band), cure probability and expected value under every action."""
+    def predict(
+        self, X: pd.DataFrame, costs: np.ndarray | None = None, threads: int | None = None
+    ) -> ActionPrediction:
+        """Expected recovery (with band), cure probability and expected value under every action.
+
+        Every action of a case comes from one walk of each tree (``models.action_trees``: equal to
+        LightGBM's prediction of the case under each action); ``threads`` default to
+        ``OMP_NUM_THREADS`` (else 1), as for the scorers' explanations.
+        """
         base = self._matrix(X)
         balance = _balance(X, self.feature_names)
-        n = len(X)
-        n_actions = len(ACTIONS)
-        raw = np.empty((len(self.recovery_members) + 1, n, n_actions))  # members, then the cure model
-        models = [*self.recovery_members, self.cure_model]
-        for lo in range(0, n, _PREDICT_CASES):  # chunks of cases bound the stacked matrix's memory
-            hi = min(n, lo + _PREDICT_CASES)
-            m = hi - lo
-            # every case under every action, as one numeric matrix: one LightGBM call per model
-            # (per-call pandas conversion, not the trees, dominated small requests); the action is
-            # the last column, as in training (_with_action)
-            stacked = np.empty((n_actions, m, base.shape[1] + 1))
-            stacked[:, :, :-1] = base[None, lo:hi]
-            stacked[:, :, -1] = np.arange(n_actions, dtype=float)[:, None]
-            stacked = stacked.reshape(n_actions * m, -1)
-            for k, model in enumerate(models):
-                scores = dense_prediction(model.predict(stacked, num_threads=1))
-                raw[k, lo:hi] = scores.reshape(n_actions, m).T
+        threads = default_threads() if threads is None else threads
+        raw = np.stack([forest.predict(base, len(ACTIONS), threads) for forest in self.forests()])
         members = raw[:-1] * balance[None, :, None]
         rec = np.clip(members.mean(axis=0), 0, None)
         sd = members.std(axis=0, ddof=1)
@@ -187,9 +187,6 @@ def _cautious_values(members: np.ndarray, rec: np.ndarray, costs: np.ndarray, z:
 
 
 _LARGEST = np.finfo(float).max
-#: Cases predicted per LightGBM call: the stacked matrix (cases x actions x features) of 50k cases
-#: is ~280 MB; one matrix for a million cases was 5.5 GB.
-_PREDICT_CASES = 50_000
 
 
 def _balance(X: pd.DataFrame, features: list[str] | None = None) -> np.ndarray:
