@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.dtypes import StringDType
 
 from models.allocation import allocate
 from models.bundle import Bundle, Scores
@@ -146,13 +147,29 @@ def assign_arms(u: np.ndarray, cfg: PolicyConfig) -> np.ndarray:
 def _fmt(x: np.ndarray) -> np.ndarray:
     """Money amounts as whole-unit strings, non-finite as 0 (vectorised, no per-case formatting;
     ``np.where`` rather than ``np.nan_to_num``, whose per-call float-limits look-ups cost more
-    than the work on a single case)."""
-    return np.round(np.where(np.isfinite(x), x, 0.0)).astype(np.int64).astype(str)
+    than the work on a single case). Variable-width strings (``StringDType``): the fixed-width
+    ``np.char`` path cost 5 s on 200k cases x seven actions, this one a fifth of that."""
+    return np.round(np.where(np.isfinite(x), x, 0.0)).astype(np.int64).astype(_TEXT)
 
 
 def _pct(p: np.ndarray) -> np.ndarray:
     """Probabilities as whole percentages ("38%"), vectorised."""
-    return np.char.add(_fmt(100 * np.asarray(p, dtype=float)), "%")
+    return _join(_fmt(100 * np.asarray(p, dtype=float)), "%")
+
+
+_TEXT = StringDType()
+#: The why-not text's kinds, with the words before and after the amount (or the rule id).
+_LOWER, _CAPACITY, _RULE, _CHOSEN = range(4)
+_WHY_NOT_PREFIX = np.asarray(["lower value by ", "capacity: worth ", "ineligible by rule ", ""], dtype=_TEXT)
+_WHY_NOT_SUFFIX = np.asarray(["", " more but full", "", ""], dtype=_TEXT)
+
+
+def _join(*parts: np.ndarray | str) -> np.ndarray:
+    """Element-wise concatenation of string arrays and literals (broadcast)."""
+    out = np.asarray(parts[0], dtype=_TEXT)
+    for part in parts[1:]:
+        out = np.strings.add(out, np.asarray(part, dtype=_TEXT))
+    return out
 
 
 def _explanations(
@@ -166,36 +183,39 @@ def _explanations(
 
     The why-not texts are built for all actions at once on cases x actions arrays: per-action
     string operations cost ~20 µs each whatever the number of cases, which dominated one case.
+    They are returned as object arrays of ``str`` (what the decision frame's columns hold).
     """
     n = len(choice)
     rows = np.arange(n)
-    names = np.asarray(ACTIONS, dtype=object)
+    names = np.asarray(ACTIONS, dtype=_TEXT)
     chosen_v = values[rows, choice]
-    rule_ids = el.blocking_rule_ids().astype(str)
+    rule_ids = el.blocking_rule_ids().astype(_TEXT)
     diff = chosen_v[:, None] - values
-    lower = np.char.add("lower value by ", _fmt(diff))
-    cap = np.char.add(np.char.add("capacity: worth ", _fmt(-diff)), " more but full")
-    text = np.where(diff >= -1e-9, lower, cap)
-    text = np.where(rule_ids != "", np.char.add("ineligible by rule ", rule_ids), text).astype(object)
-    text[rows, choice] = ""
-    why_not = {a: text[:, j] for j, a in enumerate(ACTIONS)}
+    # one kind per cell, then prefix + middle + suffix picked by kind: three takes and two joins
+    # on the whole n x A grid (a string ``np.where`` per alternative cost as much as all of this)
+    kind = np.where(rule_ids != "", _RULE, np.where(diff >= -1e-9, _LOWER, _CAPACITY))
+    kind[rows, choice] = _CHOSEN
+    middle = _fmt(np.abs(diff))
+    ruled = kind == _RULE
+    middle[ruled] = rule_ids[ruled]
+    middle[kind == _CHOSEN] = ""
+    text = _join(_WHY_NOT_PREFIX[kind], middle, _WHY_NOT_SUFFIX[kind])
+    text_obj = text.astype(object)
+    why_not = {a: text_obj[:, j] for j, a in enumerate(ACTIONS)}
     # next best = the best other eligible action by value
     other = np.where(el.mask, values, -np.inf)
     other[rows, choice] = -np.inf
     nxt = other.argmax(axis=1)
     has_next = np.isfinite(other[rows, nxt])
     margin = chosen_v - values[rows, nxt]
-    chosen_name = names[choice].astype(str)
-    next_name = names[nxt].astype(str)
-    base = np.char.add(np.char.add(chosen_name, " over "), next_name)
-    up = np.char.add(np.char.add(base, ": +"), _fmt(margin))
-    cure_pair = np.char.add(np.char.add(_pct(cure[rows, choice]), " vs "), _pct(cure[rows, nxt]))
-    up = np.char.add(np.char.add(np.char.add(up, " expected value (cure "), cure_pair), " next cycle)")
-    capped = np.char.add(np.char.add(base, ": "), next_name)
-    capped = np.char.add(capped, " is worth more but its capacity is taken by higher-value cases")
-    why = np.where(margin >= 0, up, capped).astype(object)
-    why[~has_next] = np.char.add(chosen_name, ": the only action the rules allow")[~has_next]
-    return why, why_not
+    chosen_name, next_name = names[choice], names[nxt]
+    base = _join(chosen_name, " over ", next_name)
+    up = _join(base, ": +", _fmt(margin), " expected value (cure ", _pct(cure[rows, choice]), " vs ",
+               _pct(cure[rows, nxt]), " next cycle)")  # fmt: skip
+    capped = _join(base, ": ", next_name, " is worth more but its capacity is taken by higher-value cases")
+    why = np.where(margin >= 0, up, capped)
+    why = np.where(has_next, why, _join(chosen_name, ": the only action the rules allow"))
+    return why.astype(object), why_not
 
 
 def _positional(X: pd.DataFrame) -> pd.DataFrame:

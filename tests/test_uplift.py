@@ -147,13 +147,12 @@ def test_prediction_does_not_depend_on_the_frames_other_columns_or_their_order(f
         models.predict(X.drop(columns=[models.feature_names[0]]))
 
 
-def test_predicting_in_chunks_of_cases_changes_nothing(fitted, monkeypatch):
-    import models.uplift as uplift
-
+def test_a_case_is_predicted_alike_whatever_shares_the_call_and_the_threads(fitted):
     models, _ = fitted
-    X, _, _, _ = _logs(301, seed=9)
-    whole = models.predict(X)
-    monkeypatch.setattr(uplift, "_PREDICT_CASES", 64)  # five chunks, the last one short
-    chunked = models.predict(X)
+    X, _, _, _ = _logs(5000, seed=9)  # two threads take a block of cases each
+    whole = models.predict(X, threads=1)
+    two = models.predict(X, threads=2)
+    head = models.predict(X.iloc[:301], threads=1)
     for name in ("recovery", "recovery_sd", "cure", "value", "decision"):
-        np.testing.assert_array_equal(getattr(chunked, name), getattr(whole, name))
+        np.testing.assert_array_equal(getattr(two, name), getattr(whole, name))
+        np.testing.assert_array_equal(getattr(head, name), getattr(whole, name)[:301])
