@@ -45,6 +45,8 @@ _CALIBRATORS = "calibrators.json"
 _ACTION_MODELS = "action_models"
 _SCORE_COLUMNS = pd.Index([f"p_{t}" for t in TARGETS])
 _SCORE_NAMES: tuple[str, ...] = tuple(_SCORE_COLUMNS.tolist())  # iterating a str Index is slow
+#: The action models' probabilities are their own log-odds through the logistic (no calibrator).
+_LOGISTIC = Calibrator("none")
 #: Reasons that raise a target's probability ("up") and that lower it ("down").
 DIRECTIONS: tuple[str, ...] = ("up", "down")
 #: A column of the reasons table: ``case``/``rank`` integers, contributions floats, the rest objects.
@@ -184,8 +186,13 @@ class Bundle:
         p = [_probability(self.scorers[t], inputs[t]) for t in TARGETS]
         return Scores(*p)
 
-    def contributions(self, X: pd.DataFrame, target: str) -> pd.DataFrame:
-        """SHAP contributions in log-odds per feature, plus ``base_value``; rows sum to the margin."""
+    def contributions(self, X: pd.DataFrame, target: str, action: str | None = None) -> pd.DataFrame:
+        """SHAP contributions in log-odds per feature, plus ``base_value``; rows sum to the margin.
+        With ``action``: of the action models' probability of ``target`` next cycle under it."""
+        if action is not None:
+            models = self._action_models()
+            values = models.contributions(X, target, action)
+            return pd.DataFrame(values, columns=[*models.feature_names, "base_value"], index=X.index)
         values = self.scorers[target].model.contributions(self.matrices(X, (target,))[target])
         return pd.DataFrame(values, columns=[*self.feature_names, "base_value"], index=X.index)
 
@@ -197,13 +204,24 @@ class Bundle:
         directions: tuple[str, ...] = DIRECTIONS,
         top_k: int | None = None,
         inputs: Matrices | None = None,
+        action: str | None = None,
     ) -> Reasons:
         """Top-k reasons per case in each direction, target by target (rows by target, case,
         direction, rank; ``case`` = row position). TreeSHAP, the costly part, runs only for
-        ``targets``: a decision shows one target's reasons in one direction."""
-        inputs = self.matrices(X, targets) if inputs is None else inputs
+        ``targets``: a decision shows one target's reasons in one direction. With ``action``: the
+        reasons of the action models' roll-forward and cure probabilities under that action (their
+        log-odds are the model's own, so the points are read through the logistic)."""
         k = top_k or self.top_k
         parts: list[dict[str, ReasonColumn]] = []
+        if action is not None:
+            models = self._action_models()
+            spec = self._spec(models.feature_names)
+            for t in targets:
+                contrib = models.contributions(X, t, action)
+                per = [top_reasons(contrib, X, spec, _LOGISTIC, t, k, d) for d in directions]
+                parts.append(_by_case(per))
+            return Reasons(parts[0] if len(parts) == 1 else _concat(parts))
+        inputs = self.matrices(X, targets) if inputs is None else inputs
         for t in targets:
             scorer = self.scorers[t]
             contrib = scorer.model.contributions(inputs[t])
@@ -212,6 +230,19 @@ class Bundle:
             ]
             parts.append(_by_case(per_direction))
         return Reasons(parts[0] if len(parts) == 1 else _concat(parts))
+
+    def _action_models(self) -> ActionModels:
+        if self.policy is None:
+            raise InputError("bundle: no action-response models (train a policy to explain an action)")
+        return self.policy.action_models
+
+    def _spec(self, names: list[str]) -> list[FeatureSpec]:
+        """The feature specs of ``names``, in that order (the action models' features)."""
+        by_name = {f.name: f for f in self.features}
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            raise InputError(f"bundle: action models use features the bundle does not describe: {unknown}")
+        return [by_name[n] for n in names]
 
     def save(self, path: Path) -> Path:
         """Write the bundle into ``path`` (created); returns the folder."""

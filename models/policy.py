@@ -173,13 +173,14 @@ def _join(*parts: np.ndarray | str) -> np.ndarray:
 
 
 def _explanations(
-    values: np.ndarray, el: Eligibility, choice: np.ndarray, cure: np.ndarray
+    values: np.ndarray, el: Eligibility, choice: np.ndarray, cure: np.ndarray, roll: np.ndarray
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """One sentence per case (why this over the next best) and, per action, why it was not chosen.
 
-    In the terms a collector reads: "restructuring over reminder: +1,240 expected value (cure 38%
-    vs 21% next cycle)": the margin on the value the policy ranks by, and the action-conditional
-    cure probabilities of the two actions (``cure``, cases x actions).
+    In the terms a collector reads: "restructuring over reminder: +1240 expected value (cure 38%
+    vs 21%, roll 9% vs 30% next cycle)": the margin on the value the policy ranks by, and the
+    action-conditional cure and roll-forward probabilities of the two actions (``cure``, ``roll``:
+    cases x actions).
 
     The why-not texts are built for all actions at once on cases x actions arrays: per-action
     string operations cost ~20 µs each whatever the number of cases, which dominated one case.
@@ -211,7 +212,8 @@ def _explanations(
     chosen_name, next_name = names[choice], names[nxt]
     base = _join(chosen_name, " over ", next_name)
     up = _join(base, ": +", _fmt(margin), " expected value (cure ", _pct(cure[rows, choice]), " vs ",
-               _pct(cure[rows, nxt]), " next cycle)")  # fmt: skip
+               _pct(cure[rows, nxt]), ", roll ", _pct(roll[rows, choice]), " vs ", _pct(roll[rows, nxt]),
+               " next cycle)")  # fmt: skip
     capped = _join(base, ": ", next_name, " is worth more but its capacity is taken by higher-value cases")
     why = np.where(margin >= 0, up, capped)
     why = np.where(has_next, why, _join(chosen_name, ": the only action the rules allow"))
@@ -301,10 +303,16 @@ def decide(
     cols["expected_value"] = pred.value[rows, choice]
     cols["expected_value_low"] = pred.value_low[rows, choice]
     cols["expected_value_high"] = pred.value_high[rows, choice]
-    cols["p_roll_forward"] = scores.p_roll_forward
-    cols["p_cure"] = scores.p_cure
+    # what the collector reads: the next cycle's roll-forward and cure under the recommended action
+    # (the action models'); a case routed to a person gets the scorers' (no action is taken yet),
+    # which every case also keeps as the book's risk score for segments and monitoring
+    review = el.manual_review
+    cols["p_roll_forward"] = np.where(review, scores.p_roll_forward, pred.roll[rows, choice])
+    cols["p_cure"] = np.where(review, scores.p_cure, pred.cure[rows, choice])
+    cols["score_p_roll_forward"] = scores.p_roll_forward
+    cols["score_p_cure"] = scores.p_cure
     cols.update(pred.columns())
-    why, why_not = _explanations(values, el, choice, pred.cure)
+    why, why_not = _explanations(values, el, choice, pred.cure, pred.roll)
     why[el.manual_review] = "manual_review: routed to a person by a compliance rule (no debtor contact)"
     cols["why"] = why
     for a in ACTIONS:

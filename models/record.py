@@ -66,9 +66,13 @@ FIELDS: tuple[RecordField, ...] = (
     RecordField("model_name", str, False, "Registered model name.", sql_length=200),
     RecordField("model_version", str, False, "Registered model version.", sql_length=64, example="3"),
     RecordField("inputs_digest", str, False, "SHA-256 of the case's canonical JSON inputs.", sql_length=64),
-    RecordField("p_roll_forward", float, False, "Probability of a worse bucket next cycle.",
+    RecordField("p_roll_forward", float, False,
+                "Probability of a worse bucket next cycle: under the recommended action in a decision "
+                "(the action models'), the roll-forward scorer's in a score or a manual review.",
                 bounds=(0, 1), example=0.31),
-    RecordField("p_cure", float, False, "Probability of being current (M0) next cycle.",
+    RecordField("p_cure", float, False,
+                "Probability of being current (M0) next cycle: under the recommended action in a "
+                "decision, the cure scorer's in a score or a manual review.",
                 bounds=(0, 1), example=0.22),
     RecordField("action", str, True, "Recommended action; null when the model has no policy.",
                 sql_length=32, example="reminder"),

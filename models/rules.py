@@ -124,8 +124,10 @@ class RuleSet(BaseModel):
             )
         idle = [r.id for r in self.rules if not r.blocks()]
         if idle:
-            raise ValueError(f"rule(s) {idle} block no action: list them under an action's `rules` in the "
-                             "action catalogue or under the rule's `actions`")
+            raise ValueError(
+                f"rule(s) {idle} block no action: list them under an action's `rules` in the "
+                "action catalogue or under the rule's `actions`"
+            )
         return self
 
     @property

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from models.action_trees import ActionForest, action_forest
-from models.explain.treeshap import default_threads
+from models.explain.treeshap import TreeShap, default_threads, tree_shap
 from models.lgb_input import as_lgb_matrix, column_positions, column_values
 from rollcure.config.policy import PolicyConfig
 from rollcure.core.catalogue import ACTIONS, CATALOGUE
@@ -58,6 +58,8 @@ class ActionPrediction:
     recovery: np.ndarray
     recovery_sd: np.ndarray
     cure: np.ndarray
+    #: probability of a worse bucket next cycle under each action
+    roll: np.ndarray
     value: np.ndarray
     value_low: np.ndarray
     value_high: np.ndarray
@@ -73,6 +75,7 @@ class ActionPrediction:
             cols[f"ev_high_{a}"] = self.value_high[:, j]
             cols[f"recovery_{a}"] = self.recovery[:, j]
             cols[f"p_cure_{a}"] = self.cure[:, j]
+            cols[f"p_roll_forward_{a}"] = self.roll[:, j]
         return cols
 
     def to_frame(self, index: pd.Index | None = None) -> pd.DataFrame:
@@ -91,19 +94,42 @@ class ActionModels:
     costs: np.ndarray
     band_z: float
     horizon_cycles: int
-    #: bootstrap members predicting the value's share of the balance, and one cure classifier
+    #: bootstrap members predicting the value's share of the balance, and the next cycle's cure
+    #: and roll-forward classifiers (the probabilities under each action)
     recovery_members: list[lgb.Booster]
     cure_model: lgb.Booster
+    roll_model: lgb.Booster
     #: logged rows per action, for the record
     arm_rows: dict[str, int] = field(default_factory=dict)
     weighting: str = "none"
     _forests: list[ActionForest] | None = field(default=None, init=False, repr=False, compare=False)
+    _explainers: dict[str, TreeShap] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def forests(self) -> list[ActionForest]:
-        """The members' then the cure model's trees as arrays, read once per loaded bundle."""
+        """The members', the cure and the roll model's trees as arrays, read once per loaded bundle."""
         if self._forests is None:
-            self._forests = [action_forest(m) for m in [*self.recovery_members, self.cure_model]]
+            boosters = [*self.recovery_members, self.cure_model, self.roll_model]
+            self._forests = [action_forest(m) for m in boosters]
         return self._forests
+
+    def contributions(self, X: pd.DataFrame, target: str, action: str) -> np.ndarray:
+        """Exact TreeSHAP of the next cycle's ``target`` ("roll_forward" or "cure") log-odds under
+        ``action``: (n, features + 1) in ``feature_names`` order, the base value last. The action's
+        own contribution is folded into the base value (every case here has the same action, so
+        it is no reason of the case's), and the rows still sum to the margin."""
+        booster = {"roll_forward": self.roll_model, "cure": self.cure_model}.get(target)
+        if booster is None:
+            raise InputError(f"action models: target must be roll_forward or cure, got {target!r}")
+        if action not in ACTIONS:
+            raise InputError(f"action models: action must be one of {list(ACTIONS)}, got {action!r}")
+        if target not in self._explainers:
+            self._explainers[target] = tree_shap(booster)
+        base = self._matrix(X)
+        rows = np.empty((len(base), base.shape[1] + 1))
+        rows[:, :-1] = base
+        rows[:, -1] = ACTIONS.index(action)
+        phi = self._explainers[target].contributions(rows, default_threads())
+        return np.column_stack([phi[:, :-2], phi[:, -2] + phi[:, -1]])
 
     def _matrix(self, X: pd.DataFrame) -> np.ndarray:
         """The features as LightGBM's float matrix, read from X's arrays (no column-selecting copy)."""
@@ -123,15 +149,17 @@ class ActionModels:
         balance = _balance(X, self.feature_names)
         threads = default_threads() if threads is None else threads
         raw = np.stack([forest.predict(base, len(ACTIONS), threads) for forest in self.forests()])
-        members = raw[:-1] * balance[None, :, None]
+        members = raw[:-2] * balance[None, :, None]
         rec = np.clip(members.mean(axis=0), 0, None)
         sd = members.std(axis=0, ddof=1)
-        cure = raw[-1]
+        cure, roll = raw[-2], raw[-1]
         c = self.costs if costs is None else np.asarray(costs, dtype=float)
         value = rec - c[None, :]
         half = self.band_z * sd
         decision = _cautious_values(members, rec, c, self.band_z)
-        return ActionPrediction(rec, sd, np.clip(cure, 0, 1), value, value - half, value + half, decision)
+        return ActionPrediction(
+            rec, sd, np.clip(cure, 0, 1), np.clip(roll, 0, 1), value, value - half, value + half, decision
+        )
 
     def save(self, path: Path) -> Path:
         """Write the models into the folder ``path`` (created); returns it."""
@@ -140,6 +168,7 @@ class ActionModels:
         for i, member in enumerate(self.recovery_members):
             (path / _MEMBER_FILE.format(i)).write_text(member.model_to_string())
         (path / _CURE_FILE).write_text(self.cure_model.model_to_string())
+        (path / _ROLL_FILE).write_text(self.roll_model.model_to_string())
         settings = {
             "feature_names": list(self.feature_names),
             "costs": np.asarray(self.costs, dtype=float).tolist(),
@@ -167,12 +196,24 @@ class ActionModels:
             **{**settings, "costs": np.asarray(settings["costs"], dtype=float)},
             recovery_members=members,
             cure_model=lgb.Booster(model_str=(path / _CURE_FILE).read_text()),
+            roll_model=lgb.Booster(model_str=_read_roll_model(path)),
         )
 
 
 _SETTINGS_FILE = "action_models.json"
 _MEMBER_FILE = "recovery_{}.lgb.txt"
 _CURE_FILE = "cure.lgb.txt"
+_ROLL_FILE = "roll_forward.lgb.txt"
+
+
+def _read_roll_model(path: Path) -> str:
+    file = path / _ROLL_FILE
+    if not file.exists():
+        raise InputError(
+            f"action models: {file} is missing (a bundle from before the roll-forward model under each "
+            "action); retrain the bundle"
+        )
+    return file.read_text()
 
 
 def _cautious_values(members: np.ndarray, rec: np.ndarray, costs: np.ndarray, z: float) -> np.ndarray:
@@ -252,12 +293,12 @@ def logged_training_frame(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Join features, labels and the logged treatment of each case on (loan_id, as_of).
 
-    Returns the feature rows and a frame with action, propensity, cost, value_gross, cure,
-    row-aligned. Cases without a logged action or an observed label are dropped.
+    Returns the feature rows and a frame with action, propensity, cost, value_gross, cure and
+    roll_forward, row-aligned. Cases without a logged action or an observed label are dropped.
     """
     for name, frame, cols in (
         ("X", X, KEYS),
-        ("labels", labels, [*KEYS, "value_gross", "cure"]),
+        ("labels", labels, [*KEYS, "value_gross", "cure", "roll_forward"]),
         ("actions", actions, ["loan_id", "decided_at", "action", "propensity", "cost"]),
     ):
         missing = [c for c in cols if c not in frame.columns]
@@ -265,7 +306,8 @@ def logged_training_frame(
             raise InputError(f"action models: {name} lacks column(s) {missing}")
     logged = actions.rename(columns={"decided_at": "as_of"})[[*KEYS, "action", "propensity", "cost"]]
     keys = X[KEYS].reset_index(drop=True)
-    joined = keys.merge(labels[[*KEYS, "value_gross", "cure"]], on=KEYS, how="left", validate="1:1")
+    outcomes = labels[[*KEYS, "value_gross", "cure", "roll_forward"]]
+    joined = keys.merge(outcomes, on=KEYS, how="left", validate="1:1")
     joined = joined.merge(logged, on=KEYS, how="left", validate="1:1")
     ok = joined["action"].notna().to_numpy() & joined["value_gross"].notna().to_numpy()
     unknown = sorted(set(joined.loc[ok, "action"].astype(str)) - set(ACTIONS))
@@ -292,8 +334,8 @@ def fit_action_models(
 
     ``X`` is ``build_features`` output (loan_id, as_of, features), ``labels`` from ``build_labels``,
     ``actions`` the raw actions table (treatment = the action decided at the case's as_of); the
-    labels hold ``value_gross`` (``features.value_labels``) and ``cure``; ``horizon_cycles`` is the
-    valuation's horizon, kept for the record.
+    labels hold ``value_gross`` (``features.value_labels``), ``cure`` and ``roll_forward`` (next
+    cycle); ``horizon_cycles`` is the valuation's horizon, kept for the record.
     """
     Xl, logged = logged_training_frame(X, labels, actions)
     names = feature_names or [c for c in X.columns if c not in KEYS]
@@ -320,6 +362,7 @@ def fit_action_models(
         horizon_cycles=horizon_cycles,
         recovery_members=_bagged(Xa, share, w, cfg, seed),
         cure_model=_fit(Xa, logged["cure"].astype(float).to_numpy(), w, cfg, "binary", seed + 991),
+        roll_model=_fit(Xa, logged["roll_forward"].astype(float).to_numpy(), w, cfg, "binary", seed + 997),
         arm_rows={a: int((action == a).sum()) for a in ACTIONS},
         weighting=cfg.uplift.weighting,
     )

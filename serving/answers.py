@@ -182,14 +182,15 @@ def scores(runtime: ModelRuntime, X: pd.DataFrame) -> list[CaseScore]:
     ]
 
 
-def explanations(runtime: ModelRuntime, X: pd.DataFrame) -> list[CaseExplanation]:
-    """Reasons up and down for both targets, and the full contribution vectors."""
+def explanations(runtime: ModelRuntime, X: pd.DataFrame, action: str | None = None) -> list[CaseExplanation]:
+    """Reasons up and down for both targets, and the full contribution vectors: of the calibrated
+    scorers, or with ``action`` of the action models' probabilities under that action."""
     from rollcure.config.model import TARGETS
 
     bundle = runtime.bundle
     X = X.reset_index(drop=True)
-    reasons = explain_cases(bundle, X)
-    contrib = {t: bundle.contributions(X, t) for t in TARGETS}
+    reasons = explain_cases(bundle, X, action)
+    contrib = {t: bundle.contributions(X, t, action) for t in TARGETS}
     by_case = {k: g for k, g in reasons.groupby("case", sort=False)}
     out = []
     for i in range(len(X)):
@@ -199,6 +200,7 @@ def explanations(runtime: ModelRuntime, X: pd.DataFrame) -> list[CaseExplanation
                 loan_id=int(X["loan_id"].iloc[i]),
                 as_of=pd.Timestamp(X["as_of"].iloc[i]).date(),
                 model_version=runtime.model_version,
+                action=action,
                 reasons=[
                     Reason(
                         target=r.target,

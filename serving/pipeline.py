@@ -37,9 +37,10 @@ def score_cases(bundle: Bundle, X: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([case_keys(X), bundle.score(X).to_frame()], axis=1)
 
 
-def explain_cases(bundle: Bundle, X: pd.DataFrame) -> pd.DataFrame:
-    """The bundle's long reasons frame (``case`` = row position in X), top-k as trained."""
-    return bundle.explain(X.reset_index(drop=True)).to_frame()
+def explain_cases(bundle: Bundle, X: pd.DataFrame, action: str | None = None) -> pd.DataFrame:
+    """The bundle's long reasons frame (``case`` = row position in X), top-k as trained; with
+    ``action``, of the action models' probabilities under it."""
+    return bundle.explain(X.reset_index(drop=True), action=action).to_frame()
 
 
 def _scores_only(bundle: Bundle, X: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, 
 
 from features.payload import CasePayload
 from features.payload_rules import refuse, request_problems
+from rollcure.core.catalogue import ACTIONS, CATALOGUE
 from serving.examples import EXAMPLE_CASE
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -103,6 +104,25 @@ class CasesRequest(bentoml.IODescriptor):
     def _cases_agree(cls, cases: list[ServedCase]) -> list[ServedCase]:
         refuse((f"cases.{path}", why) for path, why in request_problems(cases))
         return cases
+
+
+class ExplainRequest(CasesRequest):
+    """The body of ``/explain``: the cases, and optionally the action whose roll-forward and cure
+    probabilities to explain (the action models' under that action) instead of the scorers'."""
+
+    action: str | None = Field(
+        default=None,
+        description="Explain the roll-forward and cure probabilities under this action, one of "
+        f"{list(ACTIONS)} (default: the calibrated scorers').",
+        examples=[CATALOGUE.reference_action],
+    )
+
+    @field_validator("action")
+    @classmethod
+    def _known_action(cls, action: str | None) -> str | None:
+        if action is not None and action not in ACTIONS:
+            raise ValueError(f"unknown action {action!r}; one of {list(ACTIONS)}")
+        return action
 
 
 class ReloadRequest(bentoml.IODescriptor):

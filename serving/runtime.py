@@ -13,8 +13,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from models.bundle import Bundle
 from rollcure.config import RollcureConfig
+from rollcure.core.catalogue import ACTIONS
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,9 @@ def load_runtime(cfg: RollcureConfig, ref: str | None = None) -> ModelRuntime:
     bundle = load_bundle(cfg, alias)
     for scorer in bundle.scorers.values():  # read the trees for TreeSHAP now, not on the first request
         scorer.model.explainer()
+    if bundle.policy is not None:  # and the action models' trees, with their kernel compiled
+        for forest in bundle.policy.action_models.forests():
+            forest.predict(np.zeros((1, forest.n_case_features)), len(ACTIONS))
     return ModelRuntime(
         bundle=bundle,
         model_name=cfg.training.registered_model,

@@ -79,6 +79,10 @@ class CaseExplanation(BaseModel):
     loan_id: int
     as_of: date
     model_version: str
+    action: str | None = Field(
+        default=None,
+        description="The action whose probabilities are explained (null: the calibrated scorers').",
+    )
     reasons: list[Reason]
     contributions: dict[str, dict[str, float]] = Field(description="Per target: feature -> log-odds.")
     base_values: dict[str, float] = Field(description="Per target: the expected margin (log-odds).")

@@ -44,6 +44,7 @@ from fastapi import FastAPI
 from starlette.responses import JSONResponse
 
 from rollcure.config.serving import CONFIG_ENV, SERVICE_NAME
+from rollcure.core.catalogue import ACTIONS
 from rollcure.core.errors import InputError
 from serving.answers import explanations, features_for, scores
 from serving.auth import BearerAuthMiddleware, install_log_redaction, require_secrets
@@ -52,7 +53,15 @@ from serving.decision_log import LogUnavailable
 from serving.guard import RequestGuardMiddleware
 from serving.ledger import recommend_and_book
 from serving.openapi import openapi_document
-from serving.request import Cases, CasesRequest, ReloadRequest, ServedCase, clock_problems, merge_key
+from serving.request import (
+    Cases,
+    CasesRequest,
+    ExplainRequest,
+    ReloadRequest,
+    ServedCase,
+    clock_problems,
+    merge_key,
+)
 from serving.schemas import CaseDecision, CaseExplanation, CaseScore, ModelMetadata, ReloadResult
 
 if TYPE_CHECKING:
@@ -125,6 +134,13 @@ class RollcureService:
         self._recommending = self._coalescer(self._recommend_pass, self._pass_limit, "rollcure-recommend")
         self._scoring = self._coalescer(self._score_pass, plain_limit, "rollcure-score")
         self._explaining = self._coalescer(self._explain_pass, plain_limit, "rollcure-explain")
+        # one queue per action: only requests about the same action can share a pass
+        self._explaining_action = {
+            a: self._coalescer(
+                functools.partial(self._explain_pass, action=a), plain_limit, f"rollcure-explain-{a}"
+            )
+            for a in ACTIONS
+        }
         if self.cfg.serving.reload_poll_seconds > 0:
             self.holder.watch(self.cfg.serving.reload_poll_seconds, self._stop, self._watch_failed)
         logger.info(
@@ -143,7 +159,12 @@ class RollcureService:
     @bentoml.on_shutdown
     def _close(self) -> None:
         self._stop.set()
-        for coalescer in (self._recommending, self._scoring, self._explaining):
+        for coalescer in (
+            self._recommending,
+            self._scoring,
+            self._explaining,
+            *self._explaining_action.values(),
+        ):
             coalescer.close()
         self.log.close()
 
@@ -184,9 +205,12 @@ class RollcureService:
         cases = [c for g in groups for c in g]
         return split(scores(runtime, features_for(cases, self.cfg.features)), [len(g) for g in groups])
 
-    def _explain_pass(self, runtime: ModelRuntime, groups: _Groups) -> list[list[CaseExplanation]]:
+    def _explain_pass(
+        self, runtime: ModelRuntime, groups: _Groups, action: str | None = None
+    ) -> list[list[CaseExplanation]]:
         cases = [c for g in groups for c in g]
-        return split(explanations(runtime, features_for(cases, self.cfg.features)), [len(g) for g in groups])
+        X = features_for(cases, self.cfg.features)
+        return split(explanations(runtime, X, action), [len(g) for g in groups])
 
     def _from_the_future(self, cases: list[ServedCase]) -> JSONResponse | None:
         """422 naming the first case dated beyond the server's clock (plus the configured tolerance)."""
@@ -218,10 +242,12 @@ class RollcureService:
         """Calibrated roll-forward and cure probabilities per case."""
         return await self._answer(self._scoring, cases)
 
-    @bentoml.api(route="/explain", input_spec=CasesRequest)
-    async def explain(self, cases: Cases) -> Explanations:
-        """SHAP reason codes (up and down, both targets) and every feature's contribution."""
-        return await self._answer(self._explaining, cases)
+    @bentoml.api(route="/explain", input_spec=ExplainRequest)
+    async def explain(self, cases: Cases, action: str | None = None) -> Explanations:
+        """SHAP reason codes (up and down, both targets) and every feature's contribution: of the
+        calibrated scorers, or with ``action`` of the roll-forward and cure probabilities under it."""
+        coalescer = self._explaining if action is None else self._explaining_action[action]
+        return await self._answer(coalescer, cases)
 
     @bentoml.api(route="/reload", input_spec=ReloadRequest)
     def reload(self, force: bool = False) -> ReloadResult:

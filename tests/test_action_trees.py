@@ -76,9 +76,10 @@ def test_shipped_action_models_predict_every_action_as_lightgbm(policy_bundle, l
     X = latest_book
     base = models._matrix(X)
     pred = models.predict(X)
-    boosters = [*models.recovery_members, models.cure_model]
+    boosters = [*models.recovery_members, models.cure_model, models.roll_model]
     raw = [_stacked_reference(b, base, len(ACTIONS)) for b in boosters]
-    assert np.abs(pred.cure - np.clip(raw[-1], 0, 1)).max() <= 1e-12
+    assert np.abs(pred.cure - np.clip(raw[-2], 0, 1)).max() <= 1e-12
+    assert np.abs(pred.roll - np.clip(raw[-1], 0, 1)).max() <= 1e-12
     for reference, forest in zip(raw, models.forests(), strict=True):
         assert np.abs(forest.predict(base, len(ACTIONS)) - reference).max() <= 1e-12
 

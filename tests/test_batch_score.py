@@ -104,17 +104,25 @@ def test_output_is_null_only_where_the_record_allows(scored):
 
 
 def test_chunked_scores_equal_direct_scoring(scored, sample_cases, trained_run):
+    """Each case's probabilities are the ones scoring it directly gives: the action models' under
+    the action the batch chose (the scorers' for a manual review)."""
     from features.build import build_features
     from features.cases import overdue_cases
+    from rollcure.core.catalogue import ACTIONS
 
     frame, _ = scored
     tables, _ = sample_cases
     cases = overdue_cases(tables["cycles"], tables["cycles"]["cycle_date"].max())
-    direct = trained_run.bundle.score(build_features(tables, cases, trained_run.cfg.features)).to_frame()
-    direct = pd.concat([cases, direct], axis=1).sort_values("loan_id").reset_index(drop=True)
-    got = frame.sort_values("loan_id").reset_index(drop=True)
-    np.testing.assert_allclose(got["p_roll_forward"], direct["p_roll_forward"], rtol=1e-9)
-    np.testing.assert_allclose(got["p_cure"], direct["p_cure"], rtol=1e-9)
+    X = build_features(tables, cases, trained_run.cfg.features)
+    pred = trained_run.bundle.policy.action_models.predict(X)
+    direct = trained_run.bundle.score(X).to_frame()
+    got = cases[["loan_id"]].merge(frame, on="loan_id", how="left", validate="1:1")
+    review = (got["action"] == "manual_review").to_numpy()
+    chosen = got["action"].map({a: j for j, a in enumerate(ACTIONS)}).fillna(0).to_numpy(dtype=int)
+    rows = np.arange(len(got))
+    for shown, under in (("p_roll_forward", pred.roll), ("p_cure", pred.cure)):
+        expected = np.where(review, direct[shown].to_numpy(), under[rows, chosen])
+        np.testing.assert_allclose(got[shown], expected, rtol=1e-9)
 
 
 def test_scores_at_an_earlier_cycle_ignore_the_future(sample_cases, trained_run, tmp_path):

@@ -30,6 +30,23 @@ def test_one_decision_per_case_with_every_action_valued(decisions, latest_book):
     assert decisions["p_roll_forward"].between(0, 1).all() and decisions["p_cure"].between(0, 1).all()
 
 
+def test_the_probabilities_shown_are_those_under_the_recommended_action(
+    decisions, policy_bundle, latest_book
+):
+    """A collector reads p_roll_forward and p_cure of the action recommended (the action models');
+    a case sent to manual review, where no action is taken, keeps the scorers'."""
+    review = (decisions["action"] == "manual_review").to_numpy()
+    acted = decisions[~review]
+    for shown, column in (("p_roll_forward", "p_roll_forward_{}"), ("p_cure", "p_cure_{}")):
+        under = np.array([acted[column.format(a)].iloc[i] for i, a in enumerate(acted["action"])])
+        np.testing.assert_array_equal(acted[shown].to_numpy(), under)
+        np.testing.assert_array_equal(decisions.loc[review, shown], decisions.loc[review, f"score_{shown}"])
+    scores = policy_bundle.score(latest_book)
+    np.testing.assert_array_equal(decisions["score_p_roll_forward"], scores.p_roll_forward)
+    # the action matters: somewhere the recommended action's roll-forward differs from the scorer's
+    assert (np.abs(acted["p_roll_forward"] - acted["score_p_roll_forward"]) > 0.01).any()
+
+
 def test_no_decision_breaks_a_rule(decisions, latest_book):
     chosen = decisions["action"].replace({"manual_review": "none"}).map({a: j for j, a in enumerate(ACTIONS)})
     assert violations(latest_book, chosen.to_numpy(), load_rules()) == {}
@@ -52,8 +69,8 @@ def test_capacity_is_never_exceeded(policy_bundle, latest_book):
 def test_explanations_are_sentences(decisions):
     champion = decisions[decisions["arm"] == "champion"]
     assert champion["why"].str.contains(" over ").mean() > 0.9
-    # in value terms, with each action's cure probability next cycle
-    sentence = r"^\w+ over \w+: \+\d+ expected value \(cure \d+% vs \d+% next cycle\)$"
+    # in value terms, with each action's cure and roll-forward probability next cycle
+    sentence = r"^\w+ over \w+: \+\d+ expected value \(cure \d+% vs \d+%, roll \d+% vs \d+% next cycle\)$"
     ahead = champion["why"].str.match(sentence)
     capped = champion["why"].str.contains("capacity is taken")
     only = champion["why"].str.contains("the only action") | champion["why"].str.startswith("manual_review")

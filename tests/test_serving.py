@@ -112,6 +112,33 @@ def test_explain_contributions_add_up_to_the_margin(
         assert ups == sorted(ups, reverse=True) and all(u > 0 for u in ups)
 
 
+def test_explain_an_action_explains_its_roll_and_cure_probabilities(
+    service_client, sample_payloads, sample_cases, trained_run
+):
+    """``action`` explains the action models' probabilities under it: contributions through the
+    logistic give the very p_roll_forward_<a> and p_cure_<a> the policy valued the action with."""
+    from features.build import build_features
+    from rollcure.core.catalogue import ACTIONS
+
+    tables, cases = sample_cases
+    X = build_features(tables, cases.head(3), trained_run.cfg.features)
+    pred = trained_run.bundle.policy.action_models.predict(X)
+    bases = {}
+    for action in ("reminder", "restructuring"):
+        r = service_client.post("/explain", json={"cases": sample_payloads[:3], "action": action})
+        assert r.status_code == 200, r.text
+        for i, e in enumerate(r.json()):
+            assert e["action"] == action
+            for target, p in (("roll_forward", pred.roll), ("cure", pred.cure)):
+                margin = sum(e["contributions"][target].values()) + e["base_values"][target]
+                assert 1 / (1 + np.exp(-margin)) == pytest.approx(p[i, ACTIONS.index(action)], abs=1e-9)
+            assert {x["target"] for x in e["reasons"]} <= {"roll_forward", "cure"} and e["reasons"]
+        bases[action] = r.json()[0]["base_values"]
+    assert bases["reminder"] != bases["restructuring"]  # the action's own effect sits in the base
+    bad = service_client.post("/explain", json={"cases": sample_payloads[:1], "action": "teleport"})
+    assert bad.status_code == 400 and "action" in bad.text and "teleport" in bad.text
+
+
 def test_metadata_and_health(service_client, serving_setup, trained_run):
     meta = service_client.get("/metadata").json()
     assert meta["model_version"] == serving_setup.version and meta["alias"] == "champion"

@@ -32,7 +32,7 @@ def _logs(n: int, seed: int):
     share = np.clip(0.2 + effect[np.arange(n), logged] + rng.normal(0, 0.05, n), 0, 1)
     keys = pd.DataFrame({"loan_id": np.arange(n), "as_of": pd.Timestamp("2025-01-31")})
     X = keys.assign(balance=balance, x=x, noise=rng.normal(size=n))
-    labels = keys.assign(value_gross=share * balance, cure=share > 0.4)
+    labels = keys.assign(value_gross=share * balance, cure=share > 0.4, roll_forward=share < 0.15)
     actions = pd.DataFrame(
         {
             "loan_id": keys["loan_id"],
@@ -131,6 +131,8 @@ def test_numeric_fast_path_predicts_exactly_what_the_frame_path_does(fitted):
         frame_path = models.cure_model.predict(_with_action(Xm, a), num_threads=1)
         assert np.array_equal(frame_path, models.cure_model.predict(_numeric(_with_action(Xm, a))))
         assert np.allclose(pred.cure[:, j], np.clip(frame_path, 0, 1))
+        roll_path = models.roll_model.predict(_with_action(Xm, a), num_threads=1)
+        assert np.allclose(pred.roll[:, j], np.clip(roll_path, 0, 1))
     coded = _numeric(X[["region"]])
     missing = X["region"].isna().to_numpy()
     assert np.isnan(coded[missing, 0]).all() and set(coded[~missing, 0]) == {0}
@@ -141,7 +143,7 @@ def test_prediction_does_not_depend_on_the_frames_other_columns_or_their_order(f
     X, *_ = _logs(200, seed=4)
     exact = models.predict(X[models.feature_names])
     wider = models.predict(X.assign(extra=1.0)[[*reversed(X.columns), "extra"]])
-    for f in ("recovery", "recovery_sd", "cure", "value", "decision"):
+    for f in ("recovery", "recovery_sd", "cure", "roll", "value", "decision"):
         assert np.array_equal(getattr(exact, f), getattr(wider, f))
     with pytest.raises(InputError, match="action models: feature frame: missing column"):
         models.predict(X.drop(columns=[models.feature_names[0]]))
@@ -153,6 +155,6 @@ def test_a_case_is_predicted_alike_whatever_shares_the_call_and_the_threads(fitt
     whole = models.predict(X, threads=1)
     two = models.predict(X, threads=2)
     head = models.predict(X.iloc[:301], threads=1)
-    for name in ("recovery", "recovery_sd", "cure", "value", "decision"):
+    for name in ("recovery", "recovery_sd", "cure", "roll", "value", "decision"):
         np.testing.assert_array_equal(getattr(two, name), getattr(whole, name))
         np.testing.assert_array_equal(getattr(head, name), getattr(whole, name)[:301])

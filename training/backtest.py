@@ -103,7 +103,7 @@ def fit_policy_models(
             f"({unseen:,} cases are too recent); "
             "a longer book or a shorter horizon is needed to learn what each action is worth"
         )
-    labels = ds.labels[[*KEYS, "cure"]].merge(values, on=KEYS)
+    labels = ds.labels[[*KEYS, "cure", "roll_forward"]].merge(values, on=KEYS)
     keep = (pd.to_datetime(ds.X["as_of"]) < before).to_numpy()
     return fit_action_models(
         ds.X[keep], labels, tables["actions"], cfg.policy, cfg.seed, horizon_cycles=valuation.horizon

@@ -105,7 +105,7 @@ def segment_book(bundle: Bundle, X: pd.DataFrame, decisions: pd.DataFrame) -> di
     d = decisions.reset_index(drop=True)
     idx = pd.Categorical(d["action"].replace({"manual_review": "none"}), categories=list(ACTIONS)).codes
     recovery = d[[f"recovery_{a}" for a in ACTIONS]].to_numpy()[np.arange(len(d)), idx]
-    seg = assign_segments(X, d["p_roll_forward"].to_numpy())
+    seg = assign_segments(X, d["score_p_roll_forward"].to_numpy())  # the book's risk, not the action's
     frame = pd.concat(
         [
             seg,
