@@ -75,11 +75,14 @@ class ActionForest:
         blocks = min(threads, max(1, len(x) // _MIN_CASES_PER_THREAD))
         bounds = np.linspace(0, len(x), blocks + 1).astype(np.int64).tolist()
         spans = list(zip(bounds[:-1], bounds[1:], strict=True))
-        with ThreadPoolExecutor(blocks) as pool:  # the kernel releases the GIL
-            walk = (n_actions, self.max_nodes, self.has_action, self.action_left, *arrays)
-            done = [pool.submit(_margins, x, out, a, b, *walk) for a, b in spans]
-            for job in done:
-                job.result()
+        walk = (n_actions, self.max_nodes, self.has_action, self.action_left, *arrays)
+        if blocks == 1:  # no pool: starting a thread costs more than one case's whole walk
+            _margins(x, out, 0, len(x), *walk)
+        else:
+            with ThreadPoolExecutor(blocks) as pool:  # the kernel releases the GIL
+                done = [pool.submit(_margins, x, out, a, b, *walk) for a, b in spans]
+                for job in done:
+                    job.result()
         if self.sigmoid > 0:
             out = 1.0 / (1.0 + np.exp(-self.sigmoid * out))
         return out
