@@ -16,7 +16,9 @@ PSI_WATCH = 0.1
 PSI_SHIFT = 0.25
 
 
-def _bin_codes(expected: pd.Series, actual: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:
+def bin_codes(expected: pd.Series, actual: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:
+    """Bin of each value of both populations (bins from ``expected``) and the number of bins;
+    monitoring's characteristic analysis reuses the PSI's bins."""
     if (
         isinstance(expected.dtype, pd.CategoricalDtype)
         or expected.dtype == bool
@@ -38,7 +40,7 @@ def _bin_codes(expected: pd.Series, actual: pd.Series) -> tuple[np.ndarray, np.n
 
 def psi(expected: pd.Series, actual: pd.Series) -> float:
     """PSI of one variable; 0 when both populations fall into the bins alike."""
-    ce, ca, n = _bin_codes(
+    ce, ca, n = bin_codes(
         pd.Series(expected).reset_index(drop=True), pd.Series(actual).reset_index(drop=True)
     )
     pe = np.bincount(ce, minlength=n) / max(len(ce), 1) + _EPS

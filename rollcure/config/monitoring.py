@@ -16,9 +16,12 @@ class MonitoringConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    #: PSI of a feature or a score against the training sample above this is an alert (the
-    #: validation report's "shifted" line, training.drift.PSI_SHIFT).
+    #: PSI of either score against the training sample above this is an alert (the validation
+    #: report's "shifted" line, training.drift.PSI_SHIFT).
     psi_alert: float = Field(default=0.25, gt=0)
+    #: The same for any feature (None: features' PSI is shown, explained and never pages; see
+    #: training.monitoring.alerts for why that is the default on a collections book).
+    feature_psi_alert: float | None = Field(default=None, gt=0)
     #: An alert when the upper end of a cycle's AUC interval lies this far below the AUC on the
     #: champion's own out-of-time cycles (the discrimination it was signed off with).
     auc_drop: float = Field(default=0.05, gt=0, lt=1)
