@@ -117,21 +117,20 @@ def _logged_actions(tables) -> pd.DataFrame:
 def _join_log(cases: pd.DataFrame, log: pd.DataFrame | None, salt: str | None) -> pd.DataFrame:
     """The decision log's columns per case (``logged`` False where the service never decided it).
 
-    A case decided twice (a retried request) keeps its latest decision."""
+    A case decided more than once (a retried request, a what-if call) keeps the decision that was
+    carried out, the one whose action the raw tables record, and among those the latest."""
     out = cases.assign(logged=False, arm=None, expected_value=np.nan, log_propensity=np.nan, log_action=None)
     if log is None or log.empty:
         return out
     if not salt:
         raise InputError("salt: the decision log's case hashes need the salt they were made with")
-    latest = log.sort_values("decided_at").drop_duplicates(["case_hash", "as_of"], keep="last")
-    latest = latest.rename(columns={"propensity": "log_propensity", "action": "log_action"})
-    keyed = cases[KEYS].assign(case_hash=hash_case_ids(cases["loan_id"].to_numpy(), salt))
-    joined = keyed.merge(
-        latest[["case_hash", "as_of", "arm", "expected_value", "log_propensity", "log_action"]],
-        on=["case_hash", "as_of"],
-        how="left",
-        validate="one_to_one",
-    )
+    log = log.rename(columns={"propensity": "log_propensity", "action": "log_action"})
+    keyed = cases[[*KEYS, "taken_action"]].assign(case_hash=hash_case_ids(cases["loan_id"].to_numpy(), salt))
+    cols = ["case_hash", "as_of", "decided_at", "arm", "expected_value", "log_propensity", "log_action"]
+    every = keyed.reset_index().merge(log[cols], on=["case_hash", "as_of"], how="inner")
+    every["carried_out"] = (every["log_action"] == every["taken_action"]).to_numpy()
+    chosen = every.sort_values(["carried_out", "decided_at"]).drop_duplicates("index", keep="last")
+    joined = keyed.reset_index()[["index"]].merge(chosen, on="index", how="left")
     out = out.copy()
     for c in ("arm", "expected_value", "log_propensity", "log_action"):
         out[c] = joined[c].to_numpy()
