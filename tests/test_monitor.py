@@ -174,3 +174,24 @@ def test_intervals_agree_with_the_plain_statistics():
     )
     oe = ratio_interval(y, p, 200, 0.95, 1)
     assert oe.value == pytest.approx(y.sum() / p.sum()) and oe.low < oe.value < oe.high
+
+
+def test_demo_step_serves_the_latest_cycle_and_monitors_one_cycle_on(monitor_books, tmp_path, monkeypatch):
+    from cli.commands.monitor import forward_and_monitor
+    from serving.decision_log import DecisionLog
+
+    monkeypatch.setenv("ROLLCURE_ID_SALT", MONITOR_SALT)
+    cfg = monitor_books.cfg.model_copy(update={"data_dir": tmp_path})
+    out = tmp_path / "monitoring"
+    result = forward_and_monitor(cfg, monitor_books.stable.data_dir, monitor_books.bundle, "1", out)
+    sim = monitor_books.stable.sim_cfg
+    start = pd.Timestamp(sim.start_date).to_period("M")
+    latest, forward = ((start + k).to_timestamp(how="end").normalize() for k in (sim.months - 1, sim.months))
+    assert result.facts["cycles"][-1] == str(forward.date())
+    log = DecisionLog.open(f"sqlite:///{tmp_path / 'decisions.sqlite'}")
+    as_of = {row["as_of"] for chunk in log.iter_chunks() for row in chunk}
+    log.close()
+    assert as_of == {str(latest.date()), str(forward.date())}
+    # the latest cycle's decisions met their outcomes one cycle on: every arm has realised values
+    assert (result.arms["cases"] > 0).all() and result.facts["logged_cases"] > 0
+    assert (out / "monitoring.html").is_file() and (out / "monitoring.json").is_file()

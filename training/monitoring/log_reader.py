@@ -46,12 +46,17 @@ def read_decision_log(source: str | Path) -> pd.DataFrame:
 
 
 def _read_sql(url: str) -> pd.DataFrame:
+    import importlib.util
+
     import sqlalchemy as sa
 
     try:
-        engine = sa.create_engine(url)
+        parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError as exc:
         raise InputError(f"--decisions: not a database URL or a .parquet file ({exc})") from exc
+    if parsed.drivername == "postgresql" and importlib.util.find_spec("psycopg") is not None:
+        parsed = parsed.set(drivername="postgresql+psycopg")  # the lock's psycopg 3, as the service
+    engine = sa.create_engine(parsed)
     try:
         if not sa.inspect(engine).has_table(LOG_TABLE):
             raise InputError(f"--decisions: no '{LOG_TABLE}' table in the log database")
