@@ -43,7 +43,7 @@ class Alert:
 
 
 def _day(cycle: object) -> str:
-    return str(pd.Timestamp(cycle).date())  # type: ignore[arg-type]
+    return str(pd.Timestamp(cycle).date())
 
 
 def _ci(row: pd.Series, name: str, digits: int = 2) -> str:

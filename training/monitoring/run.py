@@ -75,7 +75,7 @@ class MonitorResult:
 def _plain(v: object) -> object:
     """JSON-safe scalars: NaN as null, numpy numbers as Python ones."""
     if hasattr(v, "item"):
-        v = v.item()  # type: ignore[union-attr]
+        v = v.item()
     if isinstance(v, float) and not math.isfinite(v):
         return None
     if isinstance(v, pd.Timestamp):
