@@ -94,18 +94,23 @@ def test_arm_intervals_cover_the_oracles_difference(monitor_books, stable_monito
 
 
 def test_feature_psi_pages_only_when_configured(monitor_books, stable_monitor):
-    from training.monitoring.run import monitor
+    from training.drift import psi_table
+    from training.monitoring.alerts import psi_alerts
 
     data, result = stable_monitor
     assert not any(a.name == "feature_psi" for a in result.alerts)
-    cfg = monitor_books.cfg.model_copy(
-        update={"monitoring": monitor_books.cfg.monitoring.model_copy(update={"feature_psi_alert": 0.25})}
-    )
-    paged = monitor(data, monitor_books.bundle, cfg)
+    mcfg = monitor_books.cfg.monitoring.model_copy(update={"feature_psi_alert": 0.25})
+    paged = psi_alerts(result.psi, mcfg)
     shifted = result.psi[(result.psi["kind"] == "feature") & (result.psi["psi"] > 0.25)]
-    assert {a.cycle for a in paged.alerts if a.name == "feature_psi"} == {
+    assert {a.cycle for a in paged if a.name == "feature_psi"} == {
         str(pd.Timestamp(d).date()) for d in shifted["cycle"].unique()
     }
+    # the per-cycle PSI is the validation report's PSI of that cycle against the same sample
+    day = data.cycles[-1]
+    cols = [*data.features, "p_roll_forward", "p_cure"]
+    direct = psi_table(data.reference[cols], data.cases.loc[data.cases["as_of"] == day, cols])
+    ours = result.psi[result.psi["cycle"] == day].set_index("variable")["psi"]
+    assert np.allclose(ours.loc[direct["variable"]].to_numpy(), direct["psi"].to_numpy())
 
 
 def test_bad_input_exits_2_naming_the_option(monitor_books, tmp_path, monkeypatch, capsys):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from training.drift import bin_codes, psi_table
+from training.drift import bin_codes, psi_of_codes, verdict
 from training.monitoring.data import SCORES, MonitorData
 
 #: The score a characteristic analysis follows.
@@ -23,15 +23,22 @@ CHARACTERISTIC_SCORE = "p_roll_forward"
 
 
 def psi_by_cycle(data: MonitorData) -> pd.DataFrame:
-    """Long frame: cycle, variable, psi, verdict, kind (feature or score)."""
-    cols = [*data.features, *SCORES]
-    frames = []
-    as_of = data.cases["as_of"]
-    for day in data.cycles:  # loop over cycles, never over cases
-        table = psi_table(data.reference[cols], data.cases.loc[as_of == day, cols])
-        frames.append(table.assign(cycle=day))
-    out = pd.concat(frames, ignore_index=True)
+    """Long frame: cycle, variable, kind (feature or score), psi, verdict; largest first per cycle.
+
+    Each variable's reference is binned once for all cycles (the PSI of ``training.drift`` on the
+    same bins a per-cycle call would draw: the training sample's deciles and categories)."""
+    cycle_of = data.cases["as_of"].to_numpy()
+    masks = [cycle_of == np.datetime64(day) for day in data.cycles]
+    rows = []
+    for name in [*data.features, *SCORES]:  # loop over variables, then cycles; never cases
+        ref, now, n = bin_codes(
+            data.reference[name].reset_index(drop=True), data.cases[name].reset_index(drop=True)
+        )
+        rows += [(day, name, psi_of_codes(ref, now[m], n)) for day, m in zip(data.cycles, masks, strict=True)]
+    out = pd.DataFrame(rows, columns=["cycle", "variable", "psi"])
+    out = out.sort_values(["cycle", "psi"], ascending=[True, False], kind="stable", ignore_index=True)
     out["kind"] = np.where(out["variable"].isin(SCORES), "score", "feature")
+    out["verdict"] = verdict(out["psi"])
     return out[["cycle", "variable", "kind", "psi", "verdict"]]
 
 
