@@ -17,6 +17,8 @@ from training.plots import pyplot, to_base64
 _COLOURS = {"roll_forward": "#1f77b4", "cure": "#2ca02c", "p_roll_forward": "#1f77b4", "p_cure": "#2ca02c"}
 _THRESHOLD = {"color": "#d62728", "ls": "--", "lw": 1}
 _HEATMAP_FEATURES = 15
+#: PSI below this is drawn at it (a log axis has no zero).
+_PSI_FLOOR = 1e-3
 
 
 def _labels(cycles) -> list[str]:
@@ -36,11 +38,12 @@ def psi_figure(psi: pd.DataFrame, cycles: list, cfg: MonitoringConfig) -> str:
     x = np.arange(len(cycles))
     for score in ("p_roll_forward", "p_cure"):
         s = psi[psi["variable"] == score].set_index("cycle").reindex(cycles)["psi"]
-        ax.plot(x, s.to_numpy(), marker="o", label=score, color=_COLOURS[score])
+        ax.plot(x, np.maximum(s.to_numpy(), _PSI_FLOOR), marker="o", label=score, color=_COLOURS[score])
     feats = psi[psi["kind"] == "feature"].groupby("cycle")["psi"].max().reindex(cycles)
     ax.plot(x, feats.to_numpy(), marker=".", ls=":", color="#7f7f7f", label="largest feature PSI")
     ax.axhline(cfg.psi_alert, **_THRESHOLD, label=f"alert {cfg.psi_alert:g}")
-    ax.set_yscale("symlog", linthresh=0.1)
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=_PSI_FLOOR)
     ax.set_xticks(x, _labels(cycles), rotation=45)
     ax.set(title="Population stability against the training sample", ylabel="PSI")
     ax.legend(fontsize=8)

@@ -68,7 +68,7 @@ def render(result: MonitorResult, cfg: MonitoringConfig, title: str = "rollcure 
     scores = result.psi[result.psi["kind"] == "score"].pivot_table(
         index="cycle", columns="variable", values="psi"
     )
-    out.append(_table(scores.reset_index()))
+    out.append(_table(scores.rename_axis(columns=None).reset_index()))
     latest = cycles[-1]
     top = result.psi[(result.psi["cycle"] == latest) & (result.psi["kind"] == "feature")].head(10)
     out.append(f"<p class='note'>Most shifted features in {latest.date()}:</p>")
