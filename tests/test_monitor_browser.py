@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(
 _FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--enable-logging=stderr", "--v=0", "--hide-scrollbars", "--window-size=1400,5000",
+    "--enable-logging=stderr", "--v=0", "--hide-scrollbars", "--window-size=1400,3500",
 )  # fmt: skip
 #: Shares of the screenshot's pixels: not white (a page, not a blank), saturated (plots).
 MIN_INK, MIN_COLOUR = 0.03, 0.004
