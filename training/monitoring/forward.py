@@ -44,10 +44,11 @@ class ForwardRun:
 
 
 def _digests(X: pd.DataFrame) -> np.ndarray:
-    """SHA-256 of each case's feature row (the service digests its JSON payload; here the inputs
-    are the features), from pandas' vectorised row hash."""
-    rows = pd.util.hash_pandas_object(X, index=False).to_numpy()
-    return np.array([hashlib.sha256(r.tobytes()).hexdigest() for r in rows], dtype=object)
+    """A digest of each case's inputs: pandas' 64-bit hash of its feature row, as 16 hex digits
+    (the service logs the SHA-256 of its JSON payload; a played-forward case has no payload, and a
+    row hash is vectorised where a SHA-256 per case is a Python loop)."""
+    rows = pd.util.hash_pandas_object(X, index=False).to_numpy(dtype=np.uint64)
+    return np.char.zfill(np.char.mod("%x", rows), 16).astype(object)
 
 
 def _decision_ids(seed: int, month: int, n: int) -> np.ndarray:
