@@ -200,3 +200,19 @@ def test_demo_step_serves_the_latest_cycle_and_monitors_one_cycle_on(monitor_boo
     # the latest cycle's decisions met their outcomes one cycle on: every arm has realised values
     assert (result.arms["cases"] > 0).all() and result.facts["logged_cases"] > 0
     assert (out / "monitoring.html").is_file() and (out / "monitoring.json").is_file()
+
+
+def test_log_reader_names_what_is_wrong(tmp_path):
+    from rollcure.core.errors import InputError
+    from training.monitoring.log_reader import read_decision_log
+
+    partial = tmp_path / "partial.parquet"
+    pd.DataFrame({"case_hash": ["a"], "as_of": ["2025-01-31"]}).to_parquet(partial)
+    with pytest.raises(InputError, match=r"--decisions: the decision log lacks column\(s\) \['decided_at'"):
+        read_decision_log(partial)
+    with pytest.raises(InputError, match="--decisions: file not found"):
+        read_decision_log(tmp_path / "missing.parquet")
+    with pytest.raises(InputError, match="--decisions: not a database URL"):
+        read_decision_log("not a url")
+    with pytest.raises(InputError, match="no 'decisions' table"):
+        read_decision_log(f"sqlite:///{tmp_path / 'empty.sqlite'}")
