@@ -216,3 +216,20 @@ def test_log_reader_names_what_is_wrong(tmp_path):
         read_decision_log("not a url")
     with pytest.raises(InputError, match="no 'decisions' table"):
         read_decision_log(f"sqlite:///{tmp_path / 'empty.sqlite'}")
+
+
+def test_monitored_cycles_start_after_training_or_at_since():
+    from training.monitoring.data import monitored_cycles
+
+    cycles = pd.DataFrame({"cycle_date": pd.date_range("2025-01-31", periods=6, freq="ME").repeat(2)})
+    trained = pd.Timestamp("2025-03-31")
+    assert [str(d.date()) for d in monitored_cycles(cycles, trained, None)] == [
+        "2025-04-30",
+        "2025-05-31",
+        "2025-06-30",
+    ]
+    assert [str(d.date()) for d in monitored_cycles(cycles, trained, pd.Timestamp("2025-06-01"))] == [
+        "2025-06-30"
+    ]
+    # a --since before training still starts after it: cycles the champion saw are not monitored
+    assert len(monitored_cycles(cycles, trained, pd.Timestamp("2024-01-01"))) == 3
