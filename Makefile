@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint clean chromium
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	python3 -m venv $(VENV)
@@ -18,8 +18,15 @@ demo: install
 	$(VENV)/bin/rollcure demo
 
 # Lint, the layer contract (docs/architecture.md) and the type check run first: seconds, the suite minutes.
-test: lint
+# The browser tests (tests/test_monitor_browser.py) need headless Chromium: installed from Debian's
+# packages when missing and when we may (root with apt-get); elsewhere those tests skip and say why.
+test: lint chromium
 	$(PY) -m pytest -q
+
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
 
 lint: install
 	$(VENV)/bin/ruff check .

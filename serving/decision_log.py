@@ -13,7 +13,6 @@ digest, enough to prove which payload a decision was made on without storing the
 from __future__ import annotations
 
 import hashlib
-import hmac
 import importlib.util
 import json
 import logging
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from models.record import LogRecord, columns, log_record_class, sql_columns
+from rollcure.core.case_hash import hash_case_id as hash_case_id  # re-exported: the hash lives in the base
 from rollcure.core.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -66,11 +66,6 @@ else:
 
 class LogUnavailable(RuntimeError):
     """The log could not take a pass's decisions; none of them may be returned (HTTP 503)."""
-
-
-def hash_case_id(case_id: object, salt: str) -> str:
-    """Salted HMAC-SHA256 of a case id: joinable across the log, meaningless without the salt."""
-    return hmac.new(salt.encode(), str(case_id).encode(), hashlib.sha256).hexdigest()
 
 
 def inputs_digest(payload: dict[str, Any]) -> str:

@@ -27,6 +27,8 @@ from simulation.population import Population, build_population
 Progress = Callable[[int, int], None]
 CONFIG_FILE = "simulation_config.json"
 SEED_FILE = "simulation_seed.json"
+#: Stream key of the drift scenario's draws (the live months use 1 and 2).
+_DRIFT_STREAM = 3
 _CYCLE_COLUMNS = (
     "loan_id",
     "cycle_date",
@@ -133,6 +135,7 @@ class BookRun:
         live = self._open & (self.pop.origination_step < k)
         idx = np.flatnonzero(live)
         sub = state.take(idx)
+        self._drift(sub)
         res = month_step(sub, self._pending[idx], rng_dyn.random((len(idx), N_UNIFORMS)), cfg)
         state.put(idx, sub)
         state.flag_in[~live] -= 1  # flags keep their calendar date for loans not yet in the book
@@ -152,6 +155,19 @@ class BookRun:
         if in_window:
             self._rec.decisions(k - window0, o_idx, o_state, chosen, np.asarray(propensity))
         self.k += 1
+
+    def _drift(self, sub: LoanState) -> None:
+        """The configured shock wave, on its month only: a share of the live loans' borrowers lose
+        income and ability for good and start an income shock (draws from a stream keyed by (seed,
+        month), so the months before are unchanged)."""
+        drift = self.cfg.drift
+        if drift.from_month is None or self.k != self.cfg.burn_in_months + drift.from_month:
+            return
+        u = np.random.default_rng([self.seed, self.k, _DRIFT_STREAM]).random(len(sub.shock))
+        hit = u < drift.income_shock_share
+        sub.shock = sub.shock | hit
+        sub.income = np.where(hit, sub.income * drift.income_factor, sub.income)
+        sub.ability_base = np.where(hit, sub.ability_base * drift.income_factor, sub.ability_base)
 
     def loan_ids(self, idx: np.ndarray) -> np.ndarray:
         return self._rec.loan_ids[idx]

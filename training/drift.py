@@ -16,7 +16,9 @@ PSI_WATCH = 0.1
 PSI_SHIFT = 0.25
 
 
-def _bin_codes(expected: pd.Series, actual: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:
+def bin_codes(expected: pd.Series, actual: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:
+    """Bin of each value of both populations (bins from ``expected``) and the number of bins;
+    monitoring's characteristic analysis reuses the PSI's bins."""
     if (
         isinstance(expected.dtype, pd.CategoricalDtype)
         or expected.dtype == bool
@@ -36,14 +38,26 @@ def _bin_codes(expected: pd.Series, actual: pd.Series) -> tuple[np.ndarray, np.n
     return codes(e), codes(a), n
 
 
+def psi_of_codes(expected_codes: np.ndarray, actual_codes: np.ndarray, n: int) -> float:
+    """PSI from the bins of both populations (:func:`bin_codes`), so a caller comparing many
+    populations with one reference bins the reference once."""
+    pe = np.bincount(expected_codes, minlength=n) / max(len(expected_codes), 1) + _EPS
+    pa = np.bincount(actual_codes, minlength=n) / max(len(actual_codes), 1) + _EPS
+    return float(np.sum((pa - pe) * np.log(pa / pe)))
+
+
 def psi(expected: pd.Series, actual: pd.Series) -> float:
     """PSI of one variable; 0 when both populations fall into the bins alike."""
-    ce, ca, n = _bin_codes(
+    ce, ca, n = bin_codes(
         pd.Series(expected).reset_index(drop=True), pd.Series(actual).reset_index(drop=True)
     )
-    pe = np.bincount(ce, minlength=n) / max(len(ce), 1) + _EPS
-    pa = np.bincount(ca, minlength=n) / max(len(ca), 1) + _EPS
-    return float(np.sum((pa - pe) * np.log(pa / pe)))
+    return psi_of_codes(ce, ca, n)
+
+
+def verdict(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Stable / watch / shifted per PSI value (the report's lines)."""
+    v = np.asarray(values, dtype=float)
+    return np.select([v > PSI_SHIFT, v > PSI_WATCH], ["shifted", "watch"], default="stable")
 
 
 def psi_table(expected: pd.DataFrame, actual: pd.DataFrame) -> pd.DataFrame:
@@ -52,7 +66,5 @@ def psi_table(expected: pd.DataFrame, actual: pd.DataFrame) -> pd.DataFrame:
         {"variable": c, "psi": psi(expected[c], actual[c])} for c in expected.columns if c in actual.columns
     ]
     table = pd.DataFrame(rows).sort_values("psi", ascending=False, kind="stable").reset_index(drop=True)
-    table["verdict"] = np.select(
-        [table["psi"] > PSI_SHIFT, table["psi"] > PSI_WATCH], ["shifted", "watch"], default="stable"
-    )
+    table["verdict"] = verdict(table["psi"])
     return table

@@ -28,6 +28,10 @@ def _pyplot():
     return plt
 
 
+#: The pyplot module with the Agg backend (the monitoring page draws with the same setup).
+pyplot = _pyplot
+
+
 def to_base64(fig) -> str:
     """PNG bytes of a figure, base64-encoded; the figure is closed."""
     plt = _pyplot()

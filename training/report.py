@@ -47,6 +47,10 @@ def _img(b64: str, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}">'
 
 
+#: Shared with the monitoring page, so both of a validator's pages look alike.
+CSS, table_html, img_html = _CSS, _table, _img
+
+
 def _sample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     return frame.sample(n=min(n, len(frame)), random_state=seed) if len(frame) > n else frame
 

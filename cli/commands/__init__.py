@@ -1,6 +1,6 @@
 """CLI subcommands, one module per stage; each exposes ``register(app)``."""
 
-from cli.commands import data, demo, features, policy, real_data, serve, train
+from cli.commands import data, demo, features, monitor, policy, real_data, serve, train
 
 REGISTRARS = [
     data.register,
@@ -9,5 +9,6 @@ REGISTRARS = [
     train.register,
     policy.register,
     serve.register,
+    monitor.register,
     demo.register,
 ]

@@ -3,7 +3,8 @@
 The demo is the product in one sitting: simulate a book, summarise it, train and register the
 models, compare them with the baselines out of time, write the validation report, backtest the
 strategies against the simulator's truth, segment the overdue book, and ask the running service
-for the next best action on a few cases.
+for the next best action on a few cases; then play the book one cycle forward under the champion
+and run the ongoing monitor on it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def demo(
     config: Path = typer.Option(None, "--config", help="YAML run config."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Where data, MLflow store and reports go."),
 ) -> None:
-    """Simulate, summarise, train, register, promote, report, backtest, segment, serve."""
+    """Simulate, summarise, train, register, promote, report, backtest, segment, serve, monitor."""
     import os
 
     # idle OpenMP threads sleep rather than spin (spinning cripples LightGBM on a busy machine)
@@ -39,6 +40,7 @@ def demo(
     from rich.rule import Rule
 
     from cli.commands.data import simulation_config
+    from cli.commands.monitor import forward_and_monitor
     from serving.demo import sample_payloads, service_demo
     from simulation import simulate, write_portfolio
     from simulation.summary import portfolio_summary, render_summary
@@ -55,8 +57,12 @@ def demo(
 
     console.print(Rule("1. Synthetic portfolio"))
     with Progress(
-        TextColumn("simulating months"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=True,
+        TextColumn("simulating months"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
     ) as bar:
         task = bar.add_task("months", total=sim_cfg.burn_in_months + sim_cfg.months)
         portfolio = simulate(sim_cfg, seed=cfg.seed, progress=lambda d, t: bar.update(task, completed=d))
@@ -72,14 +78,21 @@ def demo(
     console.print(Rule("3. Strategy backtest against the simulator's truth"))
     reports = Path(cfg.data_dir) / "reports"
     backtest_book(
-        cfg, portfolio_dir, outcome.bundle, console=console,
-        json_out=reports / "backtest.json", plot_out=reports / "backtest.png",
+        cfg,
+        portfolio_dir,
+        outcome.bundle,
+        console=console,
+        json_out=reports / "backtest.json",
+        plot_out=reports / "backtest.png",
     )
     console.print(Rule("4. Segments of the overdue book (latest cycle)"))
     segment_latest(cfg, portfolio_dir, outcome.bundle, out_dir=reports / "segments", console=console)
 
     console.print(Rule("5. Next-best-action service"))
     service_demo(cfg, sample_payloads(portfolio.tables), console=console)
+
+    console.print(Rule("6. One cycle played forward, then monitoring"))
+    forward_and_monitor(cfg, portfolio_dir, outcome.bundle, outcome.version, reports / "monitoring", console)
     console.print(f"done: data, MLflow store and reports under {cfg.data_dir}")
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rollcure.config.features import FeatureConfig
 from rollcure.config.model import ModelConfig
+from rollcure.config.monitoring import MonitoringConfig
 from rollcure.config.policy import PolicyConfig
 from rollcure.config.serving import ServingConfig
 from rollcure.config.simulation import SimulationConfig
@@ -39,6 +40,7 @@ class RollcureConfig(BaseModel):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     #: the value definition every stage uses (rollcure.core.value)
     value: ValueConfig = Field(default_factory=ValueConfig)
 

@@ -118,6 +118,28 @@ class LoggingPolicyConfig(_Section):
     large_balance: float = Field(default=50_000.0, gt=0)
 
 
+class DriftScenario(_Section):
+    """A change of world from one month on, so that ongoing monitoring can be tested on a book where
+    its alerts must fire (``rollcure monitor``, docs/monitoring.md).
+
+    An income shock wave: at the start of month ``from_month`` (counted from the first written
+    cycle, so months past the window are the book played forward) a share of the live borrowers
+    loses income at once, as in a plant closure or a regional downturn: their income and their
+    ability to pay fall to ``income_factor`` of what they were, for good, and an ordinary income
+    shock starts on top (it recovers at the usual ``latent.shock_recovery`` rate). Nothing in the
+    raw tables records the loss (the borrowers table keeps the income declared at origination),
+    so a model sees it only through the payments that follow. Off by default (``from_month`` None).
+    """
+
+    from_month: int | None = Field(default=None, ge=0, description="first month of the drift (None: off)")
+    income_shock_share: float = Field(
+        default=0.3, ge=0, le=1, description="share of live borrowers hit by the shock wave"
+    )
+    income_factor: float = Field(
+        default=0.4, ge=0, le=1, description="income and ability of a hit borrower after the wave"
+    )
+
+
 class SimulationConfig(_Section):
     """Sizes, calendar and world parameters of the synthetic portfolio."""
 
@@ -144,6 +166,7 @@ class SimulationConfig(_Section):
     #: The world's response to each action (default: the catalogue's ``simulation`` entries).
     effects: dict[str, SimulatedResponse] = Field(default_factory=_catalogue_effects)
     logging_policy: LoggingPolicyConfig = Field(default_factory=LoggingPolicyConfig)
+    drift: DriftScenario = Field(default_factory=DriftScenario)
 
     @field_validator("product_mix")
     @classmethod
