@@ -343,6 +343,8 @@ def _against_the_oracle(
         "cases": int(clear.sum()),
         "rollcure_picks_the_best": share("rollcure"),
         "ladder_picks_the_best": share("dpd_ladder"),
+        # the oracle policy too: it works under the same capacities, so this is the reachable share
+        "oracle_picks_the_best": share("oracle"),
     }
 
 

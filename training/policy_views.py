@@ -79,7 +79,8 @@ def render_backtest(result: BacktestResult, console) -> None:
         console.print(
             f"clear cases (the best action beats the second by more than its cost): {clear['cases']:,}; "
             f"rollcure picks the oracle's action in {100 * clear['rollcure_picks_the_best']:.1f}%, "
-            f"the DPD ladder in {100 * clear['ladder_picks_the_best']:.1f}%"
+            f"the DPD ladder in {100 * clear['ladder_picks_the_best']:.1f}%, the oracle policy itself "
+            f"(same capacities) in {100 * clear.get('oracle_picks_the_best', float('nan')):.1f}%"
         )
     if not result.confusion.empty:
         mix = result.confusion.pivot_table(
