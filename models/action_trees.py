@@ -143,6 +143,8 @@ def _margins(
                 for a in range(n_actions):
                     out[i, a] += v
                 continue
+            # the numeric and categorical decision below is written out in both walks: as a shared
+            # numba function (inlined or not) the kernel ran four times slower (measured)
             if not has_action[t]:  # the same leaf for every action: one plain walk
                 k = 0
                 while k >= 0:
