@@ -60,6 +60,7 @@ def one_book(
         "accounts": accounts,
         "lookahead_cycles": cfg.policy.lookahead_cycles,
         "band_z": cfg.policy.band_z,
+        "caution_z": cfg.policy.caution_z,
         "months": months,
         "seed": seed,
         "regret_ratio_rollcure_to_ladder": float(p.loc["rollcure", "regret"] / p.loc["dpd_ladder", "regret"]),
@@ -82,7 +83,9 @@ def main() -> None:
     ap.add_argument("--accounts", type=int, default=None)
     ap.add_argument("--months", type=int, default=None)
     ap.add_argument("--lookahead", type=int, default=None, help="policy.lookahead_cycles (default: config)")
-    ap.add_argument("--policy", type=json.loads, default=None, help='policy settings (JSON): {"band_z": 0}')
+    ap.add_argument(
+        "--policy", type=json.loads, default=None, help='policy settings (JSON): {"caution_z": 0}'
+    )
     args = ap.parse_args()
     from rollcure.core.catalogue import ACTIONS
 

@@ -17,9 +17,9 @@ that gross value minus the action's configured cost (``recovery`` below names th
 the columns' stability). The policy ranks by ``decision``, not by the expected values: the
 reference action (``REFERENCE_ACTION``, the reminder: the cheapest contact) at its expected value,
 every other action at the reference's value plus the *lower* band of its contrast with the
-reference, minus its cost, because the contrasts are small beside the noise of case values and
-point estimates would swap actions on noise. What was tried and measured to choose these settings
-is in docs/experiments.md ("models/uplift.py").
+reference (``caution_z`` bootstrap sds), minus its cost, because the contrasts are small beside
+the noise of case values and point estimates would swap actions on noise. What was tried and
+measured to choose these settings is in docs/experiments.md ("models/uplift.py").
 """
 
 from __future__ import annotations
@@ -102,6 +102,8 @@ class ActionModels:
     #: logged rows per action, for the record
     arm_rows: dict[str, int] = field(default_factory=dict)
     weighting: str = "none"
+    #: the policy's caution (``PolicyConfig.caution_z``); None: ``band_z`` (bundles saved before it)
+    caution_z: float | None = None
     _forests: list[ActionForest] | None = field(default=None, init=False, repr=False, compare=False)
     _explainers: dict[str, TreeShap] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -156,7 +158,8 @@ class ActionModels:
         c = self.costs if costs is None else np.asarray(costs, dtype=float)
         value = rec - c[None, :]
         half = self.band_z * sd
-        decision = _cautious_values(members, rec, c, self.band_z)
+        caution = self.band_z if self.caution_z is None else self.caution_z
+        decision = _cautious_values(members, rec, c, caution)
         return ActionPrediction(
             rec, sd, np.clip(cure, 0, 1), np.clip(roll, 0, 1), value, value - half, value + half, decision
         )
@@ -173,6 +176,7 @@ class ActionModels:
             "feature_names": list(self.feature_names),
             "costs": np.asarray(self.costs, dtype=float).tolist(),
             "band_z": self.band_z,
+            "caution_z": self.caution_z,
             "horizon_cycles": self.horizon_cycles,
             "n_members": len(self.recovery_members),
             "arm_rows": self.arm_rows,
@@ -359,6 +363,7 @@ def fit_action_models(
         feature_names=names,
         costs=np.asarray(cfg.cost_vector()),
         band_z=cfg.band_z,
+        caution_z=cfg.caution_z,
         horizon_cycles=horizon_cycles,
         recovery_members=_bagged(Xa, share, w, cfg, seed),
         cure_model=_fit(Xa, logged["cure"].astype(float).to_numpy(), w, cfg, "binary", seed + 991),
