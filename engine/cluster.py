@@ -55,7 +55,7 @@ def open_client(cfg: EngineConfig) -> Iterator[Any]:
     with dask.config.set(_dask_settings(cfg)):
         if cfg.scheduler is not None:
             try:
-                client = Client(cfg.scheduler, timeout=cfg.connect_timeout_seconds, set_as_default=False)
+                client = Client(cfg.scheduler, timeout=cfg.connect_timeout_seconds)
             except (OSError, TimeoutError) as exc:
                 raise InputError(
                     f"--scheduler: no dask scheduler answered at {cfg.scheduler} within "
@@ -78,7 +78,7 @@ def open_client(cfg: EngineConfig) -> Iterator[Any]:
             dashboard_address=None,
             silence_logs=logging.ERROR,
         )
-        with cluster, Client(cluster, set_as_default=False) as client:
+        with cluster, Client(cluster) as client:
             yield client
 
 
