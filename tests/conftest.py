@@ -6,4 +6,5 @@ pytest_plugins = [
     "fixtures_models",
     "fixtures_policy",
     "fixtures_serving",
+    "fixtures_dask",
 ]

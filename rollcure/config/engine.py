@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 #: Schemes a dask scheduler address may use.
 SCHEDULER_SCHEMES: tuple[str, ...] = ("tcp://", "tls://", "inproc://", "ucx://")
@@ -69,14 +69,15 @@ class EngineConfig(BaseModel):
         "below it dask reruns the task on another worker.",
     )
 
+    @field_validator("scheduler")
+    @classmethod
+    def _a_dask_address(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(SCHEDULER_SCHEMES):
+            raise ValueError(f"{v!r} is not a dask address; allowed schemes: " + ", ".join(SCHEDULER_SCHEMES))
+        return v
+
     @model_validator(mode="after")
-    def _address_is_a_dask_one(self) -> EngineConfig:
-        if self.scheduler is not None:
-            if self.kind != "dask":
-                raise ValueError("scheduler: an address needs kind 'dask' (--engine dask)")
-            if not self.scheduler.startswith(SCHEDULER_SCHEMES):
-                raise ValueError(
-                    f"scheduler: {self.scheduler!r} is not a dask address; allowed schemes: "
-                    + ", ".join(SCHEDULER_SCHEMES)
-                )
+    def _address_needs_dask(self) -> EngineConfig:
+        if self.scheduler is not None and self.kind != "dask":
+            raise ValueError("engine.scheduler: an address needs engine.kind 'dask' (--engine dask)")
         return self
