@@ -48,10 +48,11 @@ class RegistryBundle:
         if self not in _LOADED:
             from registry.store import load_bundle
             from rollcure.config import RollcureConfig
+            from rollcure.config.training import TrainingConfig
 
             cfg = RollcureConfig(
                 data_dir=self.data_dir,
-                training={"tracking_uri": self.tracking_uri, "registered_model": self.model_name},
+                training=TrainingConfig(tracking_uri=self.tracking_uri, registered_model=self.model_name),
             )
             _LOADED[self] = load_bundle(cfg, self.version)
         return _LOADED[self]

@@ -19,6 +19,7 @@ not depend on how the book is cut.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -91,7 +92,7 @@ def case_options(bundle: Bundle, X: pd.DataFrame, seeds: np.ndarray) -> CaseOpti
     inputs = bundle.matrices(X)
     scores = bundle.score(X, inputs)
     reasons = decision_reasons(bundle, X, inputs)
-    base = {
+    base: dict[str, Any] = {
         "loan_id": np.asarray(loan_id, dtype=np.int64),
         "as_of": np.asarray(as_of, dtype="datetime64[ns]"),
         "p_roll_forward": np.asarray(scores.p_roll_forward, dtype=float),
@@ -131,7 +132,7 @@ def concat_options(parts: list[CaseOptions]) -> CaseOptions:
         texts=np.concatenate([p.reasons.texts for p in parts]),
     )
     fields = [f for f in CaseOptions.__dataclass_fields__ if f != "reasons"]
-    joined = {
+    joined: dict[str, Any] = {
         f: None if getattr(parts[0], f) is None else np.concatenate([getattr(p, f) for p in parts])
         for f in fields
     }
@@ -150,7 +151,9 @@ def take(options: CaseOptions, order: np.ndarray) -> CaseOptions:
         texts=r.texts[idx],
     )
     fields = [f for f in CaseOptions.__dataclass_fields__ if f != "reasons"]
-    picked = {f: None if getattr(options, f) is None else getattr(options, f)[order] for f in fields}
+    picked: dict[str, Any] = {
+        f: None if getattr(options, f) is None else getattr(options, f)[order] for f in fields
+    }
     return CaseOptions(reasons=reasons, **picked)
 
 
