@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_batch_score.py --data DIR [--cases 1000000] [--small-cases 200000]
         [--partitions 16] [--memory-limit auto] [--ceiling-rows 50000] [--skip-full]
+    .venv/bin/python benchmarks/bench_batch_score.py --data DIR --memory-book-copies 200 --memory-limit 1GiB
 
 DIR is a data folder with a registered ``champion`` and simulated tables (see bench_serving.py).
 The book is scaled up by copying the loans overdue at the latest cycle (with the history the
@@ -17,7 +18,10 @@ separately ("per worker") and summed (an upper bound on the simultaneous peak). 
 ``--memory-limit`` low, the same runs show that a worker spills instead of dying. The ceiling is
 exact TreeSHAP, which the scorer runs for every case (``models.explain``; LightGBM's
 ``pred_contrib`` beside it for reference), on the real feature matrix of the book's first cases,
-1 and 2 threads (``--ceiling-rows 0`` skips it).
+1 and 2 threads (``--ceiling-rows 0`` skips it). ``--memory-book-copies K`` runs only the
+memory-bound case: K whole copies of the source book (its full cycle history, so the cycles table
+is large while the cases at the latest cycle are few), partitioned, scored by 2 workers capped at
+``--memory-limit``.
 """
 
 from __future__ import annotations
@@ -186,6 +190,36 @@ def treeshap_ceiling(data_dir: Path, book: Path, rows: int, repeats: int = 3) ->
     return result
 
 
+def memory_bound_run(data: Path, copies: int, partitions: int, limit: str, env: dict) -> dict:
+    """A long-history book (``copies`` whole copies of the source: every loan, every cycle) whose
+    cycles table is several times one worker's ``limit``, scored by 2 workers capped at it."""
+    import yaml
+    from bench_dask_train import write_copies
+
+    from engine.partition import partition_book
+
+    work = Path(tempfile.mkdtemp(prefix="rollcure-memory-bench-"))
+    try:
+        rows = write_copies(data, work / "plain", copies)
+        # in memory as pandas: the source's size times the copies (not loaded here: it is the point)
+        cycles_mb = pd.read_parquet(data / "cycles.parquet").memory_usage(deep=True).sum() * copies
+        partition_book(work / "plain", work / "book", partitions)
+        shutil.rmtree(work / "plain")
+        config = work / "cfg.yaml"
+        config.write_text(yaml.safe_dump({"engine": {"memory_limit": limit}}))
+        run = run_cli(work / "book", work / "out.parquet", "dask", 2, env, config)
+        return {
+            "copies_of_source_book": copies,
+            "rows": rows,
+            "cycles_in_memory_mb": round(cycles_mb / 2**20, 1),
+            "memory_limit_per_worker": limit,
+            "partitions": partitions,
+            "run": run,
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def _same_output(a: Path, b: Path) -> bool:
     return pq.read_table(a).equals(pq.read_table(b))
 
@@ -203,7 +237,16 @@ def main() -> None:
     ap.add_argument("--ceiling-rows", type=int, default=50_000, help="rows of the TreeSHAP timing; 0 skips")
     ap.add_argument("--chunk", type=int, default=None, help="serving.batch_chunk_size override")
     ap.add_argument("--skip-full", action="store_true", help="only the small book (1 vs 2 workers)")
+    ap.add_argument("--memory-book-copies", type=int, default=0, help="only the memory-bound run: copies")
+    ap.add_argument("--memory-book-partitions", type=int, default=32)
     args = ap.parse_args()
+    if args.memory_book_copies:
+        env = {**os.environ, "ROLLCURE_DATA_DIR": str(args.data.resolve())}
+        result = memory_bound_run(
+            args.data, args.memory_book_copies, args.memory_book_partitions, args.memory_limit, env
+        )
+        print(json.dumps({"benchmark": "batch_score_memory_bound", **result}, indent=1))
+        return
 
     work = Path(tempfile.mkdtemp(prefix="rollcure-batch-bench-"))
     try:

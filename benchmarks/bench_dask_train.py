@@ -29,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -125,7 +126,9 @@ def main() -> None:
         copies = max(1, -(-args.cases // per_copy))
         t0 = time.perf_counter()
         rows = write_copies(args.data, work / "plain", copies)
-        cycles_mb = round(pq.read_table(work / "plain" / "cycles.parquet").nbytes / 2**20, 1)
+        # the cycles table in memory as pandas: the source's size times the copies (not loaded here)
+        per_copy_mb = pd.read_parquet(args.data / "cycles.parquet").memory_usage(deep=True).sum() / 2**20
+        cycles_mb = round(per_copy_mb * copies, 1)
         partition_book(work / "plain", work / "book", args.partitions)
         prep_s = time.perf_counter() - t0
         config = work / "cfg.yaml"
@@ -151,7 +154,7 @@ def main() -> None:
             "overdue_cycle_rows": per_copy * copies,
             "copies_of_source_book": copies,
             "rows": rows,
-            "cycles_arrow_mb": cycles_mb,
+            "cycles_in_memory_mb": cycles_mb,
             "memory_limit_per_worker": args.memory_limit,
             "partitions": args.partitions,
             "book_prep_s": round(prep_s, 1),

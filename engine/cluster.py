@@ -42,7 +42,6 @@ def _dask_settings(cfg: EngineConfig) -> dict[str, object]:
         "distributed.comm.timeouts.connect": f"{cfg.connect_timeout_seconds}s",
         # the driver gathers per-case values; a big book's results are larger than the default warning
         "distributed.admin.large-graph-warning-threshold": "1GB",
-        "distributed.worker.daemon": False,
     }
 
 

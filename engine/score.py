@@ -29,7 +29,16 @@ import pyarrow.parquet as pq
 from engine.book import Book, Piece, chunk_tables, resolve_as_of
 from engine.bundle_source import BundleSource, InMemoryBundle
 from engine.cluster import run_tasks
-from models.book_decide import BookChoice, CaseOptions, allocate_book, book_seeds, concat_options, take
+from models.book_decide import (
+    BookChoice,
+    CaseOptions,
+    allocate_book,
+    book_seeds,
+    case_options,
+    concat_options,
+    take,
+)
+from models.bundle import Bundle
 from models.policy import ReasonLists
 from models.record import arrow_schema
 from rollcure.config.engine import EngineConfig
@@ -70,9 +79,8 @@ def decide_piece(
         raise InputError(str(exc)) from None
 
 
-def bundle_options(bundle: Any, X: pd.DataFrame, seed: int) -> CaseOptions:
-    from models.book_decide import case_options
-
+def bundle_options(bundle: Bundle, X: pd.DataFrame, seed: int) -> CaseOptions:
+    """The per-case half of the decision for a feature frame, each case seeded by its loan id."""
     loan_ids = np.asarray(X["loan_id"], dtype=np.int64)
     return case_options(bundle, X, book_seeds(seed, loan_ids))
 
@@ -123,7 +131,7 @@ def write_atomically(table: pa.Table, out: Path) -> None:
 
 def score_book(
     book: Book,
-    bundle: Any,
+    bundle: Bundle | BundleSource,
     feature_cfg: FeatureConfig,
     out: Path,
     *,
@@ -143,7 +151,7 @@ def score_book(
     cases (``engine.partitions`` runs when set); the capacity plan covers the whole book.
     """
     engine = engine or EngineConfig()
-    source = bundle if hasattr(bundle, "load") and not hasattr(bundle, "scorers") else InMemoryBundle(bundle)
+    source = InMemoryBundle(bundle) if isinstance(bundle, Bundle) else bundle
     if engine.kind == "dask" and isinstance(source, InMemoryBundle):
         raise InputError(
             "engine: dask workers load the bundle from a folder or the registry, not from memory"
