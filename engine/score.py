@@ -39,7 +39,6 @@ from models.book_decide import (
     take,
 )
 from models.bundle import Bundle
-from models.policy import ReasonLists
 from models.record import arrow_schema
 from rollcure.config.engine import EngineConfig
 from rollcure.config.features import FeatureConfig
@@ -85,9 +84,14 @@ def bundle_options(bundle: Bundle, X: pd.DataFrame, seed: int) -> CaseOptions:
     return case_options(bundle, X, book_seeds(seed, loan_ids))
 
 
-def _lists(r: ReasonLists, values: np.ndarray) -> pa.Array:
+#: Cases per Arrow record batch of the output (string arrays stay far below Arrow's 2 GiB limit).
+_SLICE = 100_000
+
+
+def _lists(offsets: np.ndarray, values: np.ndarray) -> pa.Array:
     return pa.ListArray.from_arrays(
-        pa.array(r.offsets.astype(np.int32), pa.int32()), pa.array(values.astype(str), pa.string())
+        pa.array(offsets.astype(np.int32), pa.int32()),
+        pa.array(np.asarray(values, dtype=object), pa.string()),
     )
 
 
@@ -97,24 +101,37 @@ def _texts(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def book_to_arrow(options: CaseOptions, choice: BookChoice, model_name: str, version: str) -> pa.Table:
-    """The output table (``OUTPUT_SCHEMA``) of a decided book."""
-    n = len(options)
+def _batch(
+    options: CaseOptions, choice: BookChoice, a: int, b: int, model_name: str, version: str
+) -> pa.Table:
+    """Cases ``a:b`` of the output table."""
+    r = options.reasons
+    lo, hi = int(r.offsets[a]), int(r.offsets[b])
+    offsets = r.offsets[a : b + 1] - lo
+    n = b - a
     columns = {
-        "loan_id": pa.array(options.loan_id.astype(np.int64)),
-        "as_of": pa.array(options.as_of.astype("datetime64[ns]")),
-        "p_roll_forward": pa.array(options.p_roll_forward.astype(np.float64)),
-        "p_cure": pa.array(options.p_cure.astype(np.float64)),
-        "action": pa.array(_texts(choice.action), pa.string()),
-        "expected_value": pa.array(choice.expected_value.astype(np.float64), from_pandas=True),
-        "arm": pa.array(choice.arm.astype(object), pa.string()),
-        "propensity": pa.array(choice.propensity.astype(np.float64), from_pandas=True),
-        "reason_codes": _lists(options.reasons, options.reasons.codes),
-        "reasons": _lists(options.reasons, options.reasons.texts),
+        "loan_id": pa.array(options.loan_id[a:b].astype(np.int64)),
+        "as_of": pa.array(options.as_of[a:b].astype("datetime64[ns]")),
+        "p_roll_forward": pa.array(options.p_roll_forward[a:b].astype(np.float64)),
+        "p_cure": pa.array(options.p_cure[a:b].astype(np.float64)),
+        "action": pa.array(_texts(choice.action[a:b]), pa.string()),
+        "expected_value": pa.array(choice.expected_value[a:b].astype(np.float64), from_pandas=True),
+        "arm": pa.array(choice.arm[a:b].astype(object), pa.string()),
+        "propensity": pa.array(choice.propensity[a:b].astype(np.float64), from_pandas=True),
+        "reason_codes": _lists(offsets, r.codes[lo:hi]),
+        "reasons": _lists(offsets, r.texts[lo:hi]),
         "model_name": pa.array(np.full(n, model_name, dtype=object), pa.string()),
         "model_version": pa.array(np.full(n, version, dtype=object), pa.string()),
     }
     return pa.table(columns, schema=OUTPUT_SCHEMA)
+
+
+def book_to_arrow(options: CaseOptions, choice: BookChoice, model_name: str, version: str) -> pa.Table:
+    """The output table (``OUTPUT_SCHEMA``) of a decided book, built ``_SLICE`` cases at a time."""
+    n = len(options)
+    return pa.concat_tables(
+        [_batch(options, choice, a, min(a + _SLICE, n), model_name, version) for a in range(0, n, _SLICE)]
+    )
 
 
 def write_atomically(table: pa.Table, out: Path) -> None:
