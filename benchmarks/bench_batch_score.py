@@ -260,7 +260,8 @@ def main() -> None:
             rows[name] = {k: int(len(v)) for k, v in book.items()}
             rows[name]["cycles_in_memory_mb"] = round(book["cycles"].memory_usage(deep=True).sum() / 2**20, 1)
             partition_book(work / f"{name}-plain", work / name, args.partitions)
-            shutil.rmtree(work / f"{name}-plain")
+            if name != "small":  # the TreeSHAP ceiling reads the small book's plain folder
+                shutil.rmtree(work / f"{name}-plain")
             disk_mb[name] = round(
                 sum(p.stat().st_size for p in (work / name).rglob("*") if p.is_file()) / 2**20, 1
             )
@@ -279,9 +280,9 @@ def main() -> None:
         runs = [run_cli(work / "small", outs["local"], "local", 0, env, config)]
         runs += [run_cli(work / "small", outs[f"w{w}"], "dask", w, env, config) for w in (1, 2)]
         identical = all(_same_output(outs["local"], outs[k]) for k in ("w1", "w2"))
-        ceiling = (
-            treeshap_ceiling(args.data, work / "small", args.ceiling_rows) if args.ceiling_rows else None
-        )
+        ceiling = None
+        if args.ceiling_rows:
+            ceiling = treeshap_ceiling(args.data, work / "small-plain", args.ceiling_rows)
         if not args.skip_full:
             runs.append(run_cli(work / "full", outs["full"], "dask", 2, env, config))
         result = {
