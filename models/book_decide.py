@@ -157,6 +157,23 @@ def take(options: CaseOptions, order: np.ndarray) -> CaseOptions:
     return CaseOptions(reasons=reasons, **picked)
 
 
+def _policy_arrays(options: CaseOptions) -> tuple[np.ndarray, ...]:
+    """values, eligible, value, arm, explore, challenger, manual_review (all set with a policy)."""
+    arrays = (
+        options.values,
+        options.eligible,
+        options.value,
+        options.arm,
+        options.explore,
+        options.challenger,
+        options.manual_review,
+    )
+    present = [a for a in arrays if a is not None]
+    if len(present) != len(arrays):
+        raise InputError("book: the cases carry only part of the policy's options")
+    return tuple(present)
+
+
 @dataclass(frozen=True)
 class BookChoice:
     """The capacity plan of a book: per case its action, arm, expected value and propensity."""
@@ -190,16 +207,13 @@ def allocate_book(
             expected_value=np.full(n, np.nan),
             propensity=np.full(n, np.nan),
         )
-    assert options.values is not None and options.eligible is not None and options.value is not None
-    assert options.arm is not None and options.explore is not None and options.challenger is not None
-    assert options.manual_review is not None
+    values, mask, value, arm, explore, challenger, manual = _policy_arrays(options)
     caps = np.asarray(capacities if capacities is not None else cfg.cycle_capacity(), dtype=float)
-    values, mask, arm = options.values, options.eligible, options.arm
     champ_cf = allocate(values, mask, caps)  # what the champion does with the whole book
-    chall_cf = options.challenger.copy()
+    chall_cf = challenger.copy()
     choice = np.zeros(n, dtype=int)
     left = caps.copy()
-    for a_idx, pick in ((2, options.explore), (1, chall_cf)):
+    for a_idx, pick in ((2, explore), (1, chall_cf)):
         rows = np.flatnonzero(arm == a_idx)
         choice[rows], left = _arm_first(pick, rows, left)
     champ_rows = np.flatnonzero(arm == 0)
@@ -211,10 +225,10 @@ def allocate_book(
     k = mask.sum(axis=1)
     propensity = e / k + c * (chall_cf == choice) + (1 - e - c) * (champ_cf == choice)
     action = np.asarray(ACTIONS, dtype=object)[choice].copy()
-    action[options.manual_review] = MANUAL_REVIEW
+    action[manual] = MANUAL_REVIEW
     return BookChoice(
         action=action,
         arm=np.asarray(ARMS, dtype=object)[arm],
-        expected_value=options.value[np.arange(n), choice],
+        expected_value=value[np.arange(n), choice],
         propensity=np.maximum(propensity, e / k),
     )
