@@ -2,7 +2,8 @@
 (this process) or a ``dask.distributed`` cluster.
 
 - ``engine.cluster``: the client (a scheduler address or a LocalCluster) and ``run_tasks``.
-- ``engine.book``: books and their pieces (runs of loans, hash partitions, whole histories).
+- ``engine.book``: books and their pieces at an as-of date (runs of loans, hash partitions).
+- ``engine.history``: whole loan histories per piece, for training.
 - ``engine.partition``: `rollcure partition`, Parquet datasets partitioned by a hash of loan_id.
 - ``engine.bundle_source``: where a worker loads the bundle from (registry or folder, digests).
 - ``engine.score``: per-piece decisions on the workers, one capacity plan on the driver.

@@ -15,7 +15,7 @@ AUC_TOLERANCE = 0.005
 
 @pytest.fixture(scope="module")
 def dask_fit(local_cluster, partitioned_book, trained_run):
-    from engine.book import history_pieces
+    from engine.history import history_pieces
     from training.fit_dask import train_models_dask
 
     _, client = local_cluster

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.book import HistoryPiece
+from engine.history import HistoryPiece
 from models.bundle import Bundle, Scorer
 from models.calibration import choose
 from models.classifiers import GBMClassifier, dense_prediction, monotone_vector

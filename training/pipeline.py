@@ -89,8 +89,8 @@ def _train_on_dask(
 ) -> tuple[TrainResult, CaseData, dict[str, pd.DataFrame]]:
     """Features and classifiers on the cluster (``training.fit_dask``); the action-response models
     and the input example still read the book's tables in this process."""
-    from engine.book import history_pieces, read_book
     from engine.cluster import local_workers, open_client
+    from engine.history import history_pieces, read_book
     from training.fit_dask import train_models_dask
 
     pieces = history_pieces(data_dir, cfg.engine.partitions or 4 * local_workers(cfg.engine))
