@@ -16,6 +16,7 @@ driver or a cluster that gives up leaves no output file.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -176,17 +177,13 @@ def score_book(
     when = resolve_as_of(book.cycle_dates(), as_of)
     pieces = book.pieces(when, chunk_size, engine.partitions)
     progress = None if on_chunk is None else (lambda done: on_chunk(done, len(pieces)))
-    results = run_tasks(
-        engine,
-        decide_piece,
-        pieces,
-        on_done=progress,
-        client=client,
-        source=source,
-        feature_cfg=feature_cfg,
-        seed=seed,
-        chunk_size=chunk_size,
-    )
+    kwargs = {"source": source, "feature_cfg": feature_cfg, "seed": seed, "chunk_size": chunk_size}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # on dask the driver loads the bundle (for the policy's settings) while the workers work;
+        # locally the tasks load it first and the cache hands it over
+        driver_bundle = pool.submit(source.load) if engine.kind == "dask" else None
+        results = run_tasks(engine, decide_piece, pieces, on_done=progress, client=client, **kwargs)
+        policy = (driver_bundle.result() if driver_bundle is not None else source.load()).policy
     parts = [r for r in results if r is not None]
     version = source.version
     if not parts:
@@ -194,7 +191,6 @@ def score_book(
         return BatchSummary(0, len(pieces), when.date(), model_name, version)
     options = concat_options(parts)
     options = take(options, np.argsort(options.loan_id, kind="stable"))
-    policy = source.load().policy  # the driver loads the bundle too, for the policy's settings
     choice = allocate_book(options, None if policy is None else policy.config)
     write_atomically(book_to_arrow(options, choice, model_name, version), out)
     return BatchSummary(len(options), len(pieces), when.date(), model_name, version)
