@@ -137,3 +137,41 @@ def test_an_unreachable_scheduler_is_one_line_exit_two(serving_setup, sim_defaul
         and "--engine" in err[2]
     )
     assert not out.exists()
+
+
+def test_partition_refuses_bad_input_in_one_line(sim_default_dir, tmp_path, capsys):
+    from cli.main import run
+
+    (tmp_path / "taken").mkdir()
+    assert (
+        run(
+            [
+                "partition",
+                "--data",
+                str(sim_default_dir),
+                "--out",
+                str(tmp_path / "taken"),
+                "--partitions",
+                "4",
+            ]
+        )
+        == 2
+    )
+    assert (
+        run(
+            ["partition", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "o"), "--partitions", "4"]
+        )
+        == 2
+    )
+    assert (
+        run(["partition", "--data", str(sim_default_dir), "--out", str(tmp_path / "o"), "--partitions", "0"])
+        == 2
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (
+        len(err) == 3
+        and "--out:" in err[0]
+        and "--data: folder not found" in err[1]
+        and "--partitions" in err[2]
+    )
+    assert not (tmp_path / "o").exists() and not (tmp_path / "o.partial").exists()
