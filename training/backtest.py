@@ -336,7 +336,6 @@ def _against_the_oracle(
     best, second = order[:, 0], order[:, 1]
     gap = masked[rows, best] - masked[rows, second]
     clear = np.isfinite(gap) & (gap > costs[second])
-
     def share(policy: str) -> float:
         return float((choices[policy] == best)[clear].mean()) if clear.any() else float("nan")
 

@@ -107,19 +107,16 @@ def compare_default_models(
         "logistic": logistic.predict_proba(X.loc[test, known]),
     }
     yt = y[test]
-    rows = [
-        {"model": name, "n": int(test.sum()), "rate": float(yt.mean()), **metric_table(yt, p)}
-        for name, p in scores.items()
-    ]
+    rows = [{"model": name, "n": int(test.sum()), "rate": float(yt.mean()), **metric_table(yt, p)}
+            for name, p in scores.items()]
     return DefaultComparison(
         metrics=pd.DataFrame(rows).set_index("model"),
         scores=pd.DataFrame({"loan_id": loan_id[test], "y": yt, **scores}),
     )
 
 
-def run_default_comparison(
-    data_dir, feature_cfg: FeatureConfig, model_cfg: ModelConfig, seed: int, with_side_tables: bool = True
-) -> DefaultComparison:
+def run_default_comparison(data_dir, feature_cfg: FeatureConfig, model_cfg: ModelConfig, seed: int,
+                           with_side_tables: bool = True) -> DefaultComparison:
     """Read an imported UCI folder and compare the three models on the October default label."""
     from adapters.uci import read_default_labels, read_side_tables
     from rollcure.core.io import read_tables

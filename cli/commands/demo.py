@@ -55,12 +55,8 @@ def demo(
 
     console.print(Rule("1. Synthetic portfolio"))
     with Progress(
-        TextColumn("simulating months"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
+        TextColumn("simulating months"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=True,
     ) as bar:
         task = bar.add_task("months", total=sim_cfg.burn_in_months + sim_cfg.months)
         portfolio = simulate(sim_cfg, seed=cfg.seed, progress=lambda d, t: bar.update(task, completed=d))
@@ -76,12 +72,8 @@ def demo(
     console.print(Rule("3. Strategy backtest against the simulator's truth"))
     reports = Path(cfg.data_dir) / "reports"
     backtest_book(
-        cfg,
-        portfolio_dir,
-        outcome.bundle,
-        console=console,
-        json_out=reports / "backtest.json",
-        plot_out=reports / "backtest.png",
+        cfg, portfolio_dir, outcome.bundle, console=console,
+        json_out=reports / "backtest.json", plot_out=reports / "backtest.png",
     )
     console.print(Rule("4. Segments of the overdue book (latest cycle)"))
     segment_latest(cfg, portfolio_dir, outcome.bundle, out_dir=reports / "segments", console=console)

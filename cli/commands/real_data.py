@@ -36,8 +36,8 @@ def import_uci_command(
     result = import_uci(csv, out, cfg)
     console = Console(highlight=False, soft_wrap=True)
     console.print(
-        f"imported {result.n_imported} of {result.n_rows} accounts into {out} ({result.n_rejected} rejected)",
-        markup=False,
+        f"imported {result.n_imported} of {result.n_rows} accounts into {out} "
+        f"({result.n_rejected} rejected)", markup=False,
     )
     grouped = result.problems.groupby(["action", "column", "problem"], sort=True)["ID"]
     for (action, column, problem), ids in grouped:
