@@ -72,7 +72,7 @@ _WORKERS = typer.Option(
     None,
     "--workers",
     min=0,
-    help="LocalCluster worker processes; 0 = one per core (default: engine.workers).",
+    help="LocalCluster worker processes (implies --engine dask); 0 = one per core (default: engine.workers).",
 )
 
 
@@ -85,8 +85,8 @@ def with_engine(cfg, engine: str | None, scheduler: str | None, workers: int | N
     from rollcure.core.errors import InputError
 
     update: dict[str, object] = {"kind": engine, "workers": workers, "scheduler": scheduler}
-    if scheduler is not None and engine is None:
-        update["kind"] = "dask"  # an address only makes sense on dask
+    if engine is None and (scheduler is not None or workers is not None):
+        update["kind"] = "dask"  # an address or a worker count only make sense on dask
     raw = {**cfg.engine.model_dump(), **{k: v for k, v in update.items() if v is not None}}
     try:
         checked = EngineConfig.model_validate(raw)

@@ -20,7 +20,7 @@ def train(
     engine: str | None = typer.Option(None, "--engine", help="local or dask (default: engine.kind)."),
     scheduler: str | None = typer.Option(None, "--scheduler", help="dask scheduler tcp://host:port."),
     workers: int | None = typer.Option(
-        None, "--workers", min=0, help="LocalCluster workers; 0 = one per core."
+        None, "--workers", min=0, help="LocalCluster workers (implies --engine dask); 0 = one per core."
     ),
     config: Path = typer.Option(None, "--config", help="YAML run config."),
 ) -> None:
