@@ -7,4 +7,5 @@ pytest_plugins = [
     "fixtures_policy",
     "fixtures_serving",
     "fixtures_monitoring",
+    "fixtures_dask",
 ]

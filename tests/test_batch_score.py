@@ -198,25 +198,25 @@ def test_bad_as_of_and_unknown_model_exit_two(serving_setup, sim_default_dir, tm
     assert "Traceback" not in err
 
 
-def test_parallel_workers_write_the_same_file_as_one(sim_default_dir, trained_run, tmp_path):
+def test_the_file_does_not_depend_on_how_the_book_is_cut(sim_default_dir, trained_run, tmp_path):
+    """Seeds per case and one capacity plan per book: small pieces and one big piece agree."""
     from serving.batch import ParquetBook
 
     args = (trained_run.bundle, trained_run.cfg.features)
     files = {}
-    for workers in (1, 2):
-        files[workers] = tmp_path / f"w{workers}.parquet"
+    for size in (250, 100_000):
+        files[size] = tmp_path / f"c{size}.parquet"
         summary = score_book(
             ParquetBook(sim_default_dir),
             *args,
-            files[workers],
+            files[size],
             as_of=None,
-            chunk_size=250,
+            chunk_size=size,
             model_name="m",
             seed=7,
-            workers=workers,
         )
-        assert summary.n_chunks > 2  # more chunks than workers: queueing and ordering both happen
-    assert pq.read_table(files[1]).equals(pq.read_table(files[2]))
+        assert (summary.n_chunks > 2) == (size == 250)
+    assert pq.read_table(files[250]).equals(pq.read_table(files[100_000]))
 
 
 def test_a_bad_row_met_by_a_worker_exits_two_in_one_line(serving_setup, sim_default_dir, tmp_path, capsys):
@@ -233,53 +233,15 @@ def test_a_bad_row_met_by_a_worker_exits_two_in_one_line(serving_setup, sim_defa
     out = tmp_path / "scores.parquet"
     argv = ["score", "--data", str(tmp_path / "book"), "--out", str(out), "--config", str(config)]
     with use_registry(serving_setup):
-        assert run([*argv, "--workers", "2"]) == 2
+        assert run([*argv, "--engine", "dask", "--workers", "2"]) == 2
     err = capsys.readouterr().err
     assert "principal" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not out.exists() and not list(tmp_path.glob("scores.parquet*"))
 
 
-def test_results_come_back_in_job_order_with_bounded_jobs_in_flight():
-    from concurrent.futures import Future
+def test_book_seeds_depend_on_the_run_seed_and_the_loan_only():
+    from models.book_decide import book_seeds
 
-    from serving.batch_pool import in_order
-
-    submitted, consumed, in_flight = [], [], []
-
-    def submit(job):
-        submitted.append(job)
-        in_flight.append(len(submitted) - len(consumed))
-        future = Future()
-        future.set_result(job * 10)
-        return future
-
-    for result in in_order(submit, range(9), limit=3):
-        consumed.append(result)
-    assert consumed == [10 * k for k in range(9)]
-    assert max(in_flight) == 3
-
-
-def test_worker_pool_keeps_one_chunk_queued_per_busy_worker_set(monkeypatch):
-    """ordered_map runs real processes and allows workers + 1 jobs in flight."""
-    import serving.batch_pool as pool
-
-    limits = []
-    real = pool.in_order
-
-    def spy(submit, jobs, limit):
-        limits.append(limit)
-        return real(submit, jobs, limit)
-
-    monkeypatch.setattr(pool, "in_order", spy)
-    assert list(pool.ordered_map(abs, [-3, -1, -2, -5], 2, int, ())) == [3, 1, 2, 5]
-    assert limits == [3]
-
-
-def test_worker_count_and_chunk_seeds():
-    from serving.batch import chunk_seed
-    from serving.batch_pool import usable_cores, worker_count
-
-    assert worker_count(0, 100) == usable_cores()
-    assert worker_count(4, 2) == 2 and worker_count(3, 0) == 1
-    assert chunk_seed(7, 3) == chunk_seed(7, 3)
-    assert len({chunk_seed(s, k) for s in range(5) for k in range(5)}) == 25  # seed + k would collide
+    ids = np.array([5, 9, 11])
+    np.testing.assert_array_equal(book_seeds(7, ids)[[0, 2]], book_seeds(7, ids[[0, 2]]))
+    assert len({int(x) for s in range(5) for x in book_seeds(s, ids)}) == 15

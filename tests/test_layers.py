@@ -100,6 +100,16 @@ PLANTED = {
         "import training.pipeline\n",
         "serving._planted",
     ),
+    "engine imports training": (
+        "engine/_planted.py",
+        "from training import fit\n",
+        "engine._planted",
+    ),
+    "registry imports the engine": (
+        "registry/_planted.py",
+        "import engine.cluster\n",
+        "registry._planted",
+    ),
     "registry imports serving": (
         "registry/_planted.py",
         "from serving import runner\n",

@@ -84,6 +84,26 @@ def default_report_path(cfg: RollcureConfig) -> Path:
     return Path(cfg.data_dir) / "reports" / REPORT_NAME
 
 
+def _train_on_dask(
+    cfg: RollcureConfig, data_dir: Path, console: Any
+) -> tuple[TrainResult, CaseData, dict[str, pd.DataFrame]]:
+    """Features and classifiers on the cluster (``training.fit_dask``); the action-response models
+    and the input example still read the book's tables in this process."""
+    from engine.cluster import local_workers, open_client
+    from engine.history import history_pieces, read_book
+    from training.fit_dask import train_models_dask
+
+    pieces = history_pieces(data_dir, cfg.engine.partitions or 4 * local_workers(cfg.engine))
+    _say(console, f"building features on dask ({len(pieces)} pieces of {data_dir}) and training …")
+    with open_client(cfg.engine) as client:
+        result, data = train_models_dask(client, pieces, cfg)
+    _say(
+        console,
+        f"{sum(result.bundle.metadata['n_cases'].values()):,} labelled cases × {len(data.spec)} features",
+    )
+    return result, data, read_book(data_dir)
+
+
 def run_training(
     cfg: RollcureConfig,
     data_dir: Path,
@@ -100,11 +120,14 @@ def run_training(
     from registry import store as registry
     from rollcure.core.io import read_tables
 
-    tables = read_tables(Path(data_dir))
-    _say(console, f"building features from {data_dir} …")
-    data = load_case_data(tables, cfg)
-    _say(console, f"{len(data.cases):,} labelled cases × {len(data.spec)} features; training …")
-    result = train_models(data.cases, data.spec, cfg.model, cfg.training, cfg.seed)
+    if cfg.engine.kind == "dask":
+        result, data, tables = _train_on_dask(cfg, Path(data_dir), console)
+    else:
+        tables = read_tables(Path(data_dir))
+        _say(console, f"building features from {data_dir} …")
+        data = load_case_data(tables, cfg)
+        _say(console, f"{len(data.cases):,} labelled cases × {len(data.spec)} features; training …")
+        result = train_models(data.cases, data.spec, cfg.model, cfg.training, cfg.seed)
     result.bundle.feature_config = cfg.features
     if len(tables.get("actions", ())):  # a book with logged actions: learn what each action yields
         from training.backtest import book_valuation, fit_policy_models

@@ -64,24 +64,58 @@ def serve(
         raise typer.Exit(code)
 
 
+_ENGINE = typer.Option(None, "--engine", help="local (this process) or dask (default: engine.kind).")
+_SCHEDULER = typer.Option(
+    None, "--scheduler", help="dask scheduler address tcp://host:port (default: a LocalCluster)."
+)
+_WORKERS = typer.Option(
+    None,
+    "--workers",
+    min=0,
+    help="LocalCluster worker processes (implies --engine dask); 0 = one per core (default: engine.workers).",
+)
+
+
+def with_engine(cfg, engine: str | None, scheduler: str | None, workers: int | None):
+    """The config with the engine options of the command line applied (checked like the YAML)."""
+    from pydantic import ValidationError
+
+    from rollcure.config import format_validation_error
+    from rollcure.config.engine import EngineConfig
+    from rollcure.core.errors import InputError
+
+    update: dict[str, object] = {"kind": engine, "workers": workers, "scheduler": scheduler}
+    if engine is None and (scheduler is not None or workers is not None):
+        update["kind"] = "dask"  # an address or a worker count only make sense on dask
+    raw = {**cfg.engine.model_dump(), **{k: v for k, v in update.items() if v is not None}}
+    try:
+        checked = EngineConfig.model_validate(raw)
+    except ValidationError as exc:
+        message = (
+            format_validation_error(exc).replace("kind:", "--engine:").replace("scheduler:", "--scheduler:")
+        )
+        raise InputError(message) from None
+    return cfg.model_copy(update={"engine": checked})
+
+
 def score(
-    data: Path = typer.Option(..., "--data", help="Folder with the raw tables (Parquet)."),
+    data: Path = typer.Option(
+        ..., "--data", help="Folder with the raw tables (Parquet), plain or partitioned."
+    ),
     out: Path = typer.Option(..., "--out", help="Parquet file to write."),
     as_of: str | None = typer.Option(None, "--as-of", help="Cycle date YYYY-MM-DD (default: latest)."),
     model: str | None = typer.Option(None, "--model", help="Registry alias or version (default: champion)."),
-    workers: int | None = typer.Option(
-        None,
-        "--workers",
-        min=0,
-        help="Processes deciding chunks in parallel; 0 = one per core (default: serving.batch_workers).",
-    ),
+    engine: str | None = _ENGINE,
+    scheduler: str | None = _SCHEDULER,
+    workers: int | None = _WORKERS,
     config: Path | None = _CONFIG,
 ) -> None:
-    """Score, explain and recommend every case overdue at the as-of cycle, in bounded-memory chunks."""
+    """Score, explain and recommend every case overdue at the as-of cycle; one capacity plan for the book."""
+    from engine.cluster import EngineError
     from rollcure.core.errors import InputError
     from serving.batch import score_portfolio
 
-    cfg = _config(config, None)  # --data here is the tables folder; the registry stays at data_dir
+    cfg = with_engine(_config(config, None), engine, scheduler, workers)  # --data: tables, not data_dir
     when = None
     if as_of is not None:
         try:
@@ -91,21 +125,36 @@ def score(
     chosen = model or cfg.serving.model_alias
     from rich.progress import Progress
 
-    with Progress(transient=True) as progress:
-        task = progress.add_task("scoring", total=None)
-        summary = score_portfolio(
-            cfg,
-            data,
-            out,
-            as_of=when,
-            model=chosen,
-            on_chunk=lambda done, total: progress.update(task, completed=done, total=total),
-            workers=workers,
-        )
+    try:
+        with Progress(transient=True) as progress:
+            task = progress.add_task("scoring", total=None)
+            summary = score_portfolio(
+                cfg,
+                data,
+                out,
+                as_of=when,
+                model=chosen,
+                on_chunk=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    except EngineError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(
         f"scored {summary.n_cases} cases at {summary.as_of} with {summary.model_name} "
-        f"v{summary.model_version} -> {out}"
+        f"v{summary.model_version} on {cfg.engine.kind} -> {out}"
     )
+
+
+def partition(
+    data: Path = typer.Option(..., "--data", help="Folder with the raw tables (Parquet)."),
+    out: Path = typer.Option(..., "--out", help="New folder for the partitioned datasets."),
+    partitions: int = typer.Option(..., "--partitions", min=1, help="Number of hash partitions of loan_id."),
+) -> None:
+    """Rewrite the raw tables as Parquet datasets partitioned by a hash of loan_id."""
+    from engine.partition import partition_book
+
+    manifest = partition_book(data, out, partitions)
+    typer.echo(f"wrote {manifest['partitions']} partitions of {', '.join(manifest['tables'])} -> {out}")
 
 
 def reload(
@@ -125,4 +174,5 @@ def register(app: typer.Typer) -> None:
     app.add_typer(decisions, name="decisions")
     app.command()(serve)
     app.command()(score)
+    app.command()(partition)
     app.command()(reload)

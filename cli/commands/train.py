@@ -17,6 +17,11 @@ def train(
     promote_: bool = typer.Option(
         False, "--promote", help="Also move the 'champion' alias to the new version."
     ),
+    engine: str | None = typer.Option(None, "--engine", help="local or dask (default: engine.kind)."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="dask scheduler tcp://host:port."),
+    workers: int | None = typer.Option(
+        None, "--workers", min=0, help="LocalCluster workers (implies --engine dask); 0 = one per core."
+    ),
     config: Path = typer.Option(None, "--config", help="YAML run config."),
 ) -> None:
     """Train roll-forward and cure models out of time, log them to MLflow and register the bundle."""
@@ -27,11 +32,12 @@ def train(
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from rich.console import Console
 
+    from cli.commands.serve import with_engine
     from rollcure.config import load_config
     from training.pipeline import run_training
     from training.summary import rich_metrics_table, write_metrics_json
 
-    cfg = load_config(config)
+    cfg = with_engine(load_config(config), engine, scheduler, workers)
     console = Console(stderr=True, highlight=False)
     outcome = run_training(
         cfg, data, console, promote=promote_, report_out=report, write_report_file=not no_report

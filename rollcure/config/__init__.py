@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from rollcure.config.engine import EngineConfig
 from rollcure.config.features import FeatureConfig
 from rollcure.config.model import ModelConfig
 from rollcure.config.monitoring import MonitoringConfig
@@ -41,6 +42,7 @@ class RollcureConfig(BaseModel):
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
     #: the value definition every stage uses (rollcure.core.value)
     value: ValueConfig = Field(default_factory=ValueConfig)
 

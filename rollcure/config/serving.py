@@ -64,13 +64,6 @@ class ServingConfig(BaseModel):
     batch_chunk_size: int = Field(
         default=50_000, ge=1, description="Cases per chunk in `rollcure score` (bounds memory)."
     )
-    batch_workers: int = Field(
-        default=0,
-        ge=0,
-        le=64,
-        description="Processes scoring chunks in parallel in `rollcure score`; 0 means one per CPU core. "
-        "Output is the same whatever the number.",
-    )
     coalesce_max_cases: int = Field(
         default=256,
         ge=1,

@@ -1,0 +1,146 @@
+"""The one engine for parallel work: ``local`` (this process) or a ``dask.distributed`` cluster.
+
+``run_tasks`` is the only place that knows which: it maps a function over tasks and hands back the
+results in task order. On dask each task runs on a worker; a worker that dies takes its tasks to
+another worker (``engine.allowed_failures`` times), and beyond that the run fails with one
+:class:`EngineError` line rather than a traceback of dask internals. Without a scheduler address a
+``LocalCluster`` sized to this machine is started and stopped around the run (it replaces the
+home-made process pool of earlier versions); its workers are processes, so a script that uses
+it needs the usual ``if __name__ == "__main__":`` guard.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from rollcure.config.engine import EngineConfig
+from rollcure.core.errors import InputError
+
+
+class EngineError(RuntimeError):
+    """The cluster could not finish the run (workers lost too often, scheduler gone)."""
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (the affinity mask, not the machine's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def local_workers(cfg: EngineConfig) -> int:
+    return cfg.workers if cfg.workers > 0 else usable_cores()
+
+
+def _dask_settings(cfg: EngineConfig) -> dict[str, object]:
+    return {
+        "distributed.scheduler.allowed-failures": cfg.allowed_failures,
+        "distributed.comm.timeouts.connect": f"{cfg.connect_timeout_seconds}s",
+        # the driver gathers per-case values; a big book's results are larger than the default warning
+        "distributed.admin.large-graph-warning-threshold": "1GB",
+    }
+
+
+@contextlib.contextmanager
+def open_client(cfg: EngineConfig) -> Iterator[Any]:
+    """A dask ``Client`` on ``cfg.scheduler``, or on a LocalCluster started for the block."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    with dask.config.set(_dask_settings(cfg)):
+        if cfg.scheduler is not None:
+            try:
+                client = Client(cfg.scheduler, timeout=cfg.connect_timeout_seconds)
+            except (OSError, TimeoutError) as exc:
+                raise InputError(
+                    f"--scheduler: no dask scheduler answered at {cfg.scheduler} within "
+                    f"{cfg.connect_timeout_seconds:g} s ({exc.__class__.__name__})"
+                ) from None
+            try:
+                client.wait_for_workers(1, timeout=cfg.connect_timeout_seconds)
+            except TimeoutError:
+                client.close()
+                raise InputError(f"--scheduler: {cfg.scheduler} has no worker") from None
+            with contextlib.closing(client):
+                yield client
+            return
+        cluster = LocalCluster(
+            n_workers=local_workers(cfg),
+            threads_per_worker=cfg.threads_per_worker,
+            memory_limit=cfg.memory_limit,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+        with cluster, Client(cluster) as client:
+            yield client
+
+
+def _gather_in_order(
+    client: Any,
+    func: Callable,
+    tasks: Sequence[Any],
+    on_done: Callable[[int], None] | None,
+    kwargs: dict[str, Any],
+) -> list[Any]:
+    from distributed import as_completed
+    from distributed.client import FutureCancelledError
+
+    futures = client.map(func, list(tasks), pure=False, **kwargs)
+    index = {f.key: i for i, f in enumerate(futures)}
+    results: list[Any] = [None] * len(futures)
+    done = 0
+    try:
+        for future in as_completed(futures):
+            results[index[future.key]] = future.result()
+            future.release()
+            done += 1
+            if on_done is not None:
+                on_done(done)
+    except InputError:
+        raise
+    except FutureCancelledError as exc:
+        raise EngineError(f"engine: the cluster cancelled the run ({exc})") from None
+    except Exception as exc:
+        if type(exc).__name__ == "KilledWorker":
+            raise EngineError(
+                "engine: workers died running one task more often than engine.allowed_failures allows "
+                "(out of memory or killed); nothing was written"
+            ) from None
+        if isinstance(exc, (OSError, TimeoutError)) or type(exc).__module__.startswith("distributed"):
+            raise EngineError(
+                f"engine: the cluster failed ({exc.__class__.__name__}: {exc}); nothing was written"
+            ) from None
+        raise
+    finally:
+        client.cancel([f for f in futures if not f.done()])
+    return results
+
+
+def run_tasks(
+    cfg: EngineConfig,
+    func: Callable[..., Any],
+    tasks: Sequence[Any],
+    *,
+    on_done: Callable[[int], None] | None = None,
+    client: Any = None,
+    **kwargs: Any,
+) -> list[Any]:
+    """``[func(t, **kwargs) for t in tasks]`` here (``local``) or on the cluster (``dask``), in
+    task order. ``client``: an open dask client to reuse (else one is opened for the call)."""
+    if cfg.kind == "local":
+        out = []
+        for i, task in enumerate(tasks):
+            out.append(func(task, **kwargs))
+            if on_done is not None:
+                on_done(i + 1)
+        return out
+    if client is not None:
+        return _gather_in_order(client, func, tasks, on_done, kwargs)
+    with open_client(cfg) as opened:
+        return _gather_in_order(opened, func, tasks, on_done, kwargs)

@@ -1,0 +1,153 @@
+"""Training on a dask cluster: features per piece on the workers, LightGBM fitted across them.
+
+Each worker builds the labelled case frame of its pieces (``engine.book.history_pieces``: one
+loan's whole history is in one piece, so features and labels equal those built on the whole
+book) and keeps it; the driver reads back only the case dates (for the time split), the
+validation and out-of-time cycles (for early stopping, calibration and evaluation) and a bounded
+sample of the training cycles (for the baselines and the report). Each target's classifier is
+``lightgbm.dask.DaskLGBMClassifier`` over the training cycles where they live, with the same
+parameters and monotone constraints as the local fit; the Dask estimator has no early stopping,
+so the driver replays LightGBM's rule (stop when the validation log-loss has not improved for
+``early_stopping_rounds``) on the per-tree scores of the validation cycles and keeps that many
+trees. The result is a ``GBMClassifier`` like a local fit, so the bundle is the same artifact.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.history import HistoryPiece
+from models.bundle import Bundle, Scorer
+from models.calibration import choose
+from models.classifiers import GBMClassifier, dense_prediction, monotone_vector
+from models.feature_spec import FeatureSpec, spec_from_registry
+from rollcure.config import RollcureConfig
+from rollcure.config.model import TARGETS
+from rollcure.core.errors import InputError
+from training.data import CaseData, join_cases
+from training.fit import TrainResult, _check_frame, _has_both_classes, evaluate
+from training.split import PARTS, TimeSplit, time_split
+
+#: Training cycles the driver keeps for the baselines and the report (a seeded sample).
+DRIVER_TRAIN_SAMPLE = 200_000
+
+
+def labelled_cases(piece: HistoryPiece, cfg: RollcureConfig) -> pd.DataFrame:
+    """One task: a piece's tables -> features + labels (``training.data``), possibly empty."""
+    from features.dataset import build_dataset
+
+    try:
+        tables = piece.tables()
+        if "cycles" not in tables or tables["cycles"].empty:
+            return pd.DataFrame()
+        ds = build_dataset(tables, cfg.features)
+        return join_cases(ds.X, ds.cases, ds.labels, tables["cycles"])
+    except InputError as exc:
+        raise InputError(str(exc)) from None
+
+
+def _part(frame: pd.DataFrame, split: TimeSplit) -> pd.DataFrame:
+    return frame.assign(_part=split.part_of(frame["as_of"]))
+
+
+def _logloss(y: np.ndarray, margin: np.ndarray) -> float:
+    return float(np.mean(np.logaddexp(0.0, margin) - y * margin))
+
+
+def early_stopped(losses: list[float], rounds: int) -> int:
+    """Trees kept by LightGBM's early stopping on a validation curve (1-based best iteration)."""
+    best, best_i = np.inf, 0
+    for i, loss in enumerate(losses):
+        if loss < best:
+            best, best_i = loss, i
+        elif i - best_i >= rounds:
+            break
+    return best_i + 1
+
+
+def _best_iteration(model: GBMClassifier, X_valid: pd.DataFrame, y_valid: np.ndarray, rounds: int) -> int:
+    """Replay early stopping: validation log-loss after each tree, from per-tree raw scores."""
+    matrix = model.matrix(X_valid)
+    margin = np.zeros(len(matrix))
+    losses = []
+    for i in range(model.booster_.current_iteration()):
+        margin += dense_prediction(
+            model.booster_.predict(matrix, raw_score=True, start_iteration=i, num_iteration=1)
+        )
+        losses.append(_logloss(y_valid, margin))
+    return early_stopped(losses, rounds)
+
+
+def _fit_target(
+    client: Any, train: Any, valid: pd.DataFrame, names: list[str], target: str, model: GBMClassifier
+) -> GBMClassifier:
+    import lightgbm as lgb
+    from lightgbm.dask import DaskLGBMClassifier
+
+    model._remember_columns(valid[names])  # categories are the registry's fixed vocabularies
+    params: dict[str, Any] = dict(model._lgb_params())
+    params.pop("num_threads", None)  # a worker uses its own threads (dask's nthreads)
+    estimator = DaskLGBMClassifier(client=client, n_estimators=model.params.num_boost_round, **params)
+    X = train[names].map_partitions(model._frame, meta=model._frame(valid[names].head(0)))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*(is set|will be ignored|Found .* in params).*")
+        estimator.fit(X, train[target].astype("int8"))
+    model.booster_ = lgb.Booster(model_str=estimator.booster_.model_to_string())
+    model.best_iteration_ = model.booster_.current_iteration()
+    y_valid = valid[target].to_numpy(dtype=float)
+    model.best_iteration_ = _best_iteration(model, valid[names], y_valid, model.params.early_stopping_rounds)
+    return model
+
+
+def train_models_dask(
+    client: Any, pieces: list[HistoryPiece], cfg: RollcureConfig
+) -> tuple[TrainResult, CaseData]:
+    """``training.fit.train_models`` with the case frame and the LightGBM fits on the cluster."""
+    import dask.dataframe as dd
+
+    from features.registry import FEATURES
+
+    futures = client.map(labelled_cases, pieces, cfg=cfg, pure=False)
+    sizes = client.gather(client.map(len, futures))
+    keep = [f for f, n in zip(futures, sizes, strict=True) if n > 0]
+    if not keep:
+        raise InputError("--data: no overdue case has an observed next cycle, nothing to train on")
+    meta = client.submit(lambda f: f.head(0), keep[0]).result()
+    cases = dd.from_delayed(keep, meta=meta, verify_meta=False)
+    spec: list[FeatureSpec] = [s for s in spec_from_registry(FEATURES) if s.name in meta.columns]
+    names = [s.name for s in spec]
+    _check_frame(meta, spec)
+    split = time_split(cases["as_of"].compute(), cfg.training)
+    cases = cases.map_partitions(_part, split, meta=meta.assign(_part=pd.Series(dtype=object)))
+    train = cases[cases["_part"] == "train"].persist()
+    valid = cases[cases["_part"] == "valid"].compute()
+    oot = cases[cases["_part"] == "oot"].compute()
+    n_train = int(train.shape[0].compute())
+    frac = min(1.0, DRIVER_TRAIN_SAMPLE / max(n_train, 1))
+    train_sample = train.sample(frac=frac, random_state=cfg.seed).compute() if frac < 1 else train.compute()
+    model_cfg = cfg.model
+    directions = {s.name: s.monotone for s in spec} if model_cfg.monotone else {}
+    overrides = model_cfg.monotone_overrides if model_cfg.monotone else {}
+    scorers: dict[str, Scorer] = {}
+    cal_scores: dict[str, dict[str, float]] = {}
+    for t in TARGETS:
+        _has_both_classes(train_sample[t], t, "training")
+        _has_both_classes(valid[t], t, "validation")
+        mono = monotone_vector(names, directions, t, overrides)
+        model = _fit_target(
+            client, train, valid, names, t, GBMClassifier(model_cfg.lightgbm, mono, seed=cfg.seed)
+        )
+        margin_valid = model.predict_margin(valid[names])
+        calibrator, cal_scores[t] = choose(margin_valid, valid[t].to_numpy(), model_cfg.calibration, cfg.seed)
+        scorers[t] = Scorer(model, calibrator)
+    bundle = Bundle(scorers=scorers, features=list(spec), model_config=model_cfg)
+    counts = {"train": n_train, "valid": len(valid), "oot": len(oot)}
+    bundle.metadata = {"split": split.describe(), "seed": cfg.seed, "n_cases": {p: counts[p] for p in PARTS}}
+    driver_cases = pd.concat([train_sample, valid, oot], ignore_index=True).drop(columns="_part")
+    driver_cases = driver_cases.sort_values(["loan_id", "as_of"], kind="stable").reset_index(drop=True)
+    result = evaluate(bundle, driver_cases, split, cfg.seed, cal_scores)
+    return result, CaseData(cases=driver_cases, spec=spec, n_unlabelled=0)
