@@ -113,8 +113,8 @@ def _batch(
     columns = {
         "loan_id": pa.array(options.loan_id[a:b].astype(np.int64)),
         "as_of": pa.array(options.as_of[a:b].astype("datetime64[ns]")),
-        "p_roll_forward": pa.array(options.p_roll_forward[a:b].astype(np.float64)),
-        "p_cure": pa.array(options.p_cure[a:b].astype(np.float64)),
+        "p_roll_forward": pa.array(choice.p_roll_forward[a:b].astype(np.float64)),
+        "p_cure": pa.array(choice.p_cure[a:b].astype(np.float64)),
         "action": pa.array(_texts(choice.action[a:b]), pa.string()),
         "expected_value": pa.array(choice.expected_value[a:b].astype(np.float64), from_pandas=True),
         "arm": pa.array(choice.arm[a:b].astype(object), pa.string()),

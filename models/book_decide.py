@@ -59,8 +59,10 @@ def book_seeds(seed: int, loan_ids: np.ndarray) -> np.ndarray:
 class CaseOptions:
     """Everything per case a capacity plan needs, in case order (arrays; n x A where two-dimensional).
 
-    ``values`` are what the policy ranks by, ``value`` the expected values shown; ``explore`` and
-    ``challenger`` the action each arm would take without capacity limits. Without a policy, only
+    ``values`` are what the policy ranks by, ``value`` the expected values shown, ``roll`` and
+    ``cure`` the next cycle's probabilities under each action; ``p_roll_forward`` and ``p_cure`` are
+    the scorers'; ``explore`` and ``challenger`` the action each arm would take without capacity
+    limits. Without a policy, only
     the keys, scores and reasons are set and the rest is None.
     """
 
@@ -71,6 +73,8 @@ class CaseOptions:
     reasons: ReasonLists
     values: np.ndarray | None = None
     value: np.ndarray | None = None
+    roll: np.ndarray | None = None
+    cure: np.ndarray | None = None
     eligible: np.ndarray | None = None
     manual_review: np.ndarray | None = None
     arm: np.ndarray | None = None
@@ -110,6 +114,8 @@ def case_options(bundle: Bundle, X: pd.DataFrame, seeds: np.ndarray) -> CaseOpti
         **base,
         values=pred.decision,
         value=pred.value,
+        roll=pred.roll,
+        cure=pred.cure,
         eligible=el.mask,
         manual_review=np.asarray(el.manual_review, dtype=bool),
         arm=assign_arms(u[:, _ARM_U], cfg),
@@ -158,11 +164,14 @@ def take(options: CaseOptions, order: np.ndarray) -> CaseOptions:
 
 
 def _policy_arrays(options: CaseOptions) -> tuple[np.ndarray, ...]:
-    """values, eligible, value, arm, explore, challenger, manual_review (all set with a policy)."""
+    """values, eligible, value, roll, cure, arm, explore, challenger, manual_review (all set with a
+    policy)."""
     arrays = (
         options.values,
         options.eligible,
         options.value,
+        options.roll,
+        options.cure,
         options.arm,
         options.explore,
         options.challenger,
@@ -176,12 +185,16 @@ def _policy_arrays(options: CaseOptions) -> tuple[np.ndarray, ...]:
 
 @dataclass(frozen=True)
 class BookChoice:
-    """The capacity plan of a book: per case its action, arm, expected value and propensity."""
+    """The capacity plan of a book: per case its action, arm, expected value and propensity, and
+    the roll-forward and cure probabilities shown (``models.policy.decide``'s: under the chosen
+    action, the scorers' for a manual review or without a policy)."""
 
     action: np.ndarray
     arm: np.ndarray
     expected_value: np.ndarray
     propensity: np.ndarray
+    p_roll_forward: np.ndarray
+    p_cure: np.ndarray
 
 
 def _arm_first(
@@ -206,8 +219,10 @@ def allocate_book(
             arm=np.full(n, "champion", dtype=object),
             expected_value=np.full(n, np.nan),
             propensity=np.full(n, np.nan),
+            p_roll_forward=options.p_roll_forward,
+            p_cure=options.p_cure,
         )
-    values, mask, value, arm, explore, challenger, manual = _policy_arrays(options)
+    values, mask, value, roll, cure, arm, explore, challenger, manual = _policy_arrays(options)
     caps = np.asarray(capacities if capacities is not None else cfg.cycle_capacity(), dtype=float)
     champ_cf = allocate(values, mask, caps)  # what the champion does with the whole book
     chall_cf = challenger.copy()
@@ -226,9 +241,12 @@ def allocate_book(
     propensity = e / k + c * (chall_cf == choice) + (1 - e - c) * (champ_cf == choice)
     action = np.asarray(ACTIONS, dtype=object)[choice].copy()
     action[manual] = MANUAL_REVIEW
+    rows = np.arange(n)
     return BookChoice(
         action=action,
         arm=np.asarray(ARMS, dtype=object)[arm],
-        expected_value=value[np.arange(n), choice],
+        expected_value=value[rows, choice],
         propensity=np.maximum(propensity, e / k),
+        p_roll_forward=np.where(manual, options.p_roll_forward, roll[rows, choice]),
+        p_cure=np.where(manual, options.p_cure, cure[rows, choice]),
     )
