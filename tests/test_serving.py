@@ -63,7 +63,8 @@ def test_same_request_same_decision(service_client, sample_payloads):
     first, second = (
         [{k: v for k, v in d.items() if k not in ("decision_id", "rule_notes")} for d in x] for x in (a, b)
     )
-    same = ("p_roll_forward", "p_cure", "expected_values", "arm", "reason_codes")
+    # the probabilities shown are those under the action taken, so they move with it
+    same = ("expected_values", "arm", "reason_codes")
     for x, y in zip(first, second, strict=True):
         if x["action"] == y["action"]:
             assert x == y
