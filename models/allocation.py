@@ -64,7 +64,9 @@ def _fallback(values: np.ndarray, eligible: np.ndarray, unlimited: np.ndarray) -
 def _gains(values, eligible, capacities):
     unlimited = np.isinf(capacities)
     fb_idx, fb_val = _fallback(values, eligible, unlimited)
-    limited = np.flatnonzero(~unlimited)
+    # an action with no capacity left can take no case: leaving it out keeps the answer exact and
+    # lets a service whose day has used up a limited action skip the LP for every later request
+    limited = np.flatnonzero(~unlimited & (capacities >= 1))
     gain = np.where(eligible[:, limited], values[:, limited] - fb_val[:, None], -np.inf)
     caps = capacities[limited].astype(np.int64)
     return fb_idx, limited, gain, caps

@@ -88,3 +88,18 @@ def test_bad_input_is_named(values, eligible, caps, needle):
 def test_unknown_method_lists_allowed():
     with pytest.raises(InputError, match="allowed: exact, greedy, full_lp"):
         allocate(np.zeros((1, 2)), np.ones((1, 2), bool), [np.inf, 1], method="magic")
+
+
+def test_a_used_up_action_is_left_out_without_an_lp(monkeypatch):
+    """The service's day can use up a limited action; later single cases must still get their best
+    open action, and must not pay for an LP to learn that nothing can go to the used-up one."""
+    import models.allocation as allocation
+
+    def no_lp(*_args):
+        raise AssertionError("the LP ran for a problem no capacity binds")
+
+    monkeypatch.setattr(allocation, "_solve_lp", no_lp)
+    values = np.array([[0.0, 9.0, 5.0, 1.0]])
+    eligible = np.ones((1, 4), dtype=bool)
+    assert allocate(values, eligible, [np.inf, 0, 3, 0.5]).tolist() == [2]
+    assert allocate(values, eligible, [np.inf, 0, 0, 0]).tolist() == [0]
