@@ -258,6 +258,7 @@ def _lgb_params(cfg: PolicyConfig, objective: str, seed: int) -> dict:
         "learning_rate": u.learning_rate,
         "num_leaves": u.num_leaves,
         "min_child_samples": u.min_child_samples,
+        "max_cat_to_onehot": u.max_cat_to_onehot,
         "feature_fraction": 0.9,
         "lambda_l2": 1.0,
         "num_threads": u.num_threads,
