@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+from process_peaks import tree_peaks
 
 HISTORY_DAYS = 400  # longer than every feature window
 TARGET_CASES_PER_S = 16_000  # issue 6
@@ -85,34 +86,6 @@ def scaled_book(tables: dict[str, pd.DataFrame], n_cases: int) -> dict[str, pd.D
     return out
 
 
-def _high_water_kb(pid: int) -> int:
-    """Peak resident set size so far of a running process (VmHWM), 0 once it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def _tree_peaks(proc: subprocess.Popen, poll_s: float = 0.2) -> dict[int, int]:
-    """Each process's high-water mark (kB) in the tree of ``proc`` until it exits."""
-    import psutil
-
-    root = psutil.Process(proc.pid)
-    peaks: dict[int, int] = {}
-    while proc.poll() is None:
-        try:
-            pids = [proc.pid] + [c.pid for c in root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            pids = [proc.pid]
-        for pid in pids:
-            peaks[pid] = max(peaks.get(pid, 0), _high_water_kb(pid))
-        time.sleep(poll_s)
-    return peaks
-
-
 def run_cli(book: Path, out: Path, engine: str, workers: int, env: dict, config: Path | None) -> dict:
     """One timed `rollcure score` run: wall time, cases/s, the driver's and each worker's peak RSS."""
     cmd = [str(Path(sys.executable).with_name("rollcure")), "score", "--data", str(book), "--out", str(out)]
@@ -120,7 +93,7 @@ def run_cli(book: Path, out: Path, engine: str, workers: int, env: dict, config:
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    peaks = _tree_peaks(proc)
+    peaks = tree_peaks(proc)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"rollcure score failed: {proc.stderr.read()[-2000:]}")

@@ -33,7 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from bench_batch_score import _tree_peaks
+from process_peaks import tree_peaks
 
 ID_STRIDE = 10**8
 TABLES = ("borrowers", "loans", "cycles", "contacts", "actions")
@@ -84,7 +84,7 @@ def run_train(data: Path, registry: Path, engine: str, workers: int, config: Pat
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    peaks = _tree_peaks(proc)
+    peaks = tree_peaks(proc)
     wall = time.perf_counter() - t0
     err = proc.stderr.read()
     if proc.returncode != 0:
