@@ -13,13 +13,15 @@ Only this module and ``simulation`` read the simulator's truth.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
 
 from models.allocation import allocate
 from models.bundle import Bundle, PolicyBundle
+from models.draws import splitmix64
 from models.eligibility import eligibility
 from models.policy import decide
 from models.strategies import dpd_ladder, random_policy, risk_score_policy
@@ -172,14 +174,17 @@ def _book(
     bundle: Bundle,
     cfg: RollcureConfig,
     valuation: Valuation,
+    predict: Callable[[pd.DataFrame], ActionPrediction] | None = None,
 ) -> _Book:
+    """``predict``: every action's prediction of a feature frame (default: the bundle's models)."""
     from features.build import build_features
     from simulation.oracle import action_values
 
     policy = bundle.policy
     assert policy is not None
     X = build_features(tables, states[KEYS].copy(), cfg.features)
-    pred = policy.action_models.predict(X, costs=np.asarray(policy.config.cost_vector()))
+    costs = np.asarray(policy.config.cost_vector())
+    pred = policy.action_models.predict(X, costs=costs) if predict is None else predict(X)
     av = action_values(states, cfg.simulation, valuation)
     return _Book(
         states,
@@ -336,6 +341,7 @@ def _against_the_oracle(
     best, second = order[:, 0], order[:, 1]
     gap = masked[rows, best] - masked[rows, second]
     clear = np.isfinite(gap) & (gap > costs[second])
+
     def share(policy: str) -> float:
         return float((choices[policy] == best)[clear].mean()) if clear.any() else float("nan")
 
@@ -371,7 +377,8 @@ def _off_policy(
     if len(days) == 0:
         return pd.DataFrame(columns=["policy", "truth", "logged_cases"])
     states = all_states[as_of.isin(days).to_numpy()].reset_index(drop=True)
-    book = _book(tables, states, bundle, cfg, valuation)
+    predict = _cross_fitted(tables, bundle, cfg, cfg.training.ope_folds)
+    book = _book(tables, states, bundle, cfg, valuation, predict)
     choices = _choices(book, bundle.policy.config if bundle.policy else cfg.policy, seed)
     logged = tables["actions"].rename(columns={"decided_at": "as_of"})[[*KEYS, "action", "propensity"]]
     obs = states[KEYS].reset_index().merge(values[[*KEYS, "value"]], on=KEYS).merge(logged, on=KEYS)
@@ -399,6 +406,54 @@ def _off_policy(
     off_policy["logged_cases"] = len(idx)
     off_policy["cycles"] = ", ".join(str(pd.Timestamp(d).date()) for d in days)
     return off_policy
+
+
+def loan_folds(loan_id: np.ndarray, folds: int) -> np.ndarray:
+    """Each loan's fold (0..folds-1), from a hash of its id: the same loan always lands together."""
+    with np.errstate(over="ignore"):
+        return (splitmix64(np.asarray(loan_id).astype(np.uint64)) % np.uint64(folds)).astype(np.int64)
+
+
+def without_fold(tables: dict[str, pd.DataFrame], fold: int, folds: int) -> dict[str, pd.DataFrame]:
+    """The raw tables less every loan of ``fold`` (and the borrowers left with no loan)."""
+    out = {
+        name: t[loan_folds(t["loan_id"].to_numpy(), folds) != fold] if "loan_id" in t.columns else t
+        for name, t in tables.items()
+    }
+    if "borrowers" in out and "loans" in out:
+        b = out["borrowers"]
+        out["borrowers"] = b[b["borrower_id"].isin(out["loans"]["borrower_id"])]
+    return out
+
+
+def _cross_fitted(
+    tables: dict[str, pd.DataFrame], bundle: Bundle, cfg: RollcureConfig, folds: int
+) -> Callable[[pd.DataFrame], ActionPrediction] | None:
+    """Every action's prediction of a frame with each case's models fitted without its loan's fold
+    (the policy's settings, the training period of the bundle); None for one fold (in-sample)."""
+    if folds < 2 or bundle.policy is None:
+        return None
+    start = held_out_start(bundle)
+    pcfg = bundle.policy.config
+    fitted = [
+        fit_policy_models(without_fold(tables, k, folds), cfg.model_copy(update={"policy": pcfg}), start)
+        for k in range(folds)
+    ]
+    costs = np.asarray(pcfg.cost_vector())
+
+    def predict(X: pd.DataFrame) -> ActionPrediction:
+        fold = loan_folds(X["loan_id"].to_numpy(), folds)
+        parts = {k: fitted[k].predict(X[fold == k], costs=costs) for k in np.unique(fold).tolist()}
+        first = next(iter(parts.values()))
+        arrays = {}
+        for f in fields(first):
+            out = np.empty((len(X), *getattr(first, f.name).shape[1:]))
+            for k, part in parts.items():
+                out[fold == k] = getattr(part, f.name)
+            arrays[f.name] = out
+        return ActionPrediction(**arrays)
+
+    return predict
 
 
 def _arms(bundle: Bundle, X: pd.DataFrame, as_of: np.ndarray, V, realised, seed: int) -> pd.DataFrame:

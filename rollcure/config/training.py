@@ -26,5 +26,11 @@ class TrainingConfig(BaseModel):
     #: Off-policy estimates run on the latest cycles whose whole value horizon is observed (the
     #: held-out cycles' horizons are not): this many of them.
     ope_cycles: int = Field(default=12, ge=1)
+    #: Those cycles are inside the action models' training period, so by default their doubly
+    #: robust estimates use models cross-fitted by loan: each case is decided and valued by models
+    #: fitted without its loan (this many folds; 1: the bundle's own models, fitted on every
+    #: loan). In-sample, a policy that picks each case's highest modelled value also picks the
+    #: model's largest errors, and the estimate of its value inherits them (docs/value.md).
+    ope_folds: int = Field(default=2, ge=1, le=10)
     #: Cases sampled (per population) for SHAP plots and PSI in the validation report.
     report_sample: int = Field(default=2000, ge=100)
