@@ -21,7 +21,7 @@ demo: install
 # The browser tests (tests/test_monitor_browser.py) need headless Chromium: installed from Debian's
 # packages when missing and when we may (root with apt-get); elsewhere those tests skip and say why.
 test: lint chromium
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 chromium:
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

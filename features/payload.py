@@ -73,8 +73,12 @@ else:
 #: One typed column of a raw table: a numpy array or a pandas extension array (nullable, category).
 Column: TypeAlias = np.ndarray | ExtensionArray
 MAX_PAYLOAD_CYCLES = 60
-_STRICT = ConfigDict(extra="forbid")
+#: No field takes NaN or infinity: the JSON tokens ``NaN``/``Infinity`` are refused by type.
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 _DATE_MIN = DATE_MIN.to_pydatetime()
+#: The tables hold date-times as datetime64[ns], which ends in 2262-04-11.
+_DATE_MAX = dt.datetime(2262, 1, 1)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _local_since_1900(value: dt.datetime) -> dt.datetime:
@@ -82,19 +86,32 @@ def _local_since_1900(value: dt.datetime) -> dt.datetime:
         raise ValueError("time zone given (date-times are local without an offset, e.g. 2025-06-30T00:00:00)")
     if value < _DATE_MIN:
         raise ValueError(f"before {_DATE_MIN:%Y-%m-%d}")
+    if value >= _DATE_MAX:
+        raise ValueError(f"on or after {_DATE_MAX:%Y-%m-%d}, beyond the tables' date-time range")
+    return value
+
+
+def _within_int64(value: int) -> int:
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError("integer out of the 64-bit range (the tables' integer type)")
     return value
 
 
 # The contract's ranges (``features.schemas``), so a request is held to what a book is held to.
-#: A local date-time (no offset) no earlier than ``features.schemas.DATE_MIN``.
+# Every field is typed so that what the raw tables cannot hold is refused by the field itself
+# (one pass of pydantic's own code, no walk over the model afterwards); ``tests/test_payload_types``
+# checks that no int, float or date-time field is left without its bound.
+#: A local date-time (no offset) in [``features.schemas.DATE_MIN``, 2262-01-01).
 Timestamp = Annotated[dt.datetime, AfterValidator(_local_since_1900)]
+#: An identifier: any integer the tables' int64 columns can hold.
+Id = Annotated[int, AfterValidator(_within_int64)]
 #: A money amount in [0, MAX_AMOUNT].
 Amount = Annotated[float, Field(ge=0, le=MAX_AMOUNT)]
 
 
 class BorrowerRecord(BaseModel):
     model_config = _STRICT
-    borrower_id: int
+    borrower_id: Id
     age: int = Field(ge=18, le=110)
     monthly_income: Amount | None
     employment: Employment | None
@@ -108,7 +125,7 @@ class BorrowerRecord(BaseModel):
 
 class LoanRecord(BaseModel):
     model_config = _STRICT
-    loan_id: int
+    loan_id: Id
     product: Product
     origination_date: Timestamp
     principal: float = Field(gt=0, le=MAX_AMOUNT)
@@ -180,8 +197,9 @@ class CasePayload(BaseModel):
         dates = [c.cycle_date for c in self.cycles]
         if len(set(dates)) != len(dates):
             raise ValueError("cycles: cycle_date repeats")
-        for c in self.cycles:
-            if c.bucket is not None and c.bucket != bucket_of([c.dpd])[0]:
+        implied = bucket_of(np.array([c.dpd for c in self.cycles], dtype=np.int64)).tolist()
+        for c, b in zip(self.cycles, implied, strict=True):
+            if c.bucket is not None and c.bucket != b:
                 raise ValueError(f"cycles: bucket {c.bucket} does not match dpd {c.dpd}")
         refuse(case_problems(self))
         return self

@@ -14,6 +14,7 @@ enforce non-null).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, make_dataclass
@@ -167,6 +168,7 @@ def sql_columns() -> list[sa.Column]:
     ]
 
 
+@functools.cache
 def json_columns() -> tuple[str, ...]:
     """Log columns holding a list as JSON text."""
     return tuple(f.name for f in fields("log") if f.type == list[str])

@@ -80,7 +80,7 @@ def decide_and_book(
             done = {a: int(n) for a, n in conn.execute(query)}
             left = {a: float(max(c - done.get(a, 0), 0)) for a, c in limited.items()}
         result, records = decide(left)
-        used = Counter(a for a in (r.as_row().get("action") for r in records) if a in limited)
+        used = Counter(a for a in (getattr(r, "action", None) for r in records) if a in limited)
         over = {a: n for a, n in used.items() if n > left.get(a, math.inf)}
         if over:
             raise Overbooked(f"capacity ledger: a pass chose {over} with only {left} left on {key}")

@@ -1,65 +1,31 @@
-"""The request model of the service: the feature stage's ``CasePayload``, plus transport rules.
+"""The request models of the service: the feature stage's ``CasePayload``, plus the request rules.
 
-Values JSON can carry that the data contract cannot hold, each rejected with HTTP 400 naming the
-field rather than failing deeper in: date-times with a time zone (``...Z``, ``+08:00``, or a bare
+Values JSON can carry that the data contract cannot hold are refused by ``CasePayload``'s field
+types with HTTP 400 naming the field: date-times with a time zone (``...Z``, ``+08:00``, or a bare
 number, which pydantic reads as a Unix time in UTC; the contract's date-times are naive) or outside
 the datetime64[ns] range, integers beyond int64 (the tables' integer type), and non-finite numbers
-(``NaN``/``Infinity`` tokens).
+(``NaN``/``Infinity`` tokens). Here: the request body's shape and the rules between its cases.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Iterator, Sequence
 from typing import Annotated
 
 import bentoml
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
+from pydantic import ConfigDict, Field, StrictBool, field_validator
 
 from features.payload import CasePayload
 from features.payload_rules import refuse, request_problems
 from rollcure.core.catalogue import ACTIONS, CATALOGUE
 from serving.examples import EXAMPLE_CASE
 
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-#: The raw tables hold date-times as datetime64[ns], which spans 1677-09-21 .. 2262-04-11.
-DATETIME_MIN, DATETIME_MAX = dt.datetime(1678, 1, 1), dt.datetime(2262, 1, 1)
-
-
-def _problems(node: object, path: str) -> Iterator[tuple[str, str]]:
-    """(path, problem) for every value the raw tables cannot represent, anywhere in a model."""
-    if isinstance(node, bool):
-        return
-    if isinstance(node, dt.datetime):
-        if node.tzinfo is not None:
-            yield path, "time zone given"
-        elif not DATETIME_MIN <= node <= DATETIME_MAX:
-            yield path, f"outside {DATETIME_MIN.year}..{DATETIME_MAX.year}"
-    elif isinstance(node, int):
-        if not INT64_MIN <= node <= INT64_MAX:
-            yield path, "integer out of the 64-bit range"
-    elif isinstance(node, float):
-        if not math.isfinite(node):
-            yield path, "not a finite number"
-    elif isinstance(node, BaseModel):
-        for name in type(node).model_fields:
-            yield from _problems(getattr(node, name), f"{path}.{name}" if path else name)
-    elif isinstance(node, list):
-        for i, item in enumerate(node):
-            yield from _problems(item, f"{path}.{i}")
-
 
 class ServedCase(CasePayload):
-    """One case as the service accepts it (see ``features.payload.CasePayload``)."""
-
-    @model_validator(mode="after")
-    def _representable(self) -> ServedCase:
-        bad = list(_problems(self, ""))
-        if bad:
-            listed = "; ".join(f"{p}: {why}" for p, why in bad[:3])
-            raise ValueError(f"{listed} (date-times are local without an offset, e.g. 2025-06-30T00:00:00)")
-        return self
+    """One case as the service accepts it: ``features.payload.CasePayload``, whose field types
+    already refuse what the raw tables cannot hold (time zones, date-times outside datetime64[ns],
+    integers beyond int64, NaN and infinity), so a 400 names the field before any code runs."""
 
 
 def merge_key(cases: list[ServedCase]) -> tuple[tuple[bool, bool, bool], frozenset[tuple[str, int]]]:

@@ -53,6 +53,12 @@ def test_the_recovery_factors_are_reported_with_their_counts(backtest_result):
     assert f["recovery_factor"].between(0, 1).all()
 
 
+def test_the_facts_say_how_the_off_policy_models_were_fitted(backtest_result, trained_run):
+    folds = trained_run.cfg.training.ope_folds
+    assert folds >= 2  # the default: each case valued by models fitted without its loan
+    assert backtest_result.facts["off_policy_folds"] == folds
+
+
 def test_the_mix_against_the_oracle_is_reported_by_quadrant(backtest_result):
     c = backtest_result.confusion
     assert c["cases"].sum() == backtest_result.facts["cases"]

@@ -64,4 +64,6 @@ def test_each_case_is_predicted_without_its_fold(monkeypatch, policy_bundle, tra
     every_action = np.repeat(want[:, None], len(ACTIONS), axis=1)
     for field in dataclasses.fields(ActionPrediction):
         np.testing.assert_array_equal(getattr(got, field.name), every_action)
+    empty = predict(X.iloc[:0])
+    assert all(getattr(empty, f.name).shape[0] == 0 for f in dataclasses.fields(ActionPrediction))
     assert backtest._cross_fitted(tables, policy_bundle, trained_run.cfg, 1) is None

@@ -296,6 +296,8 @@ def run_backtest(
         "value": cfg.value.model_dump(),
         "recovery_factors": valuation.factors.to_frame().to_dict(orient="records"),
         "clear_cases": clear,
+        # the off-policy figures' models: fitted without each case's loan (folds >= 2) or in-sample (1)
+        "off_policy_folds": cfg.training.ope_folds if bundle.policy is not None else 1,
     }
     return BacktestResult(policies, off_policy, forecast, arms, kpis, facts, confusion)
 
@@ -444,6 +446,8 @@ def _cross_fitted(
     def predict(X: pd.DataFrame) -> ActionPrediction:
         fold = loan_folds(X["loan_id"].to_numpy(), folds)
         parts = {k: fitted[k].predict(X[fold == k], costs=costs) for k in np.unique(fold).tolist()}
+        if not parts:  # an empty frame: any fold's models give the empty prediction
+            return fitted[0].predict(X, costs=costs)
         first = next(iter(parts.values()))
         arrays = {}
         for f in fields(first):
