@@ -2,8 +2,9 @@
 
 Training needs every cycle of a loan (labels look one cycle ahead, features look back), not the
 rows known at one date, so its pieces are a partition of a partitioned folder or a loan-id range
-of a plain one, all dates. ``read_book`` is the driver's whole-book read, kept for what is not yet
-distributed (the action-response models).
+of a plain one, all dates. The action-response models are still fitted in the driver: it reads
+a bounded hash sample of the loans (``read_book_sample``, ``engine.loan_sample``) a piece at a
+time, or the whole book (``read_book``) when it has fewer loans than the bound.
 """
 
 from __future__ import annotations
@@ -80,4 +81,33 @@ def read_book(data_dir: Path) -> dict[str, pd.DataFrame]:
         t = pd.read_parquet(path)
         t = t.drop(columns=[PART]) if PART in t.columns else t
         out[name] = t.drop_duplicates("borrower_id") if name == "borrowers" else t
+    return out
+
+
+def book_loan_count(data_dir: Path) -> int:
+    """Loans in a plain or partitioned folder (one column read)."""
+    from engine.partition import is_partitioned
+
+    data_dir = Path(data_dir)
+    path = _table_paths(data_dir, "" if is_partitioned(data_dir) else ".parquet")["loans"]
+    return int(pd.read_parquet(path, columns=["loan_id"])["loan_id"].nunique())
+
+
+def read_book_sample(data_dir: Path, share: float, n_pieces: int = 16) -> dict[str, pd.DataFrame]:
+    """The tables of the loans ``engine.loan_sample.kept`` keeps at ``share``, read a piece at a
+    time so this process never holds more than one piece beyond the sample (``read_book`` when the
+    share is the whole book)."""
+    from engine.loan_sample import cut_to_sample
+    from engine.partition import PART
+
+    if share >= 1.0:
+        return read_book(data_dir)
+    parts: dict[str, list[pd.DataFrame]] = {}
+    for piece in history_pieces(Path(data_dir), n_pieces):
+        for name, table in cut_to_sample(piece.tables(), share).items():
+            parts.setdefault(name, []).append(table)
+    out = {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}
+    out = {name: t.drop(columns=[PART]) if PART in t.columns else t for name, t in out.items()}
+    if "borrowers" in out:
+        out["borrowers"] = out["borrowers"].drop_duplicates("borrower_id", ignore_index=True)
     return out

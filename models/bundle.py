@@ -70,6 +70,8 @@ class BundleMetadata(TypedDict, total=False):
     #: action models' labels were valued with (``RecoveryFactors.to_frame`` records).
     value: dict[str, object]
     recovery_factors: list[dict[str, object]]
+    #: The loans those were fitted on (``engine.loan_sample``): share kept, loans in the book, kept.
+    policy_loans: dict[str, float | int]
 
 
 class _PolicyManifest(TypedDict):

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from engine.loan_sample import LoanSample, cut_to_sample, loan_sample
 from models.bundle import Bundle, PolicyBundle
 from rollcure.config import RollcureConfig
 from training.data import CaseData, frame_digest, load_case_data
@@ -72,10 +73,12 @@ def _log_images(images: dict[str, str]) -> None:
 
 
 def input_example(tables: dict[str, pd.DataFrame], cases: pd.DataFrame, cfg: RollcureConfig) -> pd.DataFrame:
-    """The registered model's input example: the latest training case as a payload frame."""
+    """The registered model's input example: the latest training case whose loan ``tables`` hold
+    (they may be a sample of the book) as a payload frame."""
     from features.payload_from_tables import payloads_from_tables
     from registry.pyfunc import payload_frame
 
+    cases = cases[cases["loan_id"].isin(tables["loans"]["loan_id"])]
     latest = cases.loc[[cases["as_of"].idxmax()], ["loan_id", "as_of"]].reset_index(drop=True)
     return payload_frame(payloads_from_tables(tables, latest, cfg.features.payload_cycles))
 
@@ -86,11 +89,12 @@ def default_report_path(cfg: RollcureConfig) -> Path:
 
 def _train_on_dask(
     cfg: RollcureConfig, data_dir: Path, console: Any
-) -> tuple[TrainResult, CaseData, dict[str, pd.DataFrame]]:
+) -> tuple[TrainResult, CaseData, dict[str, pd.DataFrame], LoanSample]:
     """Features and classifiers on the cluster (``training.fit_dask``); the action-response models
-    and the input example still read the book's tables in this process."""
+    and the input example read a bounded sample of the book's loans in this process, a piece at
+    a time (``engine.loan_sample``)."""
     from engine.cluster import local_workers, open_client
-    from engine.history import history_pieces, read_book
+    from engine.history import book_loan_count, history_pieces, read_book_sample
     from training.fit_dask import train_models_dask
 
     pieces = history_pieces(data_dir, cfg.engine.partitions or 4 * local_workers(cfg.engine))
@@ -101,7 +105,8 @@ def _train_on_dask(
         console,
         f"{sum(result.bundle.metadata['n_cases'].values()):,} labelled cases × {len(data.spec)} features",
     )
-    return result, data, read_book(data_dir)
+    sample = loan_sample(book_loan_count(data_dir), cfg.training.policy_max_loans)
+    return result, data, read_book_sample(data_dir, sample.share, len(pieces)), sample
 
 
 def run_training(
@@ -121,18 +126,22 @@ def run_training(
     from rollcure.core.io import read_tables
 
     if cfg.engine.kind == "dask":
-        result, data, tables = _train_on_dask(cfg, Path(data_dir), console)
+        result, data, tables, sample = _train_on_dask(cfg, Path(data_dir), console)
     else:
-        tables = read_tables(Path(data_dir))
+        book = read_tables(Path(data_dir))
         _say(console, f"building features from {data_dir} …")
-        data = load_case_data(tables, cfg)
+        data = load_case_data(book, cfg)
         _say(console, f"{len(data.cases):,} labelled cases × {len(data.spec)} features; training …")
         result = train_models(data.cases, data.spec, cfg.model, cfg.training, cfg.seed)
+        sample = loan_sample(int(book["loans"]["loan_id"].nunique()), cfg.training.policy_max_loans)
+        tables = cut_to_sample(book, sample.share)
     result.bundle.feature_config = cfg.features
     if len(tables.get("actions", ())):  # a book with logged actions: learn what each action yields
         from training.backtest import book_valuation, fit_policy_models
 
-        _say(console, "fitting the action-response models on the logged actions …")
+        result.bundle.metadata["policy_loans"] = sample.describe(int(tables["loans"]["loan_id"].nunique()))
+        sampled = "" if sample.everything else f" of a {sample.share:.1%} sample of the loans"
+        _say(console, f"fitting the action-response models on the logged actions{sampled} …")
         oot_start = pd.Timestamp(result.split.oot[0])
         models = fit_policy_models(tables, cfg, oot_start)
         result.bundle.policy = PolicyBundle.from_config(cfg.policy, models)

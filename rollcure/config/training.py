@@ -32,5 +32,9 @@ class TrainingConfig(BaseModel):
     #: loan). In-sample, a policy that picks each case's highest modelled value also picks the
     #: model's largest errors, and the estimate of its value inherits them (docs/value.md).
     ope_folds: int = Field(default=2, ge=1, le=10)
+    #: The action-response models and the recovery factors of their value labels are fitted in
+    #: one process on at most this many loans, a sample by a hash of the loan id that both
+    #: engines draw alike (``engine.loan_sample``); a book with fewer loans uses every loan.
+    policy_max_loans: int = Field(default=250_000, ge=1000)
     #: Cases sampled (per population) for SHAP plots and PSI in the validation report.
     report_sample: int = Field(default=2000, ge=100)
