@@ -107,7 +107,20 @@ def read_book_sample(data_dir: Path, share: float, n_pieces: int = 16) -> dict[s
         for name, table in cut_to_sample(piece.tables(), share).items():
             parts.setdefault(name, []).append(table)
     out = {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}
+    parts.clear()
     out = {name: t.drop(columns=[PART]) if PART in t.columns else t for name, t in out.items()}
     if "borrowers" in out:
         out["borrowers"] = out["borrowers"].drop_duplicates("borrower_id", ignore_index=True)
     return out
+
+
+def book_table_rows(data_dir: Path, name: str) -> int:
+    """Rows of one table of a plain or partitioned folder (Parquet metadata only; 0 when an
+    optional table is absent)."""
+    import pyarrow.dataset as ds
+
+    from engine.partition import is_partitioned
+
+    data_dir = Path(data_dir)
+    path = data_dir / (name if is_partitioned(data_dir) else f"{name}.parquet")
+    return ds.dataset(path).count_rows() if path.exists() else 0

@@ -78,3 +78,29 @@ def test_the_bundle_records_the_loans_its_policy_was_fitted_on(trained_run, sim_
     record = trained_run.outcome.result.bundle.metadata["policy_loans"]
     assert record["share"] == 1.0  # the default book is far below the bound
     assert record["loans_kept"] == record["loans_in_book"] == book_loan_count(sim_default_dir)
+
+
+def test_table_rows_are_counted_from_the_metadata(sim_default_dir, partitioned_book):
+    from engine.history import book_table_rows
+    from rollcure.core.io import read_tables
+
+    actions = len(read_tables(sim_default_dir)["actions"])
+    assert book_table_rows(sim_default_dir, "actions") == actions
+    assert book_table_rows(partitioned_book, "actions") == actions
+    assert book_table_rows(sim_default_dir, "no_such_table") == 0
+
+
+def test_the_backtest_refits_on_the_loans_the_bundle_was_fitted_on(policy_tables, trained_run):
+    from types import SimpleNamespace
+
+    from training.backtest import policy_share
+
+    tables, _ = policy_tables
+    cfg = trained_run.cfg
+    recorded = SimpleNamespace(metadata={"policy_loans": {"share": 0.3, "loans_in_book": 9, "loans_kept": 3}})
+    assert policy_share(recorded, tables, cfg) == 0.3  # type: ignore[arg-type]
+    unrecorded = SimpleNamespace(metadata={})
+    assert policy_share(unrecorded, tables, cfg) == 1.0  # type: ignore[arg-type]  # below the bound
+    small = cfg.model_copy(update={"training": cfg.training.model_copy(update={"policy_max_loans": 1000})})
+    loans = tables["loans"]["loan_id"].nunique()
+    assert policy_share(unrecorded, tables, small) == 1000 / loans  # type: ignore[arg-type]

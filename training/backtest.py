@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import pandas as pd
 
+from engine.loan_sample import cut_to_sample, loan_sample
 from models.allocation import allocate
 from models.bundle import Bundle, PolicyBundle
 from models.draws import splitmix64
@@ -230,7 +231,8 @@ def run_backtest(
     if states.empty:
         raise InputError(f"--data: no overdue case at or after the held-out start {start.date()}")
     if bundle.policy is None:
-        bundle.policy = PolicyBundle.from_config(cfg.policy, fit_policy_models(tables, cfg, start))
+        sampled = cut_to_sample(tables, policy_share(bundle, tables, cfg))
+        bundle.policy = PolicyBundle.from_config(cfg.policy, fit_policy_models(sampled, cfg, start))
     pcfg = bundle.policy.config
     valuation = book_valuation(tables, cfg, start - pd.Timedelta(days=1))
     book = _book(tables, states, bundle, cfg, valuation)
@@ -297,7 +299,7 @@ def run_backtest(
         "recovery_factors": valuation.factors.to_frame().to_dict(orient="records"),
         "clear_cases": clear,
         # the off-policy figures' models: fitted without each case's loan (folds >= 2) or in-sample (1)
-        "off_policy_folds": cfg.training.ope_folds if bundle.policy is not None else 1,
+        "off_policy_folds": cfg.training.ope_folds,
     }
     return BacktestResult(policies, off_policy, forecast, arms, kpis, facts, confusion)
 
@@ -410,6 +412,15 @@ def _off_policy(
     return off_policy
 
 
+def policy_share(bundle: Bundle, tables: dict[str, pd.DataFrame], cfg: RollcureConfig) -> float:
+    """The share of loans the bundle's action-response models were fitted on (its metadata), or
+    the share ``training.policy_max_loans`` gives this book for a bundle that records none."""
+    recorded = bundle.metadata.get("policy_loans")
+    if recorded is not None:
+        return float(recorded["share"])
+    return loan_sample(int(tables["loans"]["loan_id"].nunique()), cfg.training.policy_max_loans).share
+
+
 def loan_folds(loan_id: np.ndarray, folds: int) -> np.ndarray:
     """Each loan's fold (0..folds-1), from a hash of its id: the same loan always lands together."""
     with np.errstate(over="ignore"):
@@ -437,8 +448,9 @@ def _cross_fitted(
         return None
     start = held_out_start(bundle)
     pcfg = bundle.policy.config
+    sampled = cut_to_sample(tables, policy_share(bundle, tables, cfg))  # the loans the bundle's fit saw
     fitted = [
-        fit_policy_models(without_fold(tables, k, folds), cfg.model_copy(update={"policy": pcfg}), start)
+        fit_policy_models(without_fold(sampled, k, folds), cfg.model_copy(update={"policy": pcfg}), start)
         for k in range(folds)
     ]
     costs = np.asarray(pcfg.cost_vector())

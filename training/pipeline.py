@@ -18,6 +18,7 @@ import pandas as pd
 from engine.loan_sample import LoanSample, cut_to_sample, loan_sample
 from models.bundle import Bundle, PolicyBundle
 from rollcure.config import RollcureConfig
+from rollcure.core.errors import InputError
 from training.data import CaseData, frame_digest, load_case_data
 from training.fit import TrainResult, evaluate, flat_metrics, train_models
 from training.report import ReportContext, build_report
@@ -79,6 +80,8 @@ def input_example(tables: dict[str, pd.DataFrame], cases: pd.DataFrame, cfg: Rol
     from registry.pyfunc import payload_frame
 
     cases = cases[cases["loan_id"].isin(tables["loans"]["loan_id"])]
+    if cases.empty:
+        raise InputError("training.policy_max_loans: the loan sample holds no labelled case; raise the bound")
     latest = cases.loc[[cases["as_of"].idxmax()], ["loan_id", "as_of"]].reset_index(drop=True)
     return payload_frame(payloads_from_tables(tables, latest, cfg.features.payload_cycles))
 
@@ -105,8 +108,11 @@ def _train_on_dask(
         console,
         f"{sum(result.bundle.metadata['n_cases'].values()):,} labelled cases × {len(data.spec)} features",
     )
-    sample = loan_sample(book_loan_count(data_dir), cfg.training.policy_max_loans)
-    return result, data, read_book_sample(data_dir, sample.share, len(pieces)), sample
+    loans = book_loan_count(data_dir)
+    sample = loan_sample(loans, cfg.training.policy_max_loans)
+    # pieces of at most about the sample's size, so the driver holds one piece beyond the sample
+    n_pieces = max(len(pieces), -(-loans // cfg.training.policy_max_loans))
+    return result, data, read_book_sample(data_dir, sample.share, n_pieces), sample
 
 
 def run_training(
@@ -126,7 +132,10 @@ def run_training(
     from rollcure.core.io import read_tables
 
     if cfg.engine.kind == "dask":
+        from engine.history import book_table_rows
+
         result, data, tables, sample = _train_on_dask(cfg, Path(data_dir), console)
+        book_actions = book_table_rows(Path(data_dir), "actions")
     else:
         book = read_tables(Path(data_dir))
         _say(console, f"building features from {data_dir} …")
@@ -135,7 +144,14 @@ def run_training(
         result = train_models(data.cases, data.spec, cfg.model, cfg.training, cfg.seed)
         sample = loan_sample(int(book["loans"]["loan_id"].nunique()), cfg.training.policy_max_loans)
         tables = cut_to_sample(book, sample.share)
+        book_actions = len(book.get("actions", ()))
+        del book  # only the sample is needed from here on
     result.bundle.feature_config = cfg.features
+    if not sample.everything and not len(tables.get("actions", ())) and book_actions:
+        raise InputError(
+            f"training.policy_max_loans: the sample of {cfg.training.policy_max_loans:,} loans holds none "
+            "of the book's logged actions; raise the bound"
+        )
     if len(tables.get("actions", ())):  # a book with logged actions: learn what each action yields
         from training.backtest import book_valuation, fit_policy_models
 
