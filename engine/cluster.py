@@ -13,23 +13,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from rollcure.config.engine import EngineConfig
+from rollcure.core.cores import usable_cores
 from rollcure.core.errors import InputError
 
 
 class EngineError(RuntimeError):
     """The cluster could not finish the run (workers lost too often, scheduler gone)."""
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (the affinity mask, not the machine's count)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def local_workers(cfg: EngineConfig) -> int:

@@ -194,8 +194,8 @@ class GBMClassifier:
         """TreeSHAP contributions in log-odds, shape (n, features + 1); the last column is the base value.
 
         Computed by :meth:`explainer` (the values of LightGBM's ``pred_contrib``, which the tests
-        hold them to, about ten times faster). ``threads``: by default ``OMP_NUM_THREADS`` (what
-        LightGBM's own threads obeyed), else 1.
+        hold them to, about ten times faster). ``threads``: by default
+        ``models.explain.treeshap.default_threads()`` (``OMP_NUM_THREADS``, else this process's cores).
         """
         from models.explain.treeshap import default_threads  # models.explain imports this module
 

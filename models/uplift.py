@@ -145,7 +145,7 @@ class ActionModels:
 
         Every action of a case comes from one walk of each tree (``models.action_trees``: equal to
         LightGBM's prediction of the case under each action); ``threads`` default to
-        ``OMP_NUM_THREADS`` (else 1), as for the scorers' explanations.
+        ``models.explain.treeshap.default_threads()``, as for the scorers' explanations.
         """
         base = self._matrix(X)
         balance = _balance(X, self.feature_names)

@@ -190,3 +190,16 @@ def test_bad_inputs_name_the_problem():
 def test_doctests_run():
     for module in (models.explain.treeshap, models.explain.forest):
         assert doctest.testmod(module).failed == 0
+
+
+def test_kernel_threads_follow_omp_num_threads_else_the_usable_cores(monkeypatch):
+    from models.explain.treeshap import default_threads
+    from rollcure.core.cores import usable_cores
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert default_threads() == 3
+    for unset in ("", "0", "two"):
+        monkeypatch.setenv("OMP_NUM_THREADS", unset)
+        assert default_threads() == usable_cores() >= 1
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert default_threads() == usable_cores()

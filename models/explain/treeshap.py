@@ -31,6 +31,7 @@ import numpy as np
 from models.explain.forest import Forest, forest_from_dump
 from models.explain.kernels import explain_rows, leaf_tables
 from rollcure.core.arrays import FloatArray, IntArray
+from rollcure.core.cores import usable_cores
 from rollcure.core.errors import InputError
 
 if TYPE_CHECKING:
@@ -138,10 +139,12 @@ def explainer_from_dump(
 
 
 def default_threads() -> int:
-    """``OMP_NUM_THREADS`` when it is a positive integer (the service and the batch workers set it
-    for LightGBM), else 1."""
+    """``OMP_NUM_THREADS`` when it is a positive integer (the service sets it for LightGBM, and
+    dask gives each worker process 1), else the cores this process may use, as LightGBM itself
+    does: the local engine, notebooks and tests. The kernels split cases over threads only when
+    each thread gets enough of them, and give the same bits on any number of threads."""
     value = os.environ.get("OMP_NUM_THREADS", "")
-    return int(value) if value.isdigit() and int(value) > 0 else 1
+    return int(value) if value.isdigit() and int(value) > 0 else usable_cores()
 
 
 def tree_shap(booster: lgb.Booster, num_iteration: int | None = None) -> TreeShap:
