@@ -12,6 +12,7 @@ than the bound keeps every loan, so its fit is unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,15 +54,22 @@ def kept(loan_id: np.ndarray, share: float) -> np.ndarray:
     return splitmix64(np.asarray(loan_id).astype(np.uint64)) < threshold
 
 
-def cut_to_sample(tables: dict[str, pd.DataFrame], share: float) -> dict[str, pd.DataFrame]:
-    """The tables less every loan the share does not keep (and the borrowers left with no loan)."""
-    if share >= 1.0:
-        return tables
+def loans_where(
+    tables: dict[str, pd.DataFrame], keep: Callable[[np.ndarray], np.ndarray]
+) -> dict[str, pd.DataFrame]:
+    """The tables' rows of the loans ``keep`` (loan ids -> mask) keeps, and the borrowers of those
+    loans: the one way a book is cut by loan (a sample here, a fold in the backtest)."""
     out = {
-        name: t[kept(t["loan_id"].to_numpy(), share)] if "loan_id" in t.columns else t
-        for name, t in tables.items()
+        name: t[keep(t["loan_id"].to_numpy())] if "loan_id" in t.columns else t for name, t in tables.items()
     }
     if "borrowers" in out and "loans" in out:
         b = out["borrowers"]
         out["borrowers"] = b[b["borrower_id"].isin(out["loans"]["borrower_id"])]
     return out
+
+
+def cut_to_sample(tables: dict[str, pd.DataFrame], share: float) -> dict[str, pd.DataFrame]:
+    """The tables less every loan the share does not keep (and the borrowers left with no loan)."""
+    if share >= 1.0:
+        return tables
+    return loans_where(tables, lambda loan_id: kept(loan_id, share))

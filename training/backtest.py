@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import pandas as pd
 
-from engine.loan_sample import cut_to_sample, loan_sample
+from engine.loan_sample import cut_to_sample, loan_sample, loans_where
 from models.allocation import allocate
 from models.bundle import Bundle, PolicyBundle
 from models.draws import splitmix64
@@ -429,14 +429,7 @@ def loan_folds(loan_id: np.ndarray, folds: int) -> np.ndarray:
 
 def without_fold(tables: dict[str, pd.DataFrame], fold: int, folds: int) -> dict[str, pd.DataFrame]:
     """The raw tables less every loan of ``fold`` (and the borrowers left with no loan)."""
-    out = {
-        name: t[loan_folds(t["loan_id"].to_numpy(), folds) != fold] if "loan_id" in t.columns else t
-        for name, t in tables.items()
-    }
-    if "borrowers" in out and "loans" in out:
-        b = out["borrowers"]
-        out["borrowers"] = b[b["borrower_id"].isin(out["loans"]["borrower_id"])]
-    return out
+    return loans_where(tables, lambda loan_id: loan_folds(loan_id, folds) != fold)
 
 
 def _cross_fitted(
