@@ -20,8 +20,7 @@ import pandas as pd
 
 from models.draws import splitmix64
 
-#: Hash values are compared against ``share * 2**64`` in this many steps (exact for any share
-#: that is a multiple of 2**-53, which covers a float).
+#: The range of a 64-bit hash: a loan is kept when its hash falls below ``share`` of it.
 _SCALE = 2.0**64
 
 

@@ -81,7 +81,7 @@ _DATE_MAX = dt.datetime(2262, 1, 1)
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
-def _local_since_1900(value: dt.datetime) -> dt.datetime:
+def _local_in_table_range(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is not None:  # the tables' date-times are naive; comparing them would fail
         raise ValueError("time zone given (date-times are local without an offset, e.g. 2025-06-30T00:00:00)")
     if value < _DATE_MIN:
@@ -102,7 +102,7 @@ def _within_int64(value: int) -> int:
 # (one pass of pydantic's own code, no walk over the model afterwards); ``tests/test_payload_types``
 # checks that no int, float or date-time field is left without its bound.
 #: A local date-time (no offset) in [``features.schemas.DATE_MIN``, 2262-01-01).
-Timestamp = Annotated[dt.datetime, AfterValidator(_local_since_1900)]
+Timestamp = Annotated[dt.datetime, AfterValidator(_local_in_table_range)]
 #: An identifier: any integer the tables' int64 columns can hold.
 Id = Annotated[int, AfterValidator(_within_int64)]
 #: A money amount in [0, MAX_AMOUNT].

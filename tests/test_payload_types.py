@@ -16,7 +16,7 @@ import typing
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from features.payload import INT64_MAX, INT64_MIN, CasePayload, _local_since_1900, _within_int64
+from features.payload import INT64_MAX, INT64_MIN, CasePayload, _local_in_table_range, _within_int64
 from serving.examples import EXAMPLE_CASE
 from serving.request import ServedCase
 
@@ -61,7 +61,7 @@ def test_every_field_is_typed_to_what_the_tables_hold():
         if tp is int:
             assert _bounded_int64(metadata), f"{path}: an int with no bound inside int64"
         if tp is dt.datetime:
-            assert any(getattr(m, "func", None) is _local_since_1900 for m in metadata), (
+            assert any(getattr(m, "func", None) is _local_in_table_range for m in metadata), (
                 f"{path}: a date-time that is not a Timestamp"
             )
 
