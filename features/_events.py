@@ -123,11 +123,15 @@ def window_count(mask_sorted: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.
 def window_counts(masks: list[np.ndarray], lo: list[np.ndarray], hi: np.ndarray) -> np.ndarray:
     """`window_count` of several masks at once, mask ``i`` over [lo[i], hi): row ``i`` of the
     result. One running count over the stacked masks replaces one per mask (for one serving
-    case the calls, not the events, are the cost); counts are integers, so the order is free."""
-    stacked = np.stack(masks)
-    cs = np.zeros((stacked.shape[0], stacked.shape[1] + 1), dtype=np.int64)
-    np.cumsum(stacked, axis=1, dtype=np.int64, out=cs[:, 1:])
-    row = np.arange(stacked.shape[0])[:, None]
+    case the calls, not the events, are the cost); counts are integers, so the order is free.
+    The masks are copied into the count array and summed in place: a running sum that casts
+    bool to int64 on the way took 0.07-3.3 s for the same 10 x 2.5M masks from run to run
+    (numpy's buffered casting loop), the in-place sum a steady 0.06 s."""
+    n_masks, n_events = len(masks), len(masks[0]) if masks else 0
+    cs = np.zeros((n_masks, n_events + 1), dtype=np.int64)
+    cs[:, 1:] = masks
+    np.cumsum(cs, axis=1, out=cs)
+    row = np.arange(n_masks)[:, None]
     return cs[row, hi] - cs[row, np.stack(lo)]
 
 

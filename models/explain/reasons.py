@@ -15,6 +15,7 @@ import pandas as pd
 
 from models.calibration import Calibrator
 from models.classifiers import GBMClassifier
+from models.explain.ranking import top_k_columns
 from models.feature_spec import FeatureSpec
 from models.lgb_input import column_arrays
 from models.reason_codes import format_values, reason_code, sentences
@@ -87,7 +88,7 @@ def top_reasons(
     phi = contrib[:, :f]
     margin = contrib.sum(axis=1)
     k = min(top_k, f)
-    order = np.argsort(-phi if direction == "up" else phi, axis=1, kind="stable")[:, :k]
+    order = top_k_columns(phi, k, largest=direction == "up")
     rows = np.repeat(np.arange(n), k)
     cols = order.ravel()
     vals = phi[rows, cols]
