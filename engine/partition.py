@@ -31,6 +31,16 @@ PART = "part"
 HASH = "splitmix64(loan_id) % partitions"
 #: Rows per record batch streamed from a source table.
 BATCH_ROWS = 1 << 20
+#: Rows the writer may hold back across all partitions to fill row groups (bounds its memory).
+BUFFER_ROWS = 1 << 23
+
+
+def rows_per_group(partitions: int) -> int:
+    """The smallest row group the writer closes: a batch spread over N partitions is N pieces of
+    about ``BATCH_ROWS / N`` rows, and written as they come they made row groups of a few hundred
+    rows (at 128 partitions, 255 rows: a file of metadata and poorly compressed columns, slower to
+    write and to read). Held back to this size instead, within ``BUFFER_ROWS`` for the writer."""
+    return int(np.clip(BUFFER_ROWS // max(partitions, 1), 1 << 10, 1 << 17))
 
 
 def partition_of(loan_ids: np.ndarray, partitions: int) -> np.ndarray:
@@ -61,7 +71,7 @@ def _with_part(batch: pa.RecordBatch, parts: np.ndarray) -> pa.RecordBatch:
     return batch.append_column(PART, pa.array(parts, pa.int32()))
 
 
-def _write(batches, schema: pa.Schema, out: Path) -> None:
+def _write(batches, schema: pa.Schema, out: Path, partitions: int) -> None:
     ds.write_dataset(
         batches,
         out,
@@ -71,6 +81,8 @@ def _write(batches, schema: pa.Schema, out: Path) -> None:
         existing_data_behavior="error",
         preserve_order=True,
         max_partitions=1 << 16,
+        min_rows_per_group=rows_per_group(partitions),
+        max_rows_per_group=max(rows_per_group(partitions), BATCH_ROWS),
     )
 
 
@@ -90,7 +102,7 @@ def _loan_table(src: Path, out: Path, partitions: int) -> tuple[np.ndarray, np.n
                 borrowers.append(batch.column("borrower_id").to_numpy(zero_copy_only=False))
             yield _with_part(batch, parts)
 
-    _write(batches(), f.schema_arrow, out / src.stem)
+    _write(batches(), f.schema_arrow, out / src.stem, partitions)
     if not keep_ids:
         return np.empty(0, np.int64), np.empty(0, np.int32)
     return np.concatenate(borrowers) if borrowers else np.empty(0, np.int64), (
@@ -98,7 +110,7 @@ def _loan_table(src: Path, out: Path, partitions: int) -> tuple[np.ndarray, np.n
     )
 
 
-def _borrowers(src: Path, out: Path, borrower_ids: np.ndarray, parts: np.ndarray) -> None:
+def _borrowers(src: Path, out: Path, borrower_ids: np.ndarray, parts: np.ndarray, partitions: int) -> None:
     """Each borrower row once per partition holding one of its loans."""
     pairs = np.unique(np.stack([borrower_ids.astype(np.int64), parts.astype(np.int64)], axis=1), axis=0)
     table = pq.read_table(src)
@@ -111,7 +123,7 @@ def _borrowers(src: Path, out: Path, borrower_ids: np.ndarray, parts: np.ndarray
     joined = table.join(keys, "borrower_id", join_type="inner").sort_by(
         [(PART, "ascending"), ("borrower_id", "ascending")]
     )
-    _write(joined.to_batches(), table.schema, out / "borrowers")
+    _write(joined.to_batches(), table.schema, out / "borrowers", partitions)
 
 
 def _cycle_dates(src: Path) -> list[str]:
@@ -146,7 +158,7 @@ def partition_book(data_dir: Path, out: Path, partitions: int) -> dict:
         for name in ("cycles", "contacts", "actions"):
             if sources[name].is_file():
                 _loan_table(sources[name], staging, partitions)
-        _borrowers(sources["borrowers"], staging, borrower_ids, parts)
+        _borrowers(sources["borrowers"], staging, borrower_ids, parts, partitions)
         manifest = {
             "partitions": partitions,
             "hash": HASH,

@@ -65,6 +65,26 @@ def test_partitions_hold_each_loan_whole(partitioned_book, sim_default_dir):
     assert read_manifest(partitioned_book)["partitions"] == 4
 
 
+def test_partition_files_hold_full_row_groups(sim_default_dir, tmp_path, monkeypatch):
+    """Streamed in small batches over several partitions, each file still gets row groups of the
+    writer's size, not one fragment per batch and partition."""
+    import math
+
+    import pyarrow.parquet as pq
+
+    import engine.partition as partition
+
+    monkeypatch.setattr(partition, "BATCH_ROWS", 10_000)  # the default book's cycles: ~25 batches
+    partition.partition_book(sim_default_dir, tmp_path / "book", 4)
+    size = partition.rows_per_group(4)
+    files = sorted((tmp_path / "book" / "cycles").rglob("*.parquet"))
+    assert len(files) == 4
+    for f in files:
+        meta = pq.ParquetFile(f).metadata
+        assert meta.num_row_groups == math.ceil(meta.num_rows / size), (f, meta.num_rows, meta.num_row_groups)
+    assert partition.rows_per_group(1) == 1 << 17 and partition.rows_per_group(1 << 16) == 1 << 10
+
+
 def test_dask_workers_refuse_an_in_memory_bundle(local_cluster, trained_run, sim_default_dir, tmp_path):
     from rollcure.core.errors import InputError
 
