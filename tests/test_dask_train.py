@@ -66,3 +66,40 @@ def test_early_stopping_replay_follows_lightgbms_rule():
     assert early_stopped([5, 4, 3, 3.5, 3.6, 2.0], rounds=2) == 3  # stopped before the late dip
     assert early_stopped([5, 4, 3, 3.5, 3.6, 2.0], rounds=3) == 6
     assert early_stopped([1.0], rounds=30) == 1
+
+
+class _Workers:
+    """A client whose scheduler reports the given worker sets, one per call, then the last one."""
+
+    def __init__(self, *sets: set[str]) -> None:
+        self.sets = list(sets)
+
+    def scheduler_info(self) -> dict:
+        current = self.sets.pop(0) if len(self.sets) > 1 else self.sets[0]
+        return {"workers": dict.fromkeys(current, {})}
+
+
+def test_a_worker_lost_mid_fit_ends_the_fit_with_one_clear_error():
+    import threading
+
+    from engine.cluster import EngineError
+    from training.fit_dask import fit_watching_workers
+
+    never = threading.Event()  # the pinned fit of a replaced worker never returns
+    client = _Workers({"tcp://a", "tcp://b"}, {"tcp://a", "tcp://c"})
+    with pytest.raises(EngineError, match="left during the LightGBM fit"):
+        fit_watching_workers(client, never.wait, poll_s=0.01)
+    never.set()
+
+
+def test_a_fit_with_its_workers_returns_or_raises_its_own_error():
+    from training.fit_dask import fit_watching_workers
+
+    client = _Workers({"tcp://a", "tcp://b"})
+    assert fit_watching_workers(client, lambda: 42, poll_s=0.01) == 42
+
+    def broken() -> None:
+        raise ValueError("bad parameter")
+
+    with pytest.raises(ValueError, match="bad parameter"):
+        fit_watching_workers(client, broken, poll_s=0.01)

@@ -5,7 +5,7 @@ loan's whole history is in one piece, so features and labels equal those built o
 book); the driver reads back only the case dates (for the time split), the validation and
 out-of-time cycles (for early stopping, calibration and evaluation) and a bounded sample of the
 training cycles (for the baselines and the report). Then the workers keep only the training
-cycles' features and labels, compacted (:func:`compact_training_frame`), and drop the rest. Each
+cycles' feature matrices in float32 and labels (:func:`training_matrix`) and drop the rest. Each
 target's classifier is ``lightgbm.dask.DaskLGBMClassifier`` over the training cycles where they
 live, with the same parameters and monotone constraints as the local fit; the Dask estimator has
 no early stopping, so the driver replays LightGBM's rule (stop when the validation log-loss has
@@ -16,8 +16,10 @@ same artifact.
 
 from __future__ import annotations
 
+import threading
 import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -27,12 +29,15 @@ from models.bundle import Bundle, Scorer
 from models.calibration import choose
 from models.classifiers import GBMClassifier, dense_prediction, monotone_vector
 from models.feature_spec import FeatureSpec, spec_from_registry
+from models.lgb_input import as_lgb_matrix
 from rollcure.config import RollcureConfig
 from rollcure.config.model import TARGETS
 from rollcure.core.errors import InputError
 from training.data import CaseData, join_cases
 from training.fit import TrainResult, _check_frame, _has_both_classes, evaluate
 from training.split import PARTS, TimeSplit, time_split
+
+T = TypeVar("T")
 
 #: Training cycles the driver keeps for the baselines and the report (a seeded sample).
 DRIVER_TRAIN_SAMPLE = 200_000
@@ -52,23 +57,64 @@ def labelled_cases(piece: HistoryPiece, cfg: RollcureConfig) -> pd.DataFrame:
         raise InputError(str(exc)) from None
 
 
-def compact_training_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A training piece as the fit reads it: numeric features in float32, labels in int8, category
-    columns as they are, nothing else.
+def training_matrix(frame: pd.DataFrame, names: list[str], categories: dict[str, list]) -> np.ndarray:
+    """A piece's training cycles as the fit reads them: the feature matrix LightGBM builds from a
+    frame (columns in feature order, category codes with NaN when missing: ``as_lgb_matrix``),
+    in float32.
 
-    Why: LightGBM's dask fit concatenates a worker's pieces and converts them to one matrix before
-    binning, so a worker holds its training rows about three times over; in float64 with every
-    column of the case frame that is about 5.5 GB per worker for a 5M-case book, against a 3 GiB
-    limit. float32 keeps about seven significant digits, far finer than the bins LightGBM cuts a
-    feature into (``max_bin``, 255 by default), and the fitted trees then read float64 features,
-    as a local fit's do.
+    Why a matrix, and why float32: LightGBM's dask fit concatenates a worker's pieces before
+    binning them, and from a frame it converts the result to a matrix once more, so a worker held
+    its training rows three times over (float64, every column of the case frame: about 5.5 GB per
+    worker for a 5M-case book, against a 3 GiB limit). Pieces that are already float32 matrices
+    are concatenated once and binned in place. float32 keeps about seven significant digits, far
+    finer than the bins LightGBM cuts a feature into (``max_bin``, 255 by default); the fitted
+    trees then read float64 features at scoring time, as a local fit's do.
     """
-    kinds = {
-        c: np.int8 if c in TARGETS else np.float32
-        for c, dtype in frame.dtypes.items()
-        if not isinstance(dtype, pd.CategoricalDtype)
+    return as_lgb_matrix(frame, names, categories).astype(np.float32)
+
+
+def _labels(frame: pd.DataFrame, target: str) -> np.ndarray:
+    return frame[target].to_numpy(dtype=np.int8)
+
+
+def _categories(frame: pd.DataFrame, names: list[str]) -> dict[str, list]:
+    """The categorical features and their categories (the registry's fixed vocabularies)."""
+    return {
+        c: list(frame[c].cat.categories) for c in names if isinstance(frame[c].dtype, pd.CategoricalDtype)
     }
-    return frame.astype(kinds)
+
+
+def fit_watching_workers(client: Any, fit: Callable[[], T], poll_s: float = 2.0) -> T:
+    """``fit()`` on the cluster, ended by one clear error if a worker it started with leaves.
+
+    LightGBM's dask fit pins a task to each worker's address; a worker killed mid-fit (over its
+    memory limit) comes back under another address and the pinned task waits for the old one
+    for ever. The fit runs in a daemon thread while this one watches the scheduler's workers.
+    """
+    from engine.cluster import EngineError
+
+    before = set(client.scheduler_info()["workers"])
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = fit()
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="lightgbm-dask-fit", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(poll_s)
+        gone = before - set(client.scheduler_info()["workers"])
+        if thread.is_alive() and gone:
+            raise EngineError(
+                f"engine: {len(gone)} worker(s) left during the LightGBM fit (killed over the memory "
+                "limit, or lost); raise engine.memory_limit or add workers"
+            )
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _part(frame: pd.DataFrame, split: TimeSplit) -> pd.DataFrame:
@@ -104,7 +150,7 @@ def _best_iteration(model: GBMClassifier, X_valid: pd.DataFrame, y_valid: np.nda
 
 
 def _fit_target(
-    client: Any, train: Any, valid: pd.DataFrame, names: list[str], target: str, model: GBMClassifier
+    client: Any, X: Any, y: Any, valid: pd.DataFrame, names: list[str], target: str, model: GBMClassifier
 ) -> GBMClassifier:
     import lightgbm as lgb
     from lightgbm.dask import DaskLGBMClassifier
@@ -113,10 +159,14 @@ def _fit_target(
     params: dict[str, Any] = dict(model._lgb_params())
     params.pop("num_threads", None)  # a worker uses its own threads (dask's nthreads)
     estimator = DaskLGBMClassifier(client=client, n_estimators=model.params.num_boost_round, **params)
-    X = train[names].map_partitions(model._frame, meta=model._frame(train[names]._meta))
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*(is set|will be ignored|Found .* in params).*")
-        estimator.fit(X, train[target])
+    categorical = [names.index(c) for c in model.categories_]
+
+    def fit() -> Any:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*(is set|will be ignored|Found .* in params).*")
+            return estimator.fit(X, y, feature_name=names, categorical_feature=categorical)
+
+    fit_watching_workers(client, fit)
     model.booster_ = lgb.Booster(model_str=estimator.booster_.model_to_string())
     model.best_iteration_ = model.booster_.current_iteration()
     y_valid = valid[target].to_numpy(dtype=float)
@@ -124,12 +174,41 @@ def _fit_target(
     return model
 
 
+def _training_rows(frame: pd.DataFrame, split: TimeSplit) -> pd.DataFrame:
+    return frame.loc[np.asarray(split.part_of(frame["as_of"])) == "train"]
+
+
+def _training_arrays(
+    client: Any, frames: list[Any], split: TimeSplit, names: list[str], categories: dict[str, list]
+) -> tuple[Any, dict[str, Any], int]:
+    """The training cycles of the pieces' case frames (futures) as one float32 dask array, a chunk
+    per piece, and one int8 label array per target, computed where the frames are and kept there;
+    with the number of training cycles."""
+    import dask.array as da
+    from distributed import wait
+
+    rows = client.map(_training_rows, frames, split=split)
+    matrices = client.map(training_matrix, rows, names=names, categories=categories)
+    labels = {t: client.map(_labels, rows, target=t) for t in TARGETS}
+    lengths = client.gather(client.map(len, labels[TARGETS[0]]))
+    wait([*matrices, *(f for fs in labels.values() for f in fs)])
+    del rows  # only the matrices and labels stay on the workers
+
+    def stacked(futures: list[Any], width: int | None, dtype: type) -> Any:
+        shapes = [(n,) if width is None else (n, width) for n in lengths]
+        return da.concatenate(
+            [da.from_delayed(f, shape=sh, dtype=dtype) for f, sh in zip(futures, shapes, strict=True)]
+        )
+
+    X = stacked(matrices, len(names), np.float32)
+    return X, {t: stacked(fs, None, np.int8) for t, fs in labels.items()}, int(sum(lengths))
+
+
 def train_models_dask(
     client: Any, pieces: list[HistoryPiece], cfg: RollcureConfig
 ) -> tuple[TrainResult, CaseData]:
     """``training.fit.train_models`` with the case frame and the LightGBM fits on the cluster."""
     import dask.dataframe as dd
-    from distributed import wait
 
     from features.registry import FEATURES
 
@@ -148,15 +227,12 @@ def train_models_dask(
     full_train = cases[cases["_part"] == "train"]
     valid = cases[cases["_part"] == "valid"].compute()
     oot = cases[cases["_part"] == "oot"].compute()
-    n_train = int(full_train.shape[0].compute())
+    X, labels, n_train = _training_arrays(client, keep, split, names, _categories(meta, names))
     frac = min(1.0, DRIVER_TRAIN_SAMPLE / max(n_train, 1))
     train_sample = (
         full_train.sample(frac=frac, random_state=cfg.seed).compute() if frac < 1 else full_train.compute()
     )
-    train = full_train[[*names, *TARGETS]]
-    train = train.map_partitions(compact_training_frame, meta=compact_training_frame(train._meta)).persist()
-    wait(train)
-    del futures, keep, cases, full_train  # the workers drop the full case frames: only `train` stays
+    del futures, keep, cases, full_train  # the workers drop the full case frames: only X and labels stay
     model_cfg = cfg.model
     directions = {s.name: s.monotone for s in spec} if model_cfg.monotone else {}
     overrides = model_cfg.monotone_overrides if model_cfg.monotone else {}
@@ -167,7 +243,7 @@ def train_models_dask(
         _has_both_classes(valid[t], t, "validation")
         mono = monotone_vector(names, directions, t, overrides)
         model = _fit_target(
-            client, train, valid, names, t, GBMClassifier(model_cfg.lightgbm, mono, seed=cfg.seed)
+            client, X, labels[t], valid, names, t, GBMClassifier(model_cfg.lightgbm, mono, seed=cfg.seed)
         )
         margin_valid = model.predict_margin(valid[names])
         calibrator, cal_scores[t] = choose(margin_valid, valid[t].to_numpy(), model_cfg.calibration, cfg.seed)
