@@ -108,3 +108,17 @@ def test_bad_input_exits_two_with_one_line(trained_cli, cli_config, tmp_path, ca
     assert run(["train", "--data", str(tmp_path / "missing"), "--config", str(cli_config)]) == 2
     err = capsys.readouterr().err
     assert "--version" in err and "'42'" in err and "--data" in err and "Traceback" not in err
+
+
+def test_a_cluster_failure_exits_one_with_one_line(tmp_path, capsys, monkeypatch):
+    """Workers lost during a dask fit are not the input's fault: exit 1, one line, no traceback."""
+    import training.pipeline
+    from engine.cluster import EngineError
+
+    def lost(*args, **kwargs):
+        raise EngineError("engine: 1 worker(s) left during the LightGBM fit (killed over the memory limit)")
+
+    monkeypatch.setattr(training.pipeline, "run_training", lost)
+    assert run(["train", "--data", str(tmp_path), "--no-report"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: engine: 1 worker(s) left during the LightGBM fit (killed over the memory limit)"]

@@ -33,15 +33,20 @@ def train(
     from rich.console import Console
 
     from cli.commands.serve import with_engine
+    from engine.cluster import EngineError
     from rollcure.config import load_config
     from training.pipeline import run_training
     from training.summary import rich_metrics_table, write_metrics_json
 
     cfg = with_engine(load_config(config), engine, scheduler, workers)
     console = Console(stderr=True, highlight=False)
-    outcome = run_training(
-        cfg, data, console, promote=promote_, report_out=report, write_report_file=not no_report
-    )
+    try:
+        outcome = run_training(
+            cfg, data, console, promote=promote_, report_out=report, write_report_file=not no_report
+        )
+    except EngineError as exc:  # the cluster failed (workers lost), not the input: exit 1, one line
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     out = Console(highlight=False)
     out.print(rich_metrics_table(outcome.metrics))
     out.print(
