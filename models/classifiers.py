@@ -70,6 +70,12 @@ def _quiet_reference_warning() -> Iterator[None]:
         yield
 
 
+def categories_of(X: pd.DataFrame) -> dict[str, list[object]]:
+    """The categorical columns of ``X`` and their categories, in column order: what a fit
+    remembers, and what every matrix of the fit's features is coded with."""
+    return {c: list(X[c].cat.categories) for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)}
+
+
 class GBMClassifier:
     """One binary LightGBM model; ``predict_margin`` is the raw log-odds the explanations add up to."""
 
@@ -124,9 +130,7 @@ class GBMClassifier:
 
     def _remember_columns(self, X: pd.DataFrame) -> None:
         self.features_: list[str] = list(X.columns)
-        self.categories_: dict[str, list[object]] = {
-            c: list(X[c].cat.categories) for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)
-        }
+        self.categories_: dict[str, list[object]] = categories_of(X)
 
     def fit(
         self,

@@ -27,7 +27,7 @@ import pandas as pd
 from engine.history import HistoryPiece
 from models.bundle import Bundle, Scorer
 from models.calibration import choose
-from models.classifiers import GBMClassifier, dense_prediction, monotone_vector
+from models.classifiers import GBMClassifier, categories_of, dense_prediction, monotone_vector
 from models.feature_spec import FeatureSpec, spec_from_registry
 from models.lgb_input import as_lgb_matrix
 from rollcure.config import RollcureConfig
@@ -64,8 +64,8 @@ def training_matrix(frame: pd.DataFrame, names: list[str], categories: dict[str,
 
     Why a matrix, and why float32: LightGBM's dask fit concatenates a worker's pieces before
     binning them, and from a frame it converts the result to a matrix once more, so a worker held
-    its training rows three times over (float64, every column of the case frame: about 5.5 GB per
-    worker for a 5M-case book, against a 3 GiB limit). Pieces that are already float32 matrices
+    its training rows three times over (float64, every column of the case frame: an estimated
+    5.5 GB per worker for a 5M-case book, against a 3 GiB limit). Pieces that are already float32 matrices
     are concatenated once and binned in place. float32 keeps about seven significant digits, far
     finer than the bins LightGBM cuts a feature into (``max_bin``, 255 by default); the fitted
     trees then read float64 features at scoring time, as a local fit's do.
@@ -75,13 +75,6 @@ def training_matrix(frame: pd.DataFrame, names: list[str], categories: dict[str,
 
 def _labels(frame: pd.DataFrame, target: str) -> np.ndarray:
     return frame[target].to_numpy(dtype=np.int8)
-
-
-def _categories(frame: pd.DataFrame, names: list[str]) -> dict[str, list]:
-    """The categorical features and their categories (the registry's fixed vocabularies)."""
-    return {
-        c: list(frame[c].cat.categories) for c in names if isinstance(frame[c].dtype, pd.CategoricalDtype)
-    }
 
 
 def fit_watching_workers(client: Any, fit: Callable[[], T], poll_s: float = 2.0) -> T:
@@ -227,7 +220,7 @@ def train_models_dask(
     full_train = cases[cases["_part"] == "train"]
     valid = cases[cases["_part"] == "valid"].compute()
     oot = cases[cases["_part"] == "oot"].compute()
-    X, labels, n_train = _training_arrays(client, keep, split, names, _categories(meta, names))
+    X, labels, n_train = _training_arrays(client, keep, split, names, categories_of(valid[names]))
     frac = min(1.0, DRIVER_TRAIN_SAMPLE / max(n_train, 1))
     train_sample = (
         full_train.sample(frac=frac, random_state=cfg.seed).compute() if frac < 1 else full_train.compute()
