@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import as_completed as finished_in_turn
 from typing import Any
 
 from rollcure.config.engine import EngineConfig
 from rollcure.core.cores import usable_cores
 from rollcure.core.errors import InputError
+from rollcure.core.memory_env import MEMORY_ENV
 
 
 class EngineError(RuntimeError):
@@ -29,8 +33,49 @@ def local_workers(cfg: EngineConfig) -> int:
     return cfg.workers if cfg.workers > 0 else usable_cores()
 
 
+def local_threads(cfg: EngineConfig) -> int:
+    return cfg.local_threads if cfg.local_threads > 0 else usable_cores()
+
+
+def _run_here(
+    func: Callable,
+    tasks: Sequence[Any],
+    threads: int,
+    on_done: Callable[[int], None] | None,
+    kwargs: dict[str, Any],
+) -> list[Any]:
+    """The local engine: ``threads`` tasks at a time on threads of this process, results in task
+    order. The heavy steps of a piece (Parquet reads, LightGBM, the numba kernels) release the GIL,
+    so a second piece in flight uses the second core while the first holds the interpreter."""
+    if threads <= 1 or len(tasks) <= 1:
+        out = []
+        for i, task in enumerate(tasks):
+            out.append(func(task, **kwargs))
+            if on_done is not None:
+                on_done(i + 1)
+        return out
+    with ThreadPoolExecutor(min(threads, len(tasks))) as pool:
+        futures = [pool.submit(func, task, **kwargs) for task in tasks]
+        try:
+            for done, future in enumerate(finished_in_turn(futures), start=1):
+                future.result()  # the first failure ends the run
+                if on_done is not None:
+                    on_done(done)
+        finally:
+            for future in futures:
+                future.cancel()  # those not started yet
+        return [f.result() for f in futures]
+
+
 def _dask_settings(cfg: EngineConfig) -> dict[str, object]:
+    import dask
+    import distributed  # noqa: F401  (its import registers the defaults read below)
+
+    # worker processes a nanny here starts get the allocator settings (this process's values win)
+    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {})}
+    environ.update({key: os.environ.get(key, value) for key, value in MEMORY_ENV.items()})
     return {
+        "distributed.nanny.pre-spawn-environ": environ,
         "distributed.scheduler.allowed-failures": cfg.allowed_failures,
         "distributed.comm.timeouts.connect": f"{cfg.connect_timeout_seconds}s",
         # the driver gathers per-case values; a big book's results are larger than the default warning
@@ -127,12 +172,7 @@ def run_tasks(
     """``[func(t, **kwargs) for t in tasks]`` here (``local``) or on the cluster (``dask``), in
     task order. ``client``: an open dask client to reuse (else one is opened for the call)."""
     if cfg.kind == "local":
-        out = []
-        for i, task in enumerate(tasks):
-            out.append(func(task, **kwargs))
-            if on_done is not None:
-                on_done(i + 1)
-        return out
+        return _run_here(func, tasks, local_threads(cfg), on_done, kwargs)
     if client is not None:
         return _gather_in_order(client, func, tasks, on_done, kwargs)
     with open_client(cfg) as opened:

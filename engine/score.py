@@ -179,11 +179,13 @@ def score_book(
     progress = None if on_chunk is None else (lambda done: on_chunk(done, len(pieces)))
     kwargs = {"source": source, "feature_cfg": feature_cfg, "seed": seed, "chunk_size": chunk_size}
     with ThreadPoolExecutor(max_workers=1) as pool:
-        # on dask the driver loads the bundle (for the policy's settings) while the workers work;
-        # locally the tasks load it first and the cache hands it over
-        driver_bundle = pool.submit(source.load) if engine.kind == "dask" else None
+        # the driver needs the bundle for the policy's settings: on dask it loads it while the
+        # workers work; locally the tasks share this process's copy, loaded once before they start
+        loading = pool.submit(source.load)
+        if engine.kind == "local":
+            loading.result()
         results = run_tasks(engine, decide_piece, pieces, on_done=progress, client=client, **kwargs)
-        policy = (driver_bundle.result() if driver_bundle is not None else source.load()).policy
+        policy = loading.result().policy
     parts = [r for r in results if r is not None]
     version = source.version
     if not parts:

@@ -219,6 +219,28 @@ def test_the_file_does_not_depend_on_how_the_book_is_cut(sim_default_dir, traine
     assert pq.read_table(files[250]).equals(pq.read_table(files[100_000]))
 
 
+def test_pieces_decided_on_two_threads_write_the_one_thread_file(sim_default_dir, trained_run, tmp_path):
+    """The local engine's pieces in flight at once share the bundle and change no number."""
+    from rollcure.config.engine import EngineConfig
+    from serving.batch import ParquetBook
+
+    files = {}
+    for threads in (1, 2):
+        files[threads] = tmp_path / f"t{threads}.parquet"
+        score_book(
+            ParquetBook(sim_default_dir),
+            trained_run.bundle,
+            trained_run.cfg.features,
+            files[threads],
+            as_of=None,
+            chunk_size=250,
+            model_name="m",
+            seed=7,
+            engine=EngineConfig(local_threads=threads),
+        )
+    assert pq.read_table(files[1]).equals(pq.read_table(files[2]))
+
+
 def test_a_bad_row_met_by_a_worker_exits_two_in_one_line(serving_setup, sim_default_dir, tmp_path, capsys):
     """The broken loan is in the last chunk, which only a worker reads; no output file is left."""
     from rollcure.core.io import read_tables, write_tables

@@ -33,6 +33,14 @@ class EngineConfig(BaseModel):
     workers: int = Field(
         default=0, ge=0, le=256, description="Worker processes of the LocalCluster; 0 = one per usable core."
     )
+    local_threads: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Pieces the local engine decides at once, on threads of this process (the kernels, "
+        "LightGBM and Arrow release the GIL); 0 = one per usable core. Each piece in flight holds its "
+        "rows in memory.",
+    )
     threads_per_worker: int = Field(
         default=1,
         ge=1,

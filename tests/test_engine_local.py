@@ -1,0 +1,80 @@
+"""The local engine's threads and the allocator settings every batch process gets."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from engine.cluster import _dask_settings, run_tasks
+from rollcure.config.engine import EngineConfig
+from rollcure.core.memory_env import MEMORY_ENV, apply_memory_env
+
+
+def _slow_echo(task: int, delays: dict[int, float]) -> tuple[int, str]:
+    time.sleep(delays.get(task, 0.0))
+    return task, threading.current_thread().name
+
+
+def test_local_threads_return_results_in_task_order_and_count_every_task():
+    """The first task is the slowest, so finishing order differs from task order."""
+    seen: list[int] = []
+    out = run_tasks(
+        EngineConfig(local_threads=2),
+        _slow_echo,
+        list(range(6)),
+        on_done=seen.append,
+        delays={0: 0.3},
+    )
+    assert [task for task, _ in out] == list(range(6))
+    assert seen == list(range(1, 7))
+    assert len({name for _, name in out}) == 2  # two pieces really were in flight
+
+
+def test_one_local_thread_runs_in_the_calling_thread():
+    out = run_tasks(EngineConfig(local_threads=1), _slow_echo, [1, 2], delays={})
+    assert {name for _, name in out} == {threading.current_thread().name}
+
+
+def _fail_on_two(task: int) -> int:
+    if task == 2:
+        raise ValueError("task 2 is broken")
+    return task
+
+
+def test_a_failing_local_task_ends_the_run_with_its_own_error():
+    with pytest.raises(ValueError, match="task 2 is broken"):
+        run_tasks(EngineConfig(local_threads=2), _fail_on_two, list(range(8)))
+
+
+def test_memory_env_fills_only_what_is_not_set():
+    environ = {"ARROW_DEFAULT_MEMORY_POOL": "jemalloc"}
+    apply_memory_env(environ)
+    assert environ == {"ARROW_DEFAULT_MEMORY_POOL": "jemalloc", "NUMPY_MADVISE_HUGEPAGE": "0"}
+
+
+def _probe(env: dict[str, str]) -> list[str]:
+    code = (
+        "import os, cli, pyarrow; "
+        "print(pyarrow.default_memory_pool().backend_name, os.environ['NUMPY_MADVISE_HUGEPAGE'])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return done.stdout.split()
+
+
+def test_the_command_line_sets_the_allocators_before_numpy_and_arrow_load():
+    clean = {k: v for k, v in os.environ.items() if k not in MEMORY_ENV}
+    assert _probe(clean) == ["system", "0"]
+    assert _probe({**clean, "ARROW_DEFAULT_MEMORY_POOL": "jemalloc"}) == ["jemalloc", "0"]
+
+
+def test_dask_workers_get_the_allocator_settings(monkeypatch):
+    for key in MEMORY_ENV:
+        monkeypatch.delenv(key, raising=False)
+    environ = _dask_settings(EngineConfig(kind="dask"))["distributed.nanny.pre-spawn-environ"]
+    assert {k: environ[k] for k in MEMORY_ENV} == MEMORY_ENV
+    assert environ["MALLOC_TRIM_THRESHOLD_"]  # dask's own settings are kept
