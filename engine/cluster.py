@@ -22,7 +22,10 @@ from typing import Any
 from rollcure.config.engine import EngineConfig
 from rollcure.core.cores import usable_cores
 from rollcure.core.errors import InputError
-from rollcure.core.memory_env import MEMORY_ENV
+from rollcure.core.memory_env import WORKER_ENV
+
+#: The module every worker of a LocalCluster imports at start (``engine.worker_setup``).
+WORKER_SETUP = "engine.worker_setup"
 
 
 class EngineError(RuntimeError):
@@ -73,7 +76,7 @@ def _dask_settings(cfg: EngineConfig) -> dict[str, object]:
 
     # worker processes a nanny here starts get the allocator settings (this process's values win)
     environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {})}
-    environ.update({key: os.environ.get(key, value) for key, value in MEMORY_ENV.items()})
+    environ.update({key: os.environ.get(key, value) for key, value in WORKER_ENV.items()})
     return {
         "distributed.nanny.pre-spawn-environ": environ,
         "distributed.scheduler.allowed-failures": cfg.allowed_failures,
@@ -114,6 +117,7 @@ def open_client(cfg: EngineConfig) -> Iterator[Any]:
             host="127.0.0.1",
             dashboard_address=None,
             silence_logs=logging.ERROR,
+            preload=[WORKER_SETUP],
         )
         with cluster, Client(cluster) as client:
             yield client

@@ -11,6 +11,7 @@ source and the engine from the config, so the command stays a thin shell.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +27,7 @@ from engine.book import (
     tables_up_to,
 )
 from engine.bundle_source import BundleSource, RegistryBundle, stage_bundle
+from engine.cluster import open_client
 from engine.score import OUTPUT_SCHEMA, BatchSummary, score_book
 
 if TYPE_CHECKING:
@@ -71,15 +73,26 @@ def score_portfolio(
     """Score the data folder ``data_dir`` (plain or partitioned) with the registry bundle ``model``
     on ``cfg.engine``."""
     book = open_book(Path(data_dir))
-    return score_book(
-        book,
-        bundle_source(cfg, model),
-        cfg.features,
-        out,
-        as_of=as_of,
-        chunk_size=cfg.serving.batch_chunk_size,
-        model_name=cfg.training.registered_model,
-        seed=cfg.seed,
-        on_chunk=on_chunk,
-        engine=cfg.engine,
-    )
+
+    def score(source: BundleSource, client: object = None) -> BatchSummary:
+        return score_book(
+            book,
+            source,
+            cfg.features,
+            out,
+            as_of=as_of,
+            chunk_size=cfg.serving.batch_chunk_size,
+            model_name=cfg.training.registered_model,
+            seed=cfg.seed,
+            on_chunk=on_chunk,
+            engine=cfg.engine,
+            client=client,
+        )
+
+    if cfg.engine.kind == "local":
+        return score(bundle_source(cfg, model))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the registry answers (seconds: MLflow's import and its store) while the workers start
+        resolving = pool.submit(bundle_source, cfg, model)
+        with open_client(cfg.engine) as client:
+            return score(resolving.result(), client)

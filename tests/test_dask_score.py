@@ -195,3 +195,25 @@ def test_partition_refuses_bad_input_in_one_line(sim_default_dir, tmp_path, caps
         and "--partitions" in err[2]
     )
     assert not (tmp_path / "o").exists() and not (tmp_path / "o.partial").exists()
+
+
+def _worker_state() -> tuple[bool, str | None, str]:
+    import os
+    import sys
+
+    import pyarrow as pa
+
+    return (
+        "engine.worker_setup" in sys.modules,
+        os.environ.get("MALLOC_MMAP_THRESHOLD_"),
+        pa.default_memory_pool().backend_name,
+    )
+
+
+def test_local_cluster_workers_start_warm_with_the_allocator_settings(local_cluster):
+    """Each worker imported the scoring modules at start and runs with ``WORKER_ENV``."""
+    from rollcure.core.memory_env import WORKER_ENV
+
+    _, client = local_cluster
+    states = set(client.run(_worker_state).values())
+    assert states == {(True, WORKER_ENV["MALLOC_MMAP_THRESHOLD_"], WORKER_ENV["ARROW_DEFAULT_MEMORY_POOL"])}

@@ -12,7 +12,7 @@ import pytest
 
 from engine.cluster import _dask_settings, run_tasks
 from rollcure.config.engine import EngineConfig
-from rollcure.core.memory_env import MEMORY_ENV, apply_memory_env
+from rollcure.core.memory_env import MEMORY_ENV, WORKER_ENV, apply_memory_env
 
 
 def _slow_echo(task: int, delays: dict[int, float]) -> tuple[int, str]:
@@ -73,8 +73,9 @@ def test_the_command_line_sets_the_allocators_before_numpy_and_arrow_load():
 
 
 def test_dask_workers_get_the_allocator_settings(monkeypatch):
-    for key in MEMORY_ENV:
+    for key in WORKER_ENV:
         monkeypatch.delenv(key, raising=False)
     environ = _dask_settings(EngineConfig(kind="dask"))["distributed.nanny.pre-spawn-environ"]
-    assert {k: environ[k] for k in MEMORY_ENV} == MEMORY_ENV
+    assert {k: environ[k] for k in WORKER_ENV} == WORKER_ENV
+    assert MEMORY_ENV.items() <= WORKER_ENV.items()
     assert environ["MALLOC_TRIM_THRESHOLD_"]  # dask's own settings are kept
