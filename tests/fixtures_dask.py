@@ -22,6 +22,8 @@ import pandas as pd
 import pytest
 from fixtures_serving import free_port
 
+from engine.cluster import WORKER_SETUP
+
 DASK = str(Path(sys.executable).with_name("dask"))
 #: Seconds a dask command may take to come up on a busy 2-core machine.
 START_TIMEOUT = 90.0
@@ -75,7 +77,7 @@ def dask_processes(tmp: Path, n_workers: int, allowed_failures: int = 3) -> Iter
     try:
         for i in range(n_workers):
             args = [DASK, "worker", address, "--nthreads", "1", "--nworkers", "1", "--host", "127.0.0.1"]
-            args += ["--no-dashboard", "--memory-limit", "2GiB", "--name", f"w{i}"]
+            args += ["--no-dashboard", "--memory-limit", "2GiB", "--name", f"w{i}", "--preload", WORKER_SETUP]
             procs.workers.append(_spawn(args, env, tmp / f"worker{i}.log"))
         deadline = time.monotonic() + START_TIMEOUT
         while True:
