@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import as_completed as finished_in_turn
@@ -37,7 +36,7 @@ def local_workers(cfg: EngineConfig) -> int:
 
 
 def local_threads(cfg: EngineConfig) -> int:
-    return cfg.local_threads if cfg.local_threads > 0 else usable_cores()
+    return min(cfg.local_threads, usable_cores())
 
 
 def _run_here(
@@ -74,9 +73,9 @@ def _dask_settings(cfg: EngineConfig) -> dict[str, object]:
     import dask
     import distributed  # noqa: F401  (its import registers the defaults read below)
 
-    # worker processes a nanny here starts get the allocator settings (this process's values win)
-    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {})}
-    environ.update({key: os.environ.get(key, value) for key, value in WORKER_ENV.items()})
+    # worker processes a nanny here starts get the allocator settings; a value in the dask config
+    # wins over ours, and the nanny lets this process's environment win over both
+    environ = {**WORKER_ENV, **dask.config.get("distributed.nanny.pre-spawn-environ", {})}
     return {
         "distributed.nanny.pre-spawn-environ": environ,
         "distributed.scheduler.allowed-failures": cfg.allowed_failures,

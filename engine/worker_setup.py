@@ -1,9 +1,11 @@
 """What a dask worker imports when it starts (``dask worker --preload engine.worker_setup``).
 
 Why: a worker's first task used to begin with seconds of imports (pandas, LightGBM, the feature
-pipeline, the numba kernels' cached code, MLflow's registry client) that every worker paid once,
-one after the other with the driver's own start. Imported at worker start, they run while the
-driver resolves the model version and cuts the book, so the first piece starts on a warm worker.
+pipeline and the bundle's modules, MLflow and its registry store) that every worker paid once,
+after the driver's own start. Imported as the worker starts, they run while the driver asks the
+registry for the model version (``serving.batch.score_portfolio``), so the first piece starts on a
+worker that has only the bundle to load (the numba kernels still load their cached code on their
+first call).
 The LocalCluster of ``engine.cluster`` preloads this module; an operator's workers may do the same.
 """
 

@@ -40,15 +40,19 @@ def test_one_local_thread_runs_in_the_calling_thread():
     assert {name for _, name in out} == {threading.current_thread().name}
 
 
-def _fail_on_two(task: int) -> int:
-    if task == 2:
-        raise ValueError("task 2 is broken")
+def _fail_first(task: int, ran: list[int]) -> int:
+    ran.append(task)
+    if task == 0:
+        raise ValueError("task 0 is broken")
+    time.sleep(0.2)
     return task
 
 
-def test_a_failing_local_task_ends_the_run_with_its_own_error():
-    with pytest.raises(ValueError, match="task 2 is broken"):
-        run_tasks(EngineConfig(local_threads=2), _fail_on_two, list(range(8)))
+def test_a_failing_local_task_ends_the_run_with_its_own_error_and_starts_no_more():
+    ran: list[int] = []
+    with pytest.raises(ValueError, match="task 0 is broken"):
+        run_tasks(EngineConfig(local_threads=2), _fail_first, list(range(8)), ran=ran)
+    assert 0 in ran and len(ran) < 8  # the tasks not started when it failed never ran
 
 
 def test_memory_env_fills_only_what_is_not_set():
@@ -79,3 +83,20 @@ def test_dask_workers_get_the_allocator_settings(monkeypatch):
     assert {k: environ[k] for k in WORKER_ENV} == WORKER_ENV
     assert MEMORY_ENV.items() <= WORKER_ENV.items()
     assert environ["MALLOC_TRIM_THRESHOLD_"]  # dask's own settings are kept
+
+
+def test_a_pool_set_in_the_dask_config_wins_over_ours():
+    import dask
+
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.ARROW_DEFAULT_MEMORY_POOL": "jemalloc"}):
+        environ = _dask_settings(EngineConfig(kind="dask"))["distributed.nanny.pre-spawn-environ"]
+    assert environ["ARROW_DEFAULT_MEMORY_POOL"] == "jemalloc"
+    assert environ["NUMPY_MADVISE_HUGEPAGE"] == WORKER_ENV["NUMPY_MADVISE_HUGEPAGE"]
+
+
+def test_local_threads_are_at_most_the_usable_cores():
+    from engine.cluster import local_threads
+    from rollcure.core.cores import usable_cores
+
+    assert local_threads(EngineConfig(local_threads=64)) == usable_cores()
+    assert local_threads(EngineConfig(local_threads=1)) == 1

@@ -34,12 +34,13 @@ class EngineConfig(BaseModel):
         default=0, ge=0, le=256, description="Worker processes of the LocalCluster; 0 = one per usable core."
     )
     local_threads: int = Field(
-        default=0,
-        ge=0,
+        default=2,
+        ge=1,
         le=64,
-        description="Pieces the local engine decides at once, on threads of this process (the kernels, "
-        "LightGBM and Arrow release the GIL); 0 = one per usable core. Each piece in flight holds its "
-        "rows in memory.",
+        description="Pieces the local engine decides at once, on threads of this process (at most one per "
+        "usable core). Two let one piece's Python work overlap the other's kernels (LightGBM, TreeSHAP "
+        "and the Parquet reads release the GIL, and already use every core); each piece in flight holds "
+        "its rows in memory.",
     )
     threads_per_worker: int = Field(
         default=1,
