@@ -28,7 +28,9 @@ from rollcure.core.errors import InputError
 from rollcure.core.pandas_compat import frame_from_blocks
 
 _KEY_COLUMNS = ("loan_id", "as_of")
-_COLUMNS = pd.Index([*_KEY_COLUMNS, *(f.name for f in FEATURES)])
+#: Column names as plain Python strings (object dtype), not pandas' default Arrow strings: every
+#: model reads the frame's names to find its columns, and listing Arrow strings costs ~20 µs a call.
+_COLUMNS = pd.Index([*_KEY_COLUMNS, *(f.name for f in FEATURES)], dtype=object)
 
 
 def _numeric_blocks() -> dict[str, tuple[list[str], np.ndarray]]:

@@ -49,7 +49,9 @@ def _insert_missing(conn: sa.Connection, rows: list[dict[str, object]]) -> None:
         from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
     else:  # pragma: no cover - the two backends the log supports
         raise NotImplementedError(f"capacity ledger: no upsert for {dialect}")
-    conn.execute(insert(capacity_table).values(rows).on_conflict_do_nothing())
+    # one statement run per row (executemany): a multi-row VALUES clause is compiled anew for
+    # every request, which cost more than the whole transaction's SQL on a single case
+    conn.execute(insert(capacity_table).on_conflict_do_nothing(), rows)
 
 
 def booked(log: DecisionLog, day: date) -> dict[str, int]:

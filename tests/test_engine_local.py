@@ -76,6 +76,38 @@ def test_the_command_line_sets_the_allocators_before_numpy_and_arrow_load():
     assert _probe({**clean, "ARROW_DEFAULT_MEMORY_POOL": "jemalloc"}) == ["jemalloc", "0"]
 
 
+_IN_HEAP = (
+    "import numpy as np{setup}\n"
+    "a = np.ones(100_000_000 // 8)\n"
+    "spans = [line.split() for line in open('/proc/self/maps')]\n"
+    "heap = [tuple(int(x, 16) for x in s[0].split('-')) for s in spans if s[-1] == '[heap]']\n"
+    "print(any(lo <= a.ctypes.data < hi for lo, hi in heap))\n"
+)
+
+
+def _large_array_in_heap(setup: str, env: dict[str, str]) -> bool:
+    """Whether a fresh 100 MB array lands in the process heap (reused memory) or a mapping of its own."""
+    code = _IN_HEAP.format(setup=setup)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return done.stdout.strip() == "True"
+
+
+def test_the_command_line_makes_glibc_reuse_freed_memory():
+    from rollcure.core.memory_env import _MALLOC_VARIABLES
+
+    clean = {k: v for k, v in os.environ.items() if k not in _MALLOC_VARIABLES}
+    assert not _large_array_in_heap("", clean)  # glibc's default: a mapping of its own
+    assert _large_array_in_heap("; import cli", clean)
+    # a glibc variable the operator set is theirs: nothing of ours is applied
+    assert not _large_array_in_heap("; import cli", {**clean, "MALLOC_TRIM_THRESHOLD_": "131072"})
+
+
+def test_reuse_of_freed_memory_steps_aside_for_the_operators_variables():
+    from rollcure.core.memory_env import reuse_freed_memory
+
+    assert reuse_freed_memory({"MALLOC_MMAP_MAX_": "65536"}) is False
+
+
 def test_dask_workers_get_the_allocator_settings(monkeypatch):
     for key in WORKER_ENV:
         monkeypatch.delenv(key, raising=False)
