@@ -57,4 +57,9 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def main() -> None:
+    """The `rollcure` command: this process reuses the memory it frees (tests calling ``run`` keep
+    glibc's defaults)."""
+    from rollcure.core.memory_env import reuse_freed_memory
+
+    reuse_freed_memory()
     sys.exit(run())

@@ -59,7 +59,7 @@ _MALLOC_VARIABLES = ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_
 
 
 def reuse_freed_memory(environ: MutableMapping[str, str] | None = None) -> bool:
-    """Make glibc serve every allocation from its heap and keep freed memory for the next one.
+    """Make glibc serve large allocations from its heap and keep freed memory for the next one.
 
     Why: by default glibc gives each array above its mmap threshold (at most 32 MiB) a fresh
     mapping and unmaps it when freed, and returns the heap's free top to the system. A batch run
@@ -67,13 +67,18 @@ def reuse_freed_memory(environ: MutableMapping[str, str] | None = None) -> bool:
     faulted in page by page again; on a virtual machine whose host backs guest memory lazily a
     fault can take tens of microseconds. In the dask driver, re-ordering 1M cases' options took
     0.7 s in one attempt and 4.7-6.0 s in the two before it on the same arrays, with 95k page faults
-    each (docs/experiments.md, "Page faults"). With no mappings and a 2 GiB trim threshold a
-    process reuses the pages it already has, and its peak memory is what it was. Applied through
-    ``mallopt`` because glibc reads its variables only when the process starts; a no-op off glibc
-    or when the operator set one of the variables. Returns whether the settings were applied.
+    each (docs/experiments.md, "Page faults on a virtual machine"). With no mappings and a 2 GiB
+    trim threshold the main heap keeps the pages it has (threads' arenas still map requests above
+    their 64 MiB heaps), and the peak memory is what it was. Applied through ``mallopt`` by the
+    `rollcure` command (``cli.main.main``), since glibc reads its variables only when a process
+    starts; the setting is this process's own (a child started with ``exec`` gets glibc's
+    defaults). A no-op off glibc or when the operator set one of the variables or a malloc tunable.
+    Returns whether the settings were applied.
     """
     env = os.environ if environ is None else environ
-    if any(name in env for name in _MALLOC_VARIABLES) or platform.libc_ver()[0] != "glibc":
+    if any(name in env for name in _MALLOC_VARIABLES) or "glibc.malloc." in env.get("GLIBC_TUNABLES", ""):
+        return False
+    if platform.libc_ver()[0] != "glibc":
         return False
     try:
         mallopt = ctypes.CDLL("libc.so.6").mallopt
