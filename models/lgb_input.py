@@ -13,7 +13,6 @@ booster was trained with (the registry's fixed vocabularies); columns that do no
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -24,24 +23,19 @@ from rollcure.core.pandas_compat import column_arrays as compat_column_arrays
 from rollcure.core.pandas_compat import copy_numeric_columns
 
 
-@functools.lru_cache(maxsize=64)
-def _positions(have: tuple[str, ...], want: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
+def _positions(have: pd.Index, want: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
     """Position in ``have`` of each wanted column (-1 when missing) and the missing names.
 
-    Cached by the names themselves (a frame's column names and the columns a model reads are a
-    handful of fixed lists per process): the dictionary over ~100 names cost ~70-95 µs a call,
-    about 5% of a single-case request at ten calls (docs/experiments.md, "Serving: the service
-    path profiled"). The positions are read-only, since every caller shares them."""
-    where = {name: i for i, name in enumerate(have)}
+    Computed on every call (~70-95 µs): a cache per column index bought ~3.5% of a single-case
+    request, under the bar a cache must clear (docs/experiments.md, "pandas fast paths")."""
+    where = {name: i for i, name in enumerate(have.tolist())}
     missing = tuple(name for name in want if name not in where)
-    positions = np.array([where.get(name, -1) for name in want], dtype=np.int64)
-    positions.flags.writeable = False
-    return positions, missing
+    return np.array([where.get(name, -1) for name in want], dtype=np.int64), missing
 
 
 def column_positions(X: pd.DataFrame, columns: Sequence[str], what: str = "features") -> np.ndarray:
     """Positions of ``columns`` in ``X``; an input error naming the first missing ones."""
-    positions, missing = _positions(tuple(X.columns.tolist()), tuple(columns))
+    positions, missing = _positions(X.columns, tuple(columns))
     if missing:
         raise InputError(f"{what}: missing column(s) {list(missing[:5])}")
     return positions
