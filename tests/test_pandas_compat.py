@@ -220,7 +220,7 @@ def test_private_pandas_only_in_the_compat_module():
     assert not offenders, offenders
 
 
-def test_column_positions_follow_the_frame_whatever_was_asked_before():
+def test_column_positions_follow_each_frames_own_order():
     """The same request on frames with the same names in another order, or with one missing, gets
     that frame's answer."""
     from models.lgb_input import column_positions
