@@ -15,7 +15,7 @@ driver or a cluster that gives up leaves no output file.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -85,15 +85,11 @@ def bundle_options(bundle: Bundle, X: pd.DataFrame, seed: int) -> CaseOptions:
     return case_options(bundle, X, book_seeds(seed, loan_ids))
 
 
-#: Cases per Arrow record batch of the output (string arrays stay far below Arrow's 2 GiB limit).
-_SLICE = 100_000
-
-
-def _lists(offsets: np.ndarray, values: np.ndarray) -> pa.Array:
-    return pa.ListArray.from_arrays(
-        pa.array(offsets.astype(np.int32), pa.int32()),
-        pa.array(np.asarray(values, dtype=object), pa.string()),
-    )
+#: Cases per Arrow batch and Parquet row group of the output. The file is written a batch at a
+#: time, so the reasons' strings of one batch (tens of MB) exist at once, not the whole book's: on
+#: a virtual machine, first touching fresh memory costs more than building the strings
+#: (``docs/experiments.md``, "Page faults on a virtual machine").
+_SLICE = 256_000
 
 
 def _texts(values: np.ndarray) -> np.ndarray:
@@ -106,9 +102,7 @@ def _batch(
     options: CaseOptions, choice: BookChoice, a: int, b: int, model_name: str, version: str
 ) -> pa.Table:
     """Cases ``a:b`` of the output table."""
-    r = options.reasons
-    lo, hi = int(r.offsets[a]), int(r.offsets[b])
-    offsets = r.offsets[a : b + 1] - lo
+    reason_codes, reasons = options.reasons.slice_lists(a, b)
     n = b - a
     columns = {
         "loan_id": pa.array(options.loan_id[a:b].astype(np.int64)),
@@ -119,29 +113,33 @@ def _batch(
         "expected_value": pa.array(choice.expected_value[a:b].astype(np.float64), from_pandas=True),
         "arm": pa.array(choice.arm[a:b].astype(object), pa.string()),
         "propensity": pa.array(choice.propensity[a:b].astype(np.float64), from_pandas=True),
-        "reason_codes": _lists(offsets, r.codes[lo:hi]),
-        "reasons": _lists(offsets, r.texts[lo:hi]),
+        "reason_codes": reason_codes,
+        "reasons": reasons,
         "model_name": pa.array(np.full(n, model_name, dtype=object), pa.string()),
         "model_version": pa.array(np.full(n, version, dtype=object), pa.string()),
     }
     return pa.table(columns, schema=OUTPUT_SCHEMA)
 
 
-def book_to_arrow(options: CaseOptions, choice: BookChoice, model_name: str, version: str) -> pa.Table:
-    """The output table (``OUTPUT_SCHEMA``) of a decided book, built ``_SLICE`` cases at a time."""
+def book_batches(
+    options: CaseOptions, choice: BookChoice, model_name: str, version: str
+) -> Iterator[pa.Table]:
+    """The output (``OUTPUT_SCHEMA``) of a decided book, ``_SLICE`` cases at a time."""
     n = len(options)
-    return pa.concat_tables(
-        [_batch(options, choice, a, min(a + _SLICE, n), model_name, version) for a in range(0, n, _SLICE)]
-    )
+    for a in range(0, n, _SLICE):
+        yield _batch(options, choice, a, min(a + _SLICE, n), model_name, version)
 
 
-def write_atomically(table: pa.Table, out: Path) -> None:
-    """``out`` appears only complete: written to ``<out>.partial``, then renamed."""
+def write_atomically(batches: Iterable[pa.Table], out: Path) -> None:
+    """``out`` appears only complete: the batches (a row group each) are written to
+    ``<out>.partial``, which is then renamed."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
     try:
-        pq.write_table(table, partial, row_group_size=256_000)
+        with pq.ParquetWriter(partial, OUTPUT_SCHEMA) as writer:
+            for batch in batches:
+                writer.write_table(batch, row_group_size=_SLICE)
         partial.replace(out)
     finally:
         partial.unlink(missing_ok=True)
@@ -189,10 +187,10 @@ def score_book(
     parts = [r for r in results if r is not None]
     version = source.version
     if not parts:
-        write_atomically(OUTPUT_SCHEMA.empty_table(), out)
+        write_atomically([], out)
         return BatchSummary(0, len(pieces), when.date(), model_name, version)
     options = concat_options(parts)
     options = take(options, np.argsort(options.loan_id, kind="stable"))
     choice = allocate_book(options, None if policy is None else policy.config)
-    write_atomically(book_to_arrow(options, choice, model_name, version), out)
+    write_atomically(book_batches(options, choice, model_name, version), out)
     return BatchSummary(len(options), len(pieces), when.date(), model_name, version)

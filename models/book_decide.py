@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from models.allocation import allocate
 from models.bundle import Bundle
@@ -48,6 +49,78 @@ from rollcure.core.errors import InputError
 _N_ACTIONS = len(ACTIONS)
 
 
+@dataclass(frozen=True)
+class CodedReasons:
+    """A book's reasons as Arrow-style lists of dictionary ids: per case ``offsets``, per reason
+    the ids of its code and text in ``code_names`` and ``text_names``.
+
+    A reason's text carries the feature's value and its probability points to one decimal, so a
+    book's millions of reasons use a few thousand distinct texts. As Python strings they were the
+    driver's largest cost (unpickled from the workers, concatenated, gathered into loan order and
+    turned into Arrow one object at a time); as ids they travel and move as integers, and the names
+    become strings once, in the output (:meth:`to_arrow`).
+    """
+
+    offsets: np.ndarray
+    code: np.ndarray
+    text: np.ndarray
+    code_names: np.ndarray
+    text_names: np.ndarray
+
+    @classmethod
+    def of(cls, reasons: ReasonLists) -> CodedReasons:
+        code, code_names = pd.factorize(reasons.codes)
+        text, text_names = pd.factorize(reasons.texts)
+        return cls(
+            offsets=np.asarray(reasons.offsets, dtype=np.int64),
+            code=code.astype(np.int32),
+            text=text.astype(np.int32),
+            code_names=np.asarray(code_names, dtype=object),
+            text_names=np.asarray(text_names, dtype=object),
+        )
+
+    @staticmethod
+    def concat(parts: list[CodedReasons]) -> CodedReasons:
+        """Parts in order as one: offsets re-based, each part's ids mapped into shared names."""
+        sizes = np.cumsum([0, *(len(p.code) for p in parts)])
+        offsets = np.concatenate([[0], *(p.offsets[1:] + s for p, s in zip(parts, sizes, strict=False))])
+
+        def joined(ids: str, names: str) -> tuple[np.ndarray, np.ndarray]:
+            every, shared = pd.factorize(np.concatenate([getattr(p, names) for p in parts]))
+            starts = np.cumsum([0, *(len(getattr(p, names)) for p in parts)])
+            mapped = [
+                every[a:b].astype(np.int32)[getattr(p, ids)]
+                for p, a, b in zip(parts, starts, starts[1:], strict=False)
+            ]
+            return np.concatenate(mapped), np.asarray(shared, dtype=object)
+
+        code, code_names = joined("code", "code_names")
+        text, text_names = joined("text", "text_names")
+        return CodedReasons(offsets.astype(np.int64), code, text, code_names, text_names)
+
+    def take(self, order: np.ndarray) -> CodedReasons:
+        """The cases at positions ``order``, their reasons gathered with them."""
+        counts = np.diff(self.offsets)[order]
+        ends = np.cumsum(counts)
+        within = np.arange(ends[-1] if len(ends) else 0)
+        idx = np.repeat(self.offsets[:-1][order] - (ends - counts), counts) + within
+        offsets = np.concatenate([[0], ends]).astype(np.int64)
+        return CodedReasons(offsets, self.code[idx], self.text[idx], self.code_names, self.text_names)
+
+    def slice_lists(self, a: int, b: int) -> tuple[pa.Array, pa.Array]:
+        """Cases ``a:b`` as two Arrow ``list<string>`` arrays: reason codes and reason texts."""
+        lo, hi = int(self.offsets[a]), int(self.offsets[b])
+        offsets = pa.array((self.offsets[a : b + 1] - lo).astype(np.int32), pa.int32())
+
+        def strings(ids: np.ndarray, names: np.ndarray) -> pa.Array:
+            return pa.array(names, pa.string()).take(pa.array(ids[lo:hi]))
+
+        return (
+            pa.ListArray.from_arrays(offsets, strings(self.code, self.code_names)),
+            pa.ListArray.from_arrays(offsets, strings(self.text, self.text_names)),
+        )
+
+
 def book_seeds(seed: int, loan_ids: np.ndarray) -> np.ndarray:
     """One uint64 draw seed per case from the run seed and the loan id: ``splitmix64(seed) + loan_id``
     (``models.draws.case_seeds`` with the loan id in place of the row), the same wherever the case is."""
@@ -70,7 +143,7 @@ class CaseOptions:
     as_of: np.ndarray
     p_roll_forward: np.ndarray
     p_cure: np.ndarray
-    reasons: ReasonLists
+    reasons: CodedReasons
     values: np.ndarray | None = None
     value: np.ndarray | None = None
     roll: np.ndarray | None = None
@@ -101,7 +174,7 @@ def case_options(bundle: Bundle, X: pd.DataFrame, seeds: np.ndarray) -> CaseOpti
         "as_of": np.asarray(as_of, dtype="datetime64[ns]"),
         "p_roll_forward": np.asarray(scores.p_roll_forward, dtype=float),
         "p_cure": np.asarray(scores.p_cure, dtype=float),
-        "reasons": reasons,
+        "reasons": CodedReasons.of(reasons),
     }
     if bundle.policy is None:
         return CaseOptions(**base)
@@ -130,13 +203,7 @@ def concat_options(parts: list[CaseOptions]) -> CaseOptions:
         raise InputError("book: no partition returned any case")
     if len({p.has_policy for p in parts}) > 1:
         raise InputError("book: partitions were decided with different bundles (policy and no policy)")
-    sizes = np.cumsum([0, *(len(p.reasons.codes) for p in parts)])
-    offsets = np.concatenate([[0], *(p.reasons.offsets[1:] + s for p, s in zip(parts, sizes, strict=False))])
-    reasons = ReasonLists(
-        offsets=offsets.astype(np.int64),
-        codes=np.concatenate([p.reasons.codes for p in parts]),
-        texts=np.concatenate([p.reasons.texts for p in parts]),
-    )
+    reasons = CodedReasons.concat([p.reasons for p in parts])
     fields = [f for f in CaseOptions.__dataclass_fields__ if f != "reasons"]
     joined: dict[str, Any] = {
         f: None if getattr(parts[0], f) is None else np.concatenate([getattr(p, f) for p in parts])
@@ -147,15 +214,7 @@ def concat_options(parts: list[CaseOptions]) -> CaseOptions:
 
 def take(options: CaseOptions, order: np.ndarray) -> CaseOptions:
     """The cases at positions ``order`` (reasons gathered with them)."""
-    r = options.reasons
-    counts = np.diff(r.offsets)[order]
-    starts = r.offsets[:-1][order]
-    idx = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + np.arange(counts.sum())
-    reasons = ReasonLists(
-        offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-        codes=r.codes[idx],
-        texts=r.texts[idx],
-    )
+    reasons = options.reasons.take(order)
     fields = [f for f in CaseOptions.__dataclass_fields__ if f != "reasons"]
     picked: dict[str, Any] = {
         f: None if getattr(options, f) is None else getattr(options, f)[order] for f in fields

@@ -267,3 +267,35 @@ def test_book_seeds_depend_on_the_run_seed_and_the_loan_only():
     ids = np.array([5, 9, 11])
     np.testing.assert_array_equal(book_seeds(7, ids)[[0, 2]], book_seeds(7, ids[[0, 2]]))
     assert len({int(x) for s in range(5) for x in book_seeds(s, ids)}) == 15
+
+
+def _reason_lists(rng: np.random.Generator, n: int, names: list[str]):
+    from models.policy import ReasonLists
+
+    counts = rng.integers(0, 4, n)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    texts = np.asarray(rng.choice(names, int(counts.sum())), dtype=object)
+    codes = np.asarray([t.split()[0] for t in texts], dtype=object)
+    return ReasonLists(offsets=offsets, codes=codes, texts=texts)
+
+
+def test_coded_reasons_joined_gathered_and_sliced_keep_every_case_s_texts():
+    """Parts with different names are joined into shared names, gathered into a new order and
+    written as Arrow lists: each case keeps exactly its own codes and texts, in rank order."""
+    from models.book_decide import CodedReasons
+
+    rng = np.random.default_rng(7)
+    parts = [
+        _reason_lists(rng, 50, ["dpd 30 up", "dpd 60 up", "paid 0 down"]),
+        _reason_lists(rng, 0, ["unused"]),
+        _reason_lists(rng, 40, ["paid 0 down", "limit 5 up", "dpd 90 up"]),
+    ]
+    want_texts = [p.texts_of(i) for p in parts for i in range(len(p.offsets) - 1)]
+    want_codes = [p.codes_of(i) for p in parts for i in range(len(p.offsets) - 1)]
+    joined = CodedReasons.concat([CodedReasons.of(p) for p in parts])
+    assert len(joined.text_names) == len(set(joined.text_names)) == 5
+    order = rng.permutation(len(want_texts))
+    codes, texts = joined.take(order).slice_lists(10, 60)
+    assert texts.to_pylist() == [want_texts[i] for i in order[10:60]]
+    assert codes.to_pylist() == [want_codes[i] for i in order[10:60]]
+    assert joined.take(order[:0]).slice_lists(0, 0)[1].to_pylist() == []
