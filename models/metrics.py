@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 #: The metric names, in the order of the ``--metrics-out`` JSON and the report tables.
 METRICS: tuple[str, ...] = ("auc", "gini", "ks", "brier", "log_loss", "ece")
@@ -32,6 +31,9 @@ def auc(y: np.ndarray, p: np.ndarray) -> float:
     n_neg = len(y) - n_pos
     if n_pos == 0 or n_neg == 0:
         return float("nan")
+    from scipy.stats import rankdata  # here, not at the top: scipy.stats takes over a second to import,
+    # and every process that loads a bundle (each dask worker, the service) imports this module
+
     ranks = rankdata(p)
     return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 

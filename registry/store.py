@@ -187,8 +187,9 @@ def promote(cfg: RollcureConfig, version: str | None = None) -> str:
     return str(mv.version)
 
 
-def load_bundle(cfg: RollcureConfig, ref: str = CHAMPION) -> Bundle:
-    """Download and load the bundle of an alias (``champion``/``challenger``) or version number."""
+def download_bundle(cfg: RollcureConfig, ref: str, dst: Path) -> tuple[Path, dict[str, str], ModelVersion]:
+    """Download the bundle folder of an alias or version number into ``dst``: the folder, the
+    file digests recorded at registration (to load it with) and the version."""
     import mlflow
 
     mv = resolve_version(cfg, ref)
@@ -201,13 +202,19 @@ def load_bundle(cfg: RollcureConfig, ref: str = CHAMPION) -> Bundle:
         source = client(cfg).get_logged_model(source.removeprefix(_LOGGED_MODEL)).artifact_location
     digests = _recorded_digests(cfg, mv)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    with tempfile.TemporaryDirectory() as tmp:
-        local = Path(
-            mlflow.artifacts.download_artifacts(
-                artifact_uri=source, dst_path=tmp, tracking_uri=uri, registry_uri=uri
-            )
+    local = Path(
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=source, dst_path=str(dst), tracking_uri=uri, registry_uri=uri
         )
-        bundle = Bundle.load(local / _bundle_folder(local), digests=digests)
+    )
+    return local / _bundle_folder(local), digests, mv
+
+
+def load_bundle(cfg: RollcureConfig, ref: str = CHAMPION) -> Bundle:
+    """Download and load the bundle of an alias (``champion``/``challenger``) or version number."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder, digests, mv = download_bundle(cfg, ref, Path(tmp))
+        bundle = Bundle.load(folder, digests=digests)
     bundle.metadata = {**bundle.metadata, "registered_version": str(mv.version), "run_id": mv.run_id}
     return bundle
 

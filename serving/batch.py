@@ -10,8 +10,10 @@ source and the engine from the config, so the command stays a thin shell.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,7 +28,7 @@ from engine.book import (
     resolve_as_of,
     tables_up_to,
 )
-from engine.bundle_source import BundleSource, RegistryBundle, stage_bundle
+from engine.bundle_source import BundleSource, FolderBundle, RegistryBundle, stage_bundle
 from engine.cluster import open_client
 from engine.score import OUTPUT_SCHEMA, BatchSummary, score_book
 
@@ -49,11 +51,15 @@ __all__ = [
 ]
 
 
-def bundle_source(cfg: RollcureConfig, model: str) -> BundleSource:
-    """The registry version ``model`` names, pinned by number; staged to ``engine.bundle_dir`` when
-    set (workers read that folder, digest-checked) or loaded by each worker from the registry."""
-    from registry.store import load_bundle, resolve_version, tracking_uri
+def bundle_source(cfg: RollcureConfig, model: str, local_dir: Path | None = None) -> BundleSource:
+    """The registry version ``model`` names, pinned by number: staged to ``engine.bundle_dir`` when
+    set, downloaded into ``local_dir`` when given (a LocalCluster: its workers share this machine's
+    disk), else loaded by each worker from the registry. Workers read a folder digest-checked."""
+    from registry.store import download_bundle, load_bundle, resolve_version, tracking_uri
 
+    if cfg.engine.bundle_dir is None and local_dir is not None:
+        folder, digests, mv = download_bundle(cfg, model, local_dir)
+        return FolderBundle(folder, tuple(sorted(digests.items())), str(mv.version))
     version = str(resolve_version(cfg, model).version)
     if cfg.engine.bundle_dir is not None:
         return stage_bundle(load_bundle(cfg, version), cfg.engine.bundle_dir, version)
@@ -91,8 +97,12 @@ def score_portfolio(
 
     if cfg.engine.kind == "local":
         return score(bundle_source(cfg, model))
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    on_this_machine = cfg.engine.scheduler is None
+    with (
+        ThreadPoolExecutor(max_workers=1) as pool,
+        tempfile.TemporaryDirectory(prefix="rollcure-bundle-") if on_this_machine else nullcontext() as tmp,
+    ):
         # the registry answers (seconds: MLflow's import and its store) while the workers start
-        resolving = pool.submit(bundle_source, cfg, model)
+        resolving = pool.submit(bundle_source, cfg, model, None if tmp is None else Path(tmp))
         with open_client(cfg.engine) as client:
             return score(resolving.result(), client)

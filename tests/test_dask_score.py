@@ -133,6 +133,41 @@ def test_a_real_scheduler_and_two_workers_score_through_the_cli(
     pd.testing.assert_frame_equal(got, want)
 
 
+def test_a_local_cluster_through_the_cli_reads_the_bundle_from_a_folder_it_removes_after(
+    serving_setup, local_reference, sim_default_dir, tmp_path, monkeypatch
+):
+    """`--workers 2` without a scheduler: the driver downloads the registered version into a
+    temporary folder its LocalCluster's workers load (digest-checked); the folder is gone after."""
+    import tempfile
+
+    from fixtures_serving import use_registry, write_serving_config
+
+    import registry.store
+    from cli.main import run
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    downloads = []
+    download = registry.store.download_bundle
+
+    def spy(cfg, ref, dst):
+        downloads.append(dst)
+        return download(cfg, ref, dst)
+
+    monkeypatch.setattr(registry.store, "download_bundle", spy)
+    config = write_serving_config(serving_setup, tmp_path / "config.yaml", batch_chunk_size=CHUNK)
+    out = tmp_path / "scores.parquet"
+    argv = ["score", "--data", str(sim_default_dir), "--out", str(out), "--config", str(config)]
+    with use_registry(serving_setup):
+        assert run([*argv, "--workers", "2"]) == 0
+    got = pd.read_parquet(out)
+    want = local_reference.assign(model_name=got["model_name"], model_version=serving_setup.version)
+    pd.testing.assert_frame_equal(got, want)
+    assert len(downloads) == 1 and downloads[0].parent == scratch
+    assert not list(scratch.glob("rollcure-bundle-*"))
+
+
 def test_an_unreachable_scheduler_is_one_line_exit_two(serving_setup, sim_default_dir, tmp_path, capsys):
     from fixtures_serving import free_port, use_registry
 
@@ -204,14 +239,15 @@ def _worker_state() -> tuple[bool, str | None, str]:
     import pyarrow as pa
 
     return (
-        "engine.worker_setup" in sys.modules,
+        "engine.score" in sys.modules and "mlflow" not in sys.modules,
         os.environ.get("MALLOC_MMAP_THRESHOLD_"),
         pa.default_memory_pool().backend_name,
     )
 
 
 def test_local_cluster_workers_start_warm_with_the_allocator_settings(local_cluster):
-    """Each worker imported the scoring modules at start and runs with ``WORKER_ENV``."""
+    """Each worker imported the scoring modules at start, not MLflow (a LocalCluster's workers read
+    the bundle from a folder the driver downloads), and runs with ``WORKER_ENV``."""
     from rollcure.core.memory_env import WORKER_ENV
 
     _, client = local_cluster
