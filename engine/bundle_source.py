@@ -9,6 +9,7 @@ folder changed after the driver staged it is refused by every worker, naming the
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,7 +76,27 @@ class InMemoryBundle:
         raise TypeError("InMemoryBundle stays in its process: give workers a FolderBundle or RegistryBundle")
 
 
-BundleSource = FolderBundle | RegistryBundle | InMemoryBundle
+@dataclass(frozen=True)
+class PendingBundle:
+    """A bundle still being fetched in this process (the local engine): its tasks start reading
+    their piece and building features while the registry answers (seconds: MLflow's import, its
+    store and the download), and wait for the bundle only when they need its models. Every task
+    shares the one fetch; a failed fetch fails each task that asks. Never sent to a worker."""
+
+    future: Future[Bundle]
+
+    @property
+    def version(self) -> str:
+        return str(self.load().metadata.get("registered_version", "unregistered"))
+
+    def load(self) -> Bundle:
+        return self.future.result()
+
+    def __reduce__(self) -> tuple:
+        raise TypeError("PendingBundle stays in its process: give workers a FolderBundle or RegistryBundle")
+
+
+BundleSource = FolderBundle | RegistryBundle | InMemoryBundle | PendingBundle
 
 
 def stage_bundle(bundle: Bundle, folder: Path, version: str) -> FolderBundle:

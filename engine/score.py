@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from engine.book import Book, Piece, chunk_tables, resolve_as_of
-from engine.bundle_source import BundleSource, InMemoryBundle
+from engine.bundle_source import BundleSource, InMemoryBundle, PendingBundle
 from engine.cluster import run_tasks
 from models.book_decide import (
     BookChoice,
@@ -168,22 +168,22 @@ def score_book(
     """
     engine = engine or EngineConfig()
     source = InMemoryBundle(bundle) if isinstance(bundle, Bundle) else bundle
-    if engine.kind == "dask" and isinstance(source, InMemoryBundle):
+    if engine.kind == "dask" and isinstance(source, (InMemoryBundle, PendingBundle)):
         raise InputError(
             "engine: dask workers load the bundle from a folder or the registry, not from memory"
         )
     when = resolve_as_of(book.cycle_dates(), as_of)
     pieces = book.pieces(when, chunk_size, engine.partitions)
     progress = None if on_chunk is None else (lambda done: on_chunk(done, len(pieces)))
-    kwargs = {"source": source, "feature_cfg": feature_cfg, "seed": seed, "chunk_size": chunk_size}
     with ThreadPoolExecutor(max_workers=1) as pool:
         # the driver needs the bundle for the policy's settings: on dask it loads it while the
-        # workers work; locally the tasks share this process's copy, loaded once before they start
-        loading = pool.submit(source.load)
-        if engine.kind == "local":
-            loading.result()
+        # workers work; locally the tasks share this one load and wait for it only when they
+        # reach the models, after reading their piece and building its first features
+        loading = source if isinstance(source, PendingBundle) else PendingBundle(pool.submit(source.load))
+        task_source = loading if engine.kind == "local" else source
+        kwargs = {"source": task_source, "feature_cfg": feature_cfg, "seed": seed, "chunk_size": chunk_size}
         results = run_tasks(engine, decide_piece, pieces, on_done=progress, client=client, **kwargs)
-        policy = loading.result().policy
+        policy = loading.load().policy
     parts = [r for r in results if r is not None]
     version = source.version
     if not parts:

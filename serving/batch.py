@@ -28,7 +28,7 @@ from engine.book import (
     resolve_as_of,
     tables_up_to,
 )
-from engine.bundle_source import BundleSource, FolderBundle, RegistryBundle, stage_bundle
+from engine.bundle_source import BundleSource, FolderBundle, PendingBundle, RegistryBundle, stage_bundle
 from engine.cluster import open_client
 from engine.score import OUTPUT_SCHEMA, BatchSummary, score_book
 
@@ -96,7 +96,9 @@ def score_portfolio(
         )
 
     if cfg.engine.kind == "local":
-        return score(bundle_source(cfg, model))
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # the tasks read their pieces and build features while the registry answers
+            return score(PendingBundle(pool.submit(lambda: bundle_source(cfg, model).load())))
     on_this_machine = cfg.engine.scheduler is None
     with (
         ThreadPoolExecutor(max_workers=1) as pool,
