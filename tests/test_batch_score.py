@@ -333,4 +333,6 @@ def test_local_tasks_read_their_pieces_before_the_bundle_arrives(sim_default_dir
     failed: Future = Future()
     failed.set_exception(InputError("model: no version 9"))
     with pytest.raises(InputError, match="no version 9"):
-        score_book(ParquetBook(sim_default_dir), PendingBundle(failed), trained_run.cfg.features, out, **kwargs)
+        score_book(
+            ParquetBook(sim_default_dir), PendingBundle(failed), trained_run.cfg.features, out, **kwargs
+        )
