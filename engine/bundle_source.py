@@ -76,6 +76,11 @@ class InMemoryBundle:
         raise TypeError("InMemoryBundle stays in its process: give workers a FolderBundle or RegistryBundle")
 
 
+def release(source: BundleSource) -> None:
+    """Drop this process's copy of a source's bundle (a run's temporary folder is not read again)."""
+    _LOADED.pop(source, None)
+
+
 @dataclass(frozen=True)
 class PendingBundle:
     """A bundle still being fetched in this process (the local engine): its tasks start reading

@@ -68,12 +68,11 @@ def decide_piece(
         tables, cases = piece.load()
         if len(cases) == 0:
             return None
-        bundle = source.load()
         parts = []
         for s in range(0, len(cases), chunk_size):
             run = cases.iloc[s : s + chunk_size].reset_index(drop=True)
             X = build_features(chunk_tables(tables, run["loan_id"].to_numpy()), run, feature_cfg)
-            parts.append(bundle_options(bundle, X, seed))
+            parts.append(bundle_options(source.load(), X, seed))  # loaded once: a lookup after
         return concat_options(parts)
     except InputError as exc:  # subclasses with their own __init__ may not unpickle in the driver
         raise InputError(str(exc)) from None

@@ -6,7 +6,8 @@ after the driver's own start. Imported as the worker starts, they run while the 
 registry for the model version (``serving.batch.score_portfolio``), so the first piece starts on a
 worker that has only the bundle to load (the numba kernels still load their cached code on their
 first call).
-The LocalCluster of ``engine.cluster`` preloads this module; an operator's workers may do the same.
+An operator's workers preload it (``--preload engine.worker_setup``); a LocalCluster's workers
+preload only ``engine.score``: the driver hands them the bundle as a folder on this machine.
 """
 
 from __future__ import annotations

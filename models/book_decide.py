@@ -58,7 +58,7 @@ class CodedReasons:
     book's millions of reasons use a few thousand distinct texts. As Python strings they were the
     driver's largest cost (unpickled from the workers, concatenated, gathered into loan order and
     turned into Arrow one object at a time); as ids they travel and move as integers, and the names
-    become strings once, in the output (:meth:`to_arrow`).
+    become strings once, in the output (:meth:`slice_lists`).
     """
 
     offsets: np.ndarray
@@ -69,8 +69,8 @@ class CodedReasons:
 
     @classmethod
     def of(cls, reasons: ReasonLists) -> CodedReasons:
-        code, code_names = pd.factorize(reasons.codes)
-        text, text_names = pd.factorize(reasons.texts)
+        code, code_names = pd.factorize(reasons.codes, use_na_sentinel=False)
+        text, text_names = pd.factorize(reasons.texts, use_na_sentinel=False)
         return cls(
             offsets=np.asarray(reasons.offsets, dtype=np.int64),
             code=code.astype(np.int32),
@@ -86,7 +86,9 @@ class CodedReasons:
         offsets = np.concatenate([[0], *(p.offsets[1:] + s for p, s in zip(parts, sizes, strict=False))])
 
         def joined(ids: str, names: str) -> tuple[np.ndarray, np.ndarray]:
-            every, shared = pd.factorize(np.concatenate([getattr(p, names) for p in parts]))
+            every, shared = pd.factorize(
+                np.concatenate([getattr(p, names) for p in parts]), use_na_sentinel=False
+            )
             starts = np.cumsum([0, *(len(getattr(p, names)) for p in parts)])
             mapped = [
                 every[a:b].astype(np.int32)[getattr(p, ids)]

@@ -28,7 +28,14 @@ from engine.book import (
     resolve_as_of,
     tables_up_to,
 )
-from engine.bundle_source import BundleSource, FolderBundle, PendingBundle, RegistryBundle, stage_bundle
+from engine.bundle_source import (
+    BundleSource,
+    FolderBundle,
+    PendingBundle,
+    RegistryBundle,
+    release,
+    stage_bundle,
+)
 from engine.cluster import open_client
 from engine.score import OUTPUT_SCHEMA, BatchSummary, score_book
 
@@ -100,11 +107,16 @@ def score_portfolio(
             # the tasks read their pieces and build features while the registry answers
             return score(PendingBundle(pool.submit(lambda: bundle_source(cfg, model).load())))
     on_this_machine = cfg.engine.scheduler is None
-    with (
-        ThreadPoolExecutor(max_workers=1) as pool,
+    with (  # the folder outlives the pool, so a failed start never deletes it under a download
         tempfile.TemporaryDirectory(prefix="rollcure-bundle-") if on_this_machine else nullcontext() as tmp,
+        ThreadPoolExecutor(max_workers=1) as pool,
     ):
         # the registry answers (seconds: MLflow's import and its store) while the workers start
         resolving = pool.submit(bundle_source, cfg, model, None if tmp is None else Path(tmp))
         with open_client(cfg.engine) as client:
-            return score(resolving.result(), client)
+            source = resolving.result()
+            try:
+                return score(source, client)
+            finally:
+                if tmp is not None:
+                    release(source)

@@ -336,3 +336,20 @@ def test_local_tasks_read_their_pieces_before_the_bundle_arrives(sim_default_dir
         score_book(
             ParquetBook(sim_default_dir), PendingBundle(failed), trained_run.cfg.features, out, **kwargs
         )
+
+
+def test_a_book_with_no_overdue_case_writes_an_empty_file_with_the_full_schema(tmp_path):
+    from engine.score import book_batches, write_atomically
+    from models.book_decide import BookChoice, CaseOptions, CodedReasons
+
+    out = tmp_path / "none.parquet"
+    write_atomically([], out)
+    table = pq.read_table(out)
+    assert table.num_rows == 0 and table.schema.equals(OUTPUT_SCHEMA)
+    empty = np.array([], dtype=object)
+    reasons = CodedReasons(np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32), empty, empty)
+    floats = np.zeros(0)
+    options = CaseOptions(np.zeros(0, np.int64), np.zeros(0, "datetime64[ns]"), floats, floats, reasons)
+    choice = BookChoice(empty, empty, floats, floats, floats, floats)
+    assert list(book_batches(options, choice, "m", "1")) == []
+    assert not list(tmp_path.glob("*.partial"))

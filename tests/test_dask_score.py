@@ -165,6 +165,7 @@ def test_a_local_cluster_through_the_cli_reads_the_bundle_from_a_folder_it_remov
     want = local_reference.assign(model_name=got["model_name"], model_version=serving_setup.version)
     pd.testing.assert_frame_equal(got, want)
     assert len(downloads) == 1 and downloads[0].parent == scratch
+    assert downloads[0].name.startswith("rollcure-bundle-")  # the run's folder, not load_bundle's
     assert not list(scratch.glob("rollcure-bundle-*"))
 
 
@@ -232,24 +233,32 @@ def test_partition_refuses_bad_input_in_one_line(sim_default_dir, tmp_path, caps
     assert not (tmp_path / "o").exists() and not (tmp_path / "o.partial").exists()
 
 
-def _worker_state() -> tuple[bool, str | None, str]:
+def _worker_state(dask_worker) -> tuple[bool, list[str], str | None, str]:
     import os
     import sys
 
     import pyarrow as pa
 
     return (
-        "engine.score" in sys.modules and "mlflow" not in sys.modules,
+        "engine.score" in sys.modules,
+        [p.name for p in dask_worker.preloads],
         os.environ.get("MALLOC_MMAP_THRESHOLD_"),
         pa.default_memory_pool().backend_name,
     )
 
 
 def test_local_cluster_workers_start_warm_with_the_allocator_settings(local_cluster):
-    """Each worker imported the scoring modules at start, not MLflow (a LocalCluster's workers read
-    the bundle from a folder the driver downloads), and runs with ``WORKER_ENV``."""
+    """Each worker preloaded the scoring modules only, not ``engine.worker_setup``'s MLflow (a
+    LocalCluster's workers read the bundle from a folder the driver downloads), and runs with
+    ``WORKER_ENV``."""
     from rollcure.core.memory_env import WORKER_ENV
 
     _, client = local_cluster
-    states = set(client.run(_worker_state).values())
-    assert states == {(True, WORKER_ENV["MALLOC_MMAP_THRESHOLD_"], WORKER_ENV["ARROW_DEFAULT_MEMORY_POOL"])}
+    states = list(client.run(_worker_state).values())
+    want = (
+        True,
+        ["engine.score"],
+        WORKER_ENV["MALLOC_MMAP_THRESHOLD_"],
+        WORKER_ENV["ARROW_DEFAULT_MEMORY_POOL"],
+    )
+    assert states == [want, want]
