@@ -301,11 +301,15 @@ def test_coded_reasons_joined_gathered_and_sliced_keep_every_case_s_texts():
     assert joined.take(order[:0]).slice_lists(0, 0)[1].to_pylist() == []
 
 
-def test_local_tasks_read_their_pieces_before_the_bundle_arrives(sim_default_dir, trained_run, tmp_path):
+def test_local_tasks_read_their_pieces_before_the_bundle_arrives(
+    sim_default_dir, trained_run, staged_bundle, local_reference, tmp_path
+):
     """A ``PendingBundle``: the fetch completes only once a task has read its piece, and the file
-    equals one scored with the bundle at hand; a failed fetch fails the run with its own error."""
+    equals the one scored with the bundle at hand; a failed fetch fails the run with its own error."""
     import threading
     from concurrent.futures import Future
+
+    from fixtures_dask import CHUNK, SEED
 
     from engine.bundle_source import PendingBundle
     from serving.batch import ParquetBook
@@ -320,16 +324,16 @@ def test_local_tasks_read_their_pieces_before_the_bundle_arrives(sim_default_dir
 
     read = threading.Event()
     pending: Future = Future()
+    bundle = staged_bundle.load()
 
     def arrive() -> None:
-        pending.set_result(trained_run.bundle) if read.wait(60) else pending.set_exception(TimeoutError())
+        pending.set_result(bundle) if read.wait(60) else pending.set_exception(TimeoutError())
 
     threading.Thread(target=arrive, daemon=True).start()
-    kwargs = {"as_of": None, "chunk_size": 250, "model_name": "m", "seed": 7}
-    out, ref = tmp_path / "pending.parquet", tmp_path / "ref.parquet"
+    kwargs = {"as_of": None, "chunk_size": CHUNK, "model_name": "m", "seed": SEED}
+    out = tmp_path / "pending.parquet"
     score_book(WatchedBook(sim_default_dir), PendingBundle(pending), trained_run.cfg.features, out, **kwargs)
-    score_book(ParquetBook(sim_default_dir), trained_run.bundle, trained_run.cfg.features, ref, **kwargs)
-    assert pq.read_table(out).equals(pq.read_table(ref))
+    pd.testing.assert_frame_equal(pd.read_parquet(out), local_reference)
     failed: Future = Future()
     failed.set_exception(InputError("model: no version 9"))
     with pytest.raises(InputError, match="no version 9"):
