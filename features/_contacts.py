@@ -16,14 +16,13 @@ from features._events import (
     DAY_S,
     EventIndex,
     column_numpy,
-    expand_windows,
     last_where,
     to_seconds,
     window_counts,
 )
 from features._repayment import CycleBook
 from features.registry import CONTACT_WINDOW_DAYS, features_in
-from rollcure.core.arrays import NO_VALUE
+from rollcure.core.arrays import NO_VALUE, expand_windows
 from rollcure.core.domain import OUTCOMES, RIGHT_PARTY_OUTCOMES
 
 CONTACT_FEATURES = [f.name for f in features_in("contact")]

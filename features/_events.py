@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from rollcure.core.arrays import expand_windows
 from rollcure.core.pandas_compat import column_array
 
 _NS_PER_S = 1_000_000_000
@@ -162,11 +163,3 @@ def last_wheres(masks: list[np.ndarray], lo: np.ndarray, hi: np.ndarray) -> np.n
     last = np.maximum.accumulate(idx, axis=1)
     cand = np.where(hi > 0, last[:, np.maximum(hi - 1, 0)], -1)
     return np.where(cand >= lo, cand, -1)
-
-
-def expand_windows(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All (case, sorted event position) pairs with the event in the case's window [lo, hi)."""
-    counts = np.maximum(hi - lo, 0)
-    case = np.repeat(np.arange(lo.size), counts)
-    starts = np.repeat(lo - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
-    return case, starts + np.arange(case.size)

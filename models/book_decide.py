@@ -43,6 +43,7 @@ from models.policy import (
 from models.rules import MANUAL_REVIEW
 from models.strategies import uniform_eligible
 from rollcure.config.policy import PolicyConfig
+from rollcure.core.arrays import expand_windows
 from rollcure.core.catalogue import ACTIONS
 from rollcure.core.errors import InputError
 
@@ -102,11 +103,8 @@ class CodedReasons:
 
     def take(self, order: np.ndarray) -> CodedReasons:
         """The cases at positions ``order``, their reasons gathered with them."""
-        counts = np.diff(self.offsets)[order]
-        ends = np.cumsum(counts)
-        within = np.arange(ends[-1] if len(ends) else 0)
-        idx = np.repeat(self.offsets[:-1][order] - (ends - counts), counts) + within
-        offsets = np.concatenate([[0], ends]).astype(np.int64)
+        _, idx = expand_windows(self.offsets[:-1][order], self.offsets[1:][order])
+        offsets = np.concatenate([[0], np.cumsum(np.diff(self.offsets)[order])]).astype(np.int64)
         return CodedReasons(offsets, self.code[idx], self.text[idx], self.code_names, self.text_names)
 
     def slice_lists(self, a: int, b: int) -> tuple[pa.Array, pa.Array]:

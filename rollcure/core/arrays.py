@@ -19,3 +19,12 @@ ObjectArray = npt.NDArray[np.object_]
 #: A missing value (0-d object array of None) for ``np.where``: numpy's stubs take arrays, not a bare
 #: ``None``, and the result is the same object array.
 NO_VALUE: ObjectArray = np.array(None, dtype=object)
+
+
+def expand_windows(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All (window, position) pairs with the position in its window [lo, hi), windows in order:
+    the gather of ragged lists (events per case, reasons per case) without a loop over windows."""
+    counts = np.maximum(hi - lo, 0)
+    case = np.repeat(np.arange(lo.size), counts)
+    starts = np.repeat(lo - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
+    return case, starts + np.arange(case.size)
