@@ -9,8 +9,9 @@ JSON object with the figures and the machine. Target (the learner issue): <= 30 
     .venv/bin/python benchmarks/bench_decide.py [--cases 1000000] [--seed 7] [--threads 2]
 
 Side by side in the same run, on the first ``--reference-cases`` cases: the action models' every-action
-prediction with one and with ``--threads`` threads, and LightGBM's own prediction of the same
-cases stacked once per action (what the action models did before ``models.action_trees``).
+prediction with one and with ``--threads`` threads, the same with every tree walked case by case
+(no leaf tables), and LightGBM's own prediction of the same cases stacked once per action (what
+the action models did before ``models.action_trees``).
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ def main() -> None:
     models.predict(ref, costs=costs, threads=1)
     ours_ref_s = time.perf_counter() - t0
     lightgbm_ref_s = _stacked_lightgbm_s(models, ref)
+    walked_ref_s = _walked_s(models, ref)
     t1 = time.perf_counter()
     d = decide(bundle, X, seed=1, explain=False)
     decide_s = time.perf_counter() - t1
@@ -100,6 +102,8 @@ def main() -> None:
         "every_action_one_walk_1_thread_s": round(ours_ref_s, 2),
         "lightgbm_stacked_rows_1_thread_s": round(lightgbm_ref_s, 2),
         "speedup_over_stacked_lightgbm": round(lightgbm_ref_s / ours_ref_s, 2),
+        "every_action_walked_case_by_case_1_thread_s": round(walked_ref_s, 2),
+        "speedup_of_leaf_tables_over_walks": round(walked_ref_s / ours_ref_s, 2),
         "decide_s": round(decide_s, 2),
         "decide_with_capacities_scaled_to_the_book_s": round(decide_binding_s, 2),
         "note": "decide_s: the policy's per-cycle capacities as configured; the other: scaled to the 1M book",
@@ -113,6 +117,24 @@ def main() -> None:
         },
     }
     print(json.dumps(out, indent=1))
+
+
+def _walked_s(models, X) -> float:
+    """Seconds for the same every-action prediction with every tree walked case by case (no leaf
+    tables: ``models.action_trees`` with ``lut_max_nodes=0``)."""
+    from models.action_trees import action_forest
+    from rollcure.core.catalogue import ACTIONS
+
+    base = models._matrix(X)
+    walked = [
+        action_forest(b, lut_max_nodes=0)
+        for b in [*models.recovery_members, models.cure_model, models.roll_model]
+    ]
+    walked[0].predict(base[:10], len(ACTIONS))  # compiled: not timed
+    t0 = time.perf_counter()
+    for forest in walked:
+        forest.predict(base, len(ACTIONS), threads=1)
+    return time.perf_counter() - t0
 
 
 def _stacked_lightgbm_s(models, X) -> float:

@@ -21,7 +21,9 @@ def _stacked_reference(booster: lgb.Booster, base: np.ndarray, n_actions: int) -
     return np.asarray(pred).reshape(n_actions, len(base)).T
 
 
-def _toy_booster(seed: int, objective: str, n_actions: int = 7) -> tuple[lgb.Booster, np.ndarray]:
+def _toy_booster(
+    seed: int, objective: str, n_actions: int = 7, num_leaves: int = 15, min_child_samples: int = 5
+) -> tuple[lgb.Booster, np.ndarray]:
     """A small booster on random data with NaNs, zeros, a categorical feature and the action last,
     whose label depends on the action so that trees split on it."""
     rng = np.random.default_rng(seed)
@@ -38,8 +40,9 @@ def _toy_booster(seed: int, objective: str, n_actions: int = 7) -> tuple[lgb.Boo
     signal = np.nan_to_num(X["a"].to_numpy()) + 0.5 * (action % 3) - 0.4 * (action == 5) * X["b"].to_numpy()
     y = (signal + rng.normal(size=n) > 0.3).astype(float) if objective == "binary" else signal
     params = {
-        "objective": objective, "num_leaves": 15, "min_child_samples": 5, "verbose": -1,
-        "seed": seed, "deterministic": True, "use_missing": True, "zero_as_missing": seed % 2 == 1,
+        "objective": objective, "num_leaves": num_leaves, "min_child_samples": min_child_samples,
+        "verbose": -1, "seed": seed, "deterministic": True, "use_missing": True,
+        "zero_as_missing": seed % 2 == 1,
     }  # fmt: skip
     booster = lgb.train(params, lgb.Dataset(X, label=y), num_boost_round=60)
     base = np.column_stack(
@@ -62,6 +65,31 @@ def test_every_action_equals_lightgbm_on_stacked_rows(seed, objective):
     assert forest.has_action.any(), "the toy label depends on the action: some tree must split on it"
     ours = forest.predict(base, 7)
     assert np.abs(ours - _stacked_reference(booster, base, 7)).max() <= 1e-12
+
+
+@pytest.mark.parametrize("lut_max_nodes", [0, 6, 16])
+def test_leaf_tables_and_walks_give_the_same_numbers(lut_max_nodes):
+    """Trees read from leaf tables and trees walked case by case add up to the same numbers, bit for
+    bit, whichever trees take which way (trees of 6-9 leaves: all walked at 0, some of each at 6,
+    all tabled at 16), over more cases than one block."""
+    booster, base = _toy_booster(4, "binary", num_leaves=11, min_child_samples=300)
+    big = np.concatenate([base] * 3)
+    forest = action_forest(booster, lut_max_nodes=lut_max_nodes)
+    tabled = forest.table_start >= 0
+    sizes = np.diff(forest.forest.node_start)
+    assert np.array_equal(tabled, sizes <= lut_max_nodes)
+    assert (forest.has_action.astype(bool) & tabled).any() or lut_max_nodes == 0
+    if lut_max_nodes == 6:
+        assert tabled.any() and (~tabled).any()
+    ours = forest.predict(big, 7)
+    assert np.array_equal(ours, action_forest(booster).predict(big, 7))
+    assert np.abs(ours - _stacked_reference(booster, big, 7)).max() <= 1e-12
+
+
+def test_a_table_larger_than_the_code_is_refused():
+    booster, _ = _toy_booster(0, "regression")
+    with pytest.raises(InputError, match="lut_max_nodes"):
+        action_forest(booster, lut_max_nodes=17)
 
 
 def test_threads_do_not_change_the_numbers():
