@@ -213,6 +213,7 @@ def _margins(
     n_features = X.shape[1]
     n_trees = len(node_start) - 1
     all_actions = (np.int64(1) << n_actions) - 1
+    block = max(1, min(block, hi - lo))  # a request of one case needs no 128-case scratch
     copies = np.empty((4 * n_features, block))
     code = np.empty(block, dtype=np.int64)
     value = np.empty(block)
