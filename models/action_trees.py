@@ -51,7 +51,7 @@ _MAX_ACTIONS = 62
 #: Below this many cases per thread a second thread costs more than it saves.
 _MIN_CASES_PER_THREAD = 2048
 #: Trees with at most this many internal nodes read their leaf from a table of 2**m entries
-#: (1 KiB a tree at most); larger ones are walked.
+#: (8 KiB a tree at most); larger ones are walked.
 LUT_MAX_NODES = 10
 #: The largest table a tree may have (2**16 leaves numbers): the split bits fit an int64 code.
 _MAX_TABLE_NODES = 16
@@ -140,6 +140,8 @@ def action_forest(booster: lgb.Booster, lut_max_nodes: int = LUT_MAX_NODES) -> A
             f"action trees: objective {' '.join(objective)!r} is not supported (regression or binary)"
         )
     forest = forest_from_dump(dump)
+    if not np.isfinite(forest.threshold).all():  # the copies' +-inf stand-ins need finite thresholds
+        raise InputError("action trees: a split threshold is not finite (LightGBM writes at most 1e300)")
     sizes = np.diff(forest.node_start)
     tree_of_node = np.repeat(np.arange(forest.n_trees), sizes)
     n_case = forest.n_features - 1

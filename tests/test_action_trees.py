@@ -67,11 +67,11 @@ def test_every_action_equals_lightgbm_on_stacked_rows(seed, objective):
     assert np.abs(ours - _stacked_reference(booster, base, 7)).max() <= 1e-12
 
 
-@pytest.mark.parametrize("lut_max_nodes", [0, 6, 16])
+@pytest.mark.parametrize("lut_max_nodes", [0, 6])
 def test_leaf_tables_and_walks_give_the_same_numbers(lut_max_nodes):
     """Trees read from leaf tables and trees walked case by case add up to the same numbers, bit for
     bit, whichever trees take which way (trees of 6-9 leaves: all walked at 0, some of each at 6,
-    all tabled at 16), over more cases than one block."""
+    all tabled by default), over more cases than one block."""
     booster, base = _toy_booster(4, "binary", num_leaves=11, min_child_samples=300)
     big = np.concatenate([base] * 3)
     forest = action_forest(booster, lut_max_nodes=lut_max_nodes)
@@ -84,6 +84,41 @@ def test_leaf_tables_and_walks_give_the_same_numbers(lut_max_nodes):
     ours = forest.predict(big, 7)
     assert np.array_equal(ours, action_forest(booster).predict(big, 7))
     assert np.abs(ours - _stacked_reference(booster, big, 7)).max() <= 1e-12
+
+
+@pytest.mark.parametrize("n_actions", [1, 3, 9])
+def test_edge_values_and_action_counts_equal_lightgbm(n_actions):
+    """Values at the edges of the missing-value rules (-0.0, the zero threshold and just past it,
+    subnormals, +-inf, every threshold and the float above it), fewer and more actions than the
+    action splits name, and zero or one case: tabled and walked trees equal LightGBM's numbers."""
+    booster, base = _toy_booster(5, "regression", num_leaves=11, min_child_samples=300)
+    forest = action_forest(booster)
+    numeric = forest.forest.split_feature < 2
+    thresholds = np.unique(forest.forest.threshold[numeric & (forest.forest.cat_start < 0)])
+    specials = [np.nan, 0.0, -0.0, 1e-35, -1e-35, 1e-36, 5e-324, np.inf, -np.inf, 1e300]
+    values = np.concatenate([specials, thresholds, np.nextafter(thresholds, np.inf)])
+    n = len(values)
+    categories = np.resize(np.array([np.nan, -1.0, 0.0, 1.0, 2.0, 4.0, 7.0]), n * n)
+    grid = np.column_stack([np.repeat(values, n), np.tile(values, n), categories])
+    rows = np.concatenate([base[:50], grid])
+    reference = _stacked_reference(booster, rows, n_actions)
+    for lut_max_nodes in (0, 10):
+        tree_set = action_forest(booster, lut_max_nodes=lut_max_nodes)
+        assert np.array_equal(tree_set.predict(rows, n_actions), reference)
+        assert tree_set.predict(rows[:0], n_actions).shape == (0, n_actions)
+        assert np.array_equal(tree_set.predict(rows[7:8], n_actions), reference[7:8])
+
+
+def test_a_non_finite_threshold_is_refused(monkeypatch):
+    booster, _ = _toy_booster(0, "regression")
+    dump = booster.dump_model()
+    node = dump["tree_info"][0]["tree_structure"]
+    while "threshold" in node and not isinstance(node["threshold"], (int, float)):
+        node = node["left_child"]
+    node["threshold"] = float("inf")
+    monkeypatch.setattr(booster, "dump_model", lambda: dump)
+    with pytest.raises(InputError, match="not finite"):
+        action_forest(booster)
 
 
 def test_a_table_larger_than_the_code_is_refused():
