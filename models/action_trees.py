@@ -11,7 +11,7 @@ How, for the small trees the action models grow (``policy.num_leaves``, default 
 left), so its leaf is read from a table of ``2**m`` entries built once per booster; an action
 split's bit is set per action from the action's side. The bits are computed for a block of cases
 at a time, node by node over the block's cases (a compare of one row of the block's transposed
-features with one threshold, which the compiler vectorises), instead of walking one case down one
+features with one threshold, a loop simple enough to vectorise), instead of walking one case down one
 tree, where every level waits on the one before and half the branches are mispredicted. Measured
 5x faster than that walk on the shipped models (``docs/experiments.md``). Larger trees are walked
 case by case, carrying the bit mask of the actions still on the path and dividing it at action
@@ -53,7 +53,7 @@ _MIN_CASES_PER_THREAD = 2048
 #: Trees with at most this many internal nodes read their leaf from a table of 2**m entries
 #: (8 KiB a tree at most); larger ones are walked.
 LUT_MAX_NODES = 10
-#: The largest table a tree may have (2**16 leaves numbers): the split bits fit an int64 code.
+#: The largest table a tree may have (2**16 leaf numbers, 512 KiB): its code fits an int64.
 _MAX_TABLE_NODES = 16
 #: Cases decided together: their transposed features (4 copies) stay in the core's cache.
 _BLOCK = 128
