@@ -12,6 +12,7 @@ import pandas as pd
 from features._events import (
     DAY_S,
     EventIndex,
+    Labels,
     column_numpy,
     last_wheres,
     to_seconds,
@@ -50,16 +51,16 @@ def action_features(
     ts = to_seconds(column_numpy(actions, "decided_at"))
     idx = EventIndex.build(column_numpy(actions, "loan_id"), ts, t_min, t_max)
     o = idx.order
-    action = column_numpy(actions, "action", object)[o]
+    action = Labels.of(actions, "action").take(o)
     cost = np.nan_to_num(column_numpy(actions, "cost", np.float64))[o]
     t = ts[o]
 
     bounds = [as_of_s, as_of_s - ACTION_WINDOW_DAYS * DAY_S, as_of_s - _SHORT_DAYS * DAY_S]
     hi, lo_long, lo_short = idx.positions(loan_id, bounds, "left")
-    masks = [action == a for a in _COUNTED] + [
-        action != "none",
-        action == "outsourcing",
-        action == "litigation",
+    masks = [action.equals(a) for a in _COUNTED] + [
+        ~action.equals("none"),
+        action.equals("outsourcing"),
+        action.equals("litigation"),
     ]
     counts = window_counts(masks, [lo_short] * len(_COUNTED) + [lo_long] * 3, hi).astype(np.float64)
     out: dict[str, np.ndarray] = {f"actions_{a}_90d": counts[i] for i, a in enumerate(_COUNTED)}
@@ -68,11 +69,17 @@ def action_features(
 
     # the last action of any kind, field visit and restructuring, found together (by name: these
     # features track those two actions; a catalogue without one leaves its features empty)
-    kinds = [np.ones(action.size, dtype=bool), action == "field_visit", action == "restructuring"]
+    kinds = [
+        np.ones(action.codes.size, dtype=bool),
+        action.equals("field_visit"),
+        action.equals("restructuring"),
+    ]
     last = last_wheres(kinds, lo_long, hi)
     found = last >= 0
     when = np.where(found, t[np.maximum(last, 0)] if t.size else 0, 0)
-    out["last_action"] = np.where(found[0], action[np.maximum(last[0], 0)] if t.size else NO_VALUE, NO_VALUE)
+    out["last_action"] = np.where(
+        found[0], action.values(np.maximum(last[0], 0)) if t.size else NO_VALUE, NO_VALUE
+    )
     out["days_since_last_action"] = np.where(found[0], (as_of_s - when[0]) / DAY_S, np.nan)
     out["days_since_last_field_visit"] = np.where(found[1], (as_of_s - when[1]) / DAY_S, np.nan)
     found_r, when_r = found[2], when[2]

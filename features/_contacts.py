@@ -15,6 +15,7 @@ from features._events import (
     CENT,
     DAY_S,
     EventIndex,
+    Labels,
     column_numpy,
     last_where,
     to_seconds,
@@ -63,22 +64,22 @@ def contact_features(
     ts = to_seconds(ts_raw)
     idx = EventIndex.build(loan, ts, t_min, t_max)
     o = idx.order
-    channel = column_numpy(contacts, "channel", object)
-    party = column_numpy(contacts, "party", object)[o]
-    outcome_raw = column_numpy(contacts, "outcome", object)
-    outcome, channel = outcome_raw[o], channel[o]
+    channel = Labels.of(contacts, "channel").take(o)
+    party = Labels.of(contacts, "party").take(o)
+    outcome_raw = Labels.of(contacts, "outcome")
+    outcome = outcome_raw.take(o)
     t = ts[o]
 
     days = (7, 30, CONTACT_WINDOW_DAYS)
     hi, *lows = idx.positions(loan_id, [as_of_s, *(as_of_s - d * DAY_S for d in days)], "right")
     lo = dict(zip(days, lows, strict=True))
     lo90 = lo[CONTACT_WINDOW_DAYS]
-    is_outcome = {o: outcome == o for o in OUTCOMES}  # each compared once (np.isin costs ~10 us)
+    is_outcome = {o: outcome.equals(o) for o in OUTCOMES}  # each compared once (np.isin costs ~10 us)
     rpc = np.logical_or.reduce([is_outcome[o] for o in RIGHT_PARTY_OUTCOMES])
 
     d90 = CONTACT_WINDOW_DAYS
     counted = {  # feature -> (events counted, window days), counted together in one pass
-        "call_attempts_7d": (channel == "call", 7),
+        "call_attempts_7d": (channel.equals("call"), 7),
         "rpc_7d": (rpc, 7),
         "rpc_30d": (rpc, 30),
         "rpc_90d": (rpc, d90),
@@ -86,10 +87,10 @@ def contact_features(
         "refusals_90d": (is_outcome["refused"], d90),
         "wrong_numbers_90d": (is_outcome["wrong_number"], d90),
         "no_answers_30d": (is_outcome["no_answer"], 30),
-        "visits_90d": (channel == "visit", d90),
-        "letters_90d": (channel == "letter", d90),
-        "sms_30d": (channel == "sms", 30),
-        "third_party_contacts_30d": (party != "debtor", 30),
+        "visits_90d": (channel.equals("visit"), d90),
+        "letters_90d": (channel.equals("letter"), d90),
+        "sms_30d": (channel.equals("sms"), 30),
+        "third_party_contacts_30d": (~party.equals("debtor"), 30),
     }
     masks, days = zip(*counted.values(), strict=True)
     counts = dict(
@@ -107,8 +108,8 @@ def contact_features(
     last = np.where(hi > lo90, hi - 1, -1)
     has_last = last >= 0
     safe = np.where(has_last, last, 0)
-    out["last_contact_outcome"] = np.where(has_last, outcome[safe] if t.size else NO_VALUE, NO_VALUE)
-    out["last_contact_channel"] = np.where(has_last, channel[safe] if t.size else NO_VALUE, NO_VALUE)
+    out["last_contact_outcome"] = np.where(has_last, outcome.values(safe) if t.size else NO_VALUE, NO_VALUE)
+    out["last_contact_channel"] = np.where(has_last, channel.values(safe) if t.size else NO_VALUE, NO_VALUE)
     out["days_since_last_contact"] = np.where(
         has_last, (as_of_s - (t[safe] if t.size else 0)) / DAY_S, np.nan
     )
@@ -117,7 +118,7 @@ def contact_features(
         last_rpc >= 0, (as_of_s - (t[np.maximum(last_rpc, 0)] if t.size else 0)) / DAY_S, np.nan
     )
     ptp_date = column_numpy(contacts, "ptp_date")
-    promise = (outcome_raw == "promise_to_pay") & pd.notna(ptp_date)
+    promise = outcome_raw.equals("promise_to_pay") & pd.notna(ptp_date)
     rows = np.flatnonzero(promise)
     promises = {
         "loan": loan[rows],

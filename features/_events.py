@@ -47,6 +47,39 @@ def column_numpy(frame: pd.DataFrame, name: str, dtype: npt.DTypeLike | None = N
     return values.to_numpy(dtype=dtype, **kwargs)
 
 
+@dataclass(frozen=True)
+class Labels:
+    """A text column as integer codes into its distinct values (missing: -1).
+
+    Comparing a column of Python strings with a name is one string comparison per event under the
+    GIL, and a book's event tables hold a few distinct channels, outcomes and actions: coded once
+    (``pandas.factorize``, which runs in Arrow for Arrow-backed strings), every later comparison
+    is an integer one. Values outside any vocabulary keep their own code, so the results equal
+    the string comparisons for any column.
+    """
+
+    codes: np.ndarray
+    names: tuple[object, ...]
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, name: str) -> Labels:
+        codes, uniques = pd.factorize(column(frame, name))
+        return cls(np.asarray(codes, dtype=np.int64), tuple(np.asarray(uniques, dtype=object).tolist()))
+
+    def take(self, at: np.ndarray) -> Labels:
+        return Labels(self.codes[at], self.names)
+
+    def equals(self, value: str) -> np.ndarray:
+        """``values == value`` (missing values are not equal to anything)."""
+        if value not in self.names:
+            return np.zeros(self.codes.size, dtype=bool)
+        return self.codes == self.names.index(value)
+
+    def values(self, at: np.ndarray) -> np.ndarray:
+        """The values at positions ``at`` as an object array (missing as NaN, as pandas' strings)."""
+        return np.array([*self.names, np.nan], dtype=object)[self.codes[at]]
+
+
 def to_seconds(values: pd.Series | np.ndarray, ceil: bool = True) -> np.ndarray:
     """Datetimes as int64 seconds since the epoch.
 
@@ -77,13 +110,19 @@ class EventIndex:
         """Index events; times outside [t_min, t_max] are clamped just outside it (order preserved)."""
         loan_id = np.asarray(loan_id, dtype=np.int64)
         order = np.lexsort((t_sec, loan_id))
-        loans = np.unique(loan_id)
+        # the sort already groups the loans: their ranks are a running count of new loans, one
+        # linear pass instead of np.unique's second sort and a binary search per event
+        by_loan = loan_id[order]
+        first = np.empty(by_loan.size, dtype=bool)
+        first[:1] = True
+        np.not_equal(by_loan[1:], by_loan[:-1], out=first[1:])
+        loans = by_loan[first]
         span = int(t_max - t_min) + 3
-        rank = np.searchsorted(loans, loan_id[order])
+        rank = np.cumsum(first, dtype=np.int64) - 1
         off = np.clip(np.asarray(t_sec)[order] - t_min + 1, 0, span - 1)
         if loans.size and (loans.size + 1) * span >= np.iinfo(np.int64).max:
             raise OverflowError("time span too long to index")
-        return cls(loans, rank.astype(np.int64) * span + off, order, int(t_min), span)
+        return cls(loans, rank * span + off, order, int(t_min), span)
 
     def _rank(self, loan_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rank = np.searchsorted(self.loans, loan_id)

@@ -1,10 +1,13 @@
-"""The window counts over several masks at once equal one running count per mask."""
+"""The building blocks of the event look-ups equal their plain forms: window counts over several
+masks at once, the event index's ranks, and text columns compared as codes."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+import pytest
 
-from features._events import window_count, window_counts
+from features._events import EventIndex, Labels, window_count, window_counts
 
 
 def test_window_counts_equal_one_count_per_mask():
@@ -24,3 +27,35 @@ def test_window_counts_with_no_events():
     empty = np.zeros(0, dtype=bool)
     got = window_counts([empty, empty], [np.zeros(2, dtype=np.int64)] * 2, np.zeros(2, dtype=np.int64))
     np.testing.assert_array_equal(got, np.zeros((2, 2), dtype=np.int64))
+
+
+def test_event_index_ranks_equal_a_search_of_the_unique_loans():
+    rng = np.random.default_rng(5)
+    loan = rng.choice(np.array([-7, 3, 4, 10**12, 2**40]), 2_000)
+    t = rng.integers(0, 10_000, loan.size)
+    idx = EventIndex.build(loan, t, 0, 10_000)
+    np.testing.assert_array_equal(idx.loans, np.unique(loan))
+    order = np.lexsort((t, loan))
+    rank = np.searchsorted(np.unique(loan), loan[order])
+    np.testing.assert_array_equal(idx.keys, rank * idx.span + (t[order] + 1))
+    empty = EventIndex.build(np.zeros(0, np.int64), np.zeros(0, np.int64), 0, 10)
+    assert empty.loans.size == 0 and empty.keys.size == 0
+
+
+@pytest.mark.parametrize("dtype", ["str", "object", "category"])
+def test_labels_compare_and_take_as_the_strings_do(dtype):
+    raw = ["call", None, "sms", "call", "pigeon", "visit", None, "sms"]
+    frame = pd.DataFrame({"channel": pd.Series(raw, dtype=dtype)})
+    plain = frame["channel"].to_numpy(object)
+    labels = Labels.of(frame, "channel")
+    for value in ("call", "sms", "pigeon", "letter"):
+        np.testing.assert_array_equal(labels.equals(value), plain == value)
+    np.testing.assert_array_equal(~labels.equals("call"), plain != "call")
+    at = np.array([0, 1, 4, 7, 1])
+    def texts(values: np.ndarray) -> list[str | None]:
+        return [v if isinstance(v, str) else None for v in values]
+
+    got = labels.values(at)
+    assert texts(got) == texts(plain[at])
+    assert all(isinstance(g, str) or pd.isna(g) for g in got)
+    np.testing.assert_array_equal(labels.take(at).codes, labels.codes[at])
