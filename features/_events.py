@@ -47,6 +47,11 @@ def column_numpy(frame: pd.DataFrame, name: str, dtype: npt.DTypeLike | None = N
     return values.to_numpy(dtype=dtype, **kwargs)
 
 
+#: Events from which a text column is coded before it is compared (``Labels``): coding costs
+#: ~50 us a column, more than comparing a serving request's few dozen strings directly.
+CODED_FROM = 1_000
+
+
 @dataclass(frozen=True)
 class Labels:
     """A text column as integer codes into its distinct values (missing: -1).
@@ -55,15 +60,19 @@ class Labels:
     GIL, and a book's event tables hold a few distinct channels, outcomes and actions: coded once
     (``pandas.factorize``, which runs in Arrow for Arrow-backed strings), every later comparison
     is an integer one. Values outside any vocabulary keep their own code, so the results equal
-    the string comparisons for any column.
+    the string comparisons for any column. Below ``CODED_FROM`` events the column stays strings
+    (``names`` None) and is compared as such.
     """
 
     codes: np.ndarray
-    names: tuple[object, ...]
+    names: tuple[object, ...] | None
 
     @classmethod
     def of(cls, frame: pd.DataFrame, name: str) -> Labels:
-        codes, uniques = pd.factorize(column(frame, name))
+        values = column(frame, name)
+        if len(values) < CODED_FROM:
+            return cls(np.asarray(values, dtype=object), None)
+        codes, uniques = pd.factorize(values)
         return cls(np.asarray(codes, dtype=np.int64), tuple(np.asarray(uniques, dtype=object).tolist()))
 
     def take(self, at: np.ndarray) -> Labels:
@@ -71,12 +80,16 @@ class Labels:
 
     def equals(self, value: str) -> np.ndarray:
         """``values == value`` (missing values are not equal to anything)."""
+        if self.names is None:
+            return np.asarray(self.codes == value, dtype=bool)
         if value not in self.names:
             return np.zeros(self.codes.size, dtype=bool)
         return self.codes == self.names.index(value)
 
     def values(self, at: np.ndarray) -> np.ndarray:
         """The values at positions ``at`` as an object array (missing as NaN, as pandas' strings)."""
+        if self.names is None:
+            return self.codes[at]
         return np.array([*self.names, np.nan], dtype=object)[self.codes[at]]
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features._events import EventIndex, Labels, window_count, window_counts
+from features._events import CODED_FROM, EventIndex, Labels, window_count, window_counts
 
 
 def test_window_counts_equal_one_count_per_mask():
@@ -42,20 +42,23 @@ def test_event_index_ranks_equal_a_search_of_the_unique_loans():
     assert empty.loans.size == 0 and empty.keys.size == 0
 
 
+@pytest.mark.parametrize("copies", [1, CODED_FROM // 8 + 1])  # compared as strings, then as codes
 @pytest.mark.parametrize("dtype", ["str", "object", "category"])
-def test_labels_compare_and_take_as_the_strings_do(dtype):
-    raw = ["call", None, "sms", "call", "pigeon", "visit", None, "sms"]
+def test_labels_compare_and_take_as_the_strings_do(dtype, copies):
+    raw = ["call", None, "sms", "call", "pigeon", "visit", None, "sms"] * copies
     frame = pd.DataFrame({"channel": pd.Series(raw, dtype=dtype)})
     plain = frame["channel"].to_numpy(object)
     labels = Labels.of(frame, "channel")
+    assert (labels.names is None) == (len(raw) < CODED_FROM)
     for value in ("call", "sms", "pigeon", "letter"):
         np.testing.assert_array_equal(labels.equals(value), plain == value)
     np.testing.assert_array_equal(~labels.equals("call"), plain != "call")
     at = np.array([0, 1, 4, 7, 1])
+
     def texts(values: np.ndarray) -> list[str | None]:
         return [v if isinstance(v, str) else None for v in values]
 
     got = labels.values(at)
     assert texts(got) == texts(plain[at])
     assert all(isinstance(g, str) or pd.isna(g) for g in got)
-    np.testing.assert_array_equal(labels.take(at).codes, labels.codes[at])
+    assert texts(labels.take(at).values(np.arange(at.size))) == texts(got)
