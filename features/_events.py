@@ -52,6 +52,13 @@ def column_numpy(frame: pd.DataFrame, name: str, dtype: npt.DTypeLike | None = N
 CODED_FROM = 1_000
 
 
+def _objects(values: np.ndarray | pd.api.extensions.ExtensionArray) -> np.ndarray:
+    """A column's values as an object array, as ``column_numpy(frame, name, object)`` gives them."""
+    if isinstance(values, np.ndarray):
+        return np.asarray(values, dtype=object)
+    return values.to_numpy(dtype=object)
+
+
 @dataclass(frozen=True)
 class Labels:
     """A text column as integer codes into its distinct values (missing: -1).
@@ -59,24 +66,29 @@ class Labels:
     Comparing a column of Python strings with a name is one string comparison per event under the
     GIL, and a book's event tables hold a few distinct channels, outcomes and actions: coded once
     (``pandas.factorize``, which runs in Arrow for Arrow-backed strings), every later comparison
-    is an integer one. Values outside any vocabulary keep their own code, so the results equal
-    the string comparisons for any column. Below ``CODED_FROM`` events the column stays strings
+    is an integer one. Values outside any vocabulary keep their own code, so the comparisons equal
+    the string comparisons for any column, and :meth:`values` reads the column itself, so it
+    returns the objects the column holds. Below ``CODED_FROM`` events the column stays objects
     (``names`` None) and is compared as such.
     """
 
     codes: np.ndarray
     names: tuple[object, ...] | None
+    #: The column as read, and the position in it of each entry of ``codes`` (None: the same order).
+    source: np.ndarray | pd.api.extensions.ExtensionArray
+    rows: np.ndarray | None = None
 
     @classmethod
     def of(cls, frame: pd.DataFrame, name: str) -> Labels:
         values = column(frame, name)
         if len(values) < CODED_FROM:
-            return cls(np.asarray(values, dtype=object), None)
+            return cls(_objects(values), None, values)
         codes, uniques = pd.factorize(values)
-        return cls(np.asarray(codes, dtype=np.int64), tuple(np.asarray(uniques, dtype=object).tolist()))
+        names = tuple(np.asarray(uniques, dtype=object).tolist())
+        return cls(np.asarray(codes, dtype=np.int64), names, values)
 
     def take(self, at: np.ndarray) -> Labels:
-        return Labels(self.codes[at], self.names)
+        return Labels(self.codes[at], self.names, self.source, at if self.rows is None else self.rows[at])
 
     def equals(self, value: str) -> np.ndarray:
         """``values == value`` (missing values are not equal to anything)."""
@@ -87,10 +99,10 @@ class Labels:
         return self.codes == self.names.index(value)
 
     def values(self, at: np.ndarray) -> np.ndarray:
-        """The values at positions ``at`` as an object array (missing as NaN, as pandas' strings)."""
+        """The values at positions ``at`` as an object array (only these are converted)."""
         if self.names is None:
             return self.codes[at]
-        return np.array([*self.names, np.nan], dtype=object)[self.codes[at]]
+        return _objects(self.source.take(at if self.rows is None else self.rows[at]))
 
 
 def to_seconds(values: pd.Series | np.ndarray, ceil: bool = True) -> np.ndarray:

@@ -55,10 +55,17 @@ def test_labels_compare_and_take_as_the_strings_do(dtype, copies):
     np.testing.assert_array_equal(~labels.equals("call"), plain != "call")
     at = np.array([0, 1, 4, 7, 1])
 
-    def texts(values: np.ndarray) -> list[str | None]:
-        return [v if isinstance(v, str) else None for v in values]
-
     got = labels.values(at)
-    assert texts(got) == texts(plain[at])
-    assert all(isinstance(g, str) or pd.isna(g) for g in got)
-    assert texts(labels.take(at).values(np.arange(at.size))) == texts(got)
+    assert [repr(v) for v in got] == [repr(v) for v in plain[at]]  # the same objects: None stays None
+    assert [repr(v) for v in labels.take(at).values(np.arange(at.size))] == [repr(v) for v in got]
+
+
+@pytest.mark.parametrize("copies", [1, CODED_FROM])
+def test_labels_of_an_object_column_keep_its_own_objects(copies):
+    raw = ["call", 1, 1.0, True, None, np.nan, "call"] * copies
+    frame = pd.DataFrame({"channel": pd.Series(raw, dtype=object)})
+    labels = Labels.of(frame, "channel")
+    plain = frame["channel"].to_numpy(object)
+    np.testing.assert_array_equal(labels.equals("call"), plain == "call")
+    at = np.arange(7)
+    assert [repr(v) for v in labels.take(at).values(at)] == [repr(v) for v in raw[:7]]
