@@ -98,6 +98,15 @@ class Labels:
             return np.zeros(self.codes.size, dtype=bool)
         return self.codes == self.names.index(value)
 
+    def differs_from(self, vocabulary: tuple[str, ...], index: np.ndarray) -> np.ndarray:
+        """``values != vocabulary[index]`` per entry (a missing value differs from every name):
+        whether each value is other than the one the index says it should be."""
+        if self.names is None:
+            return np.asarray(self.codes != np.asarray(vocabulary, dtype=object)[index], dtype=bool)
+        at = {v: i for i, v in enumerate(vocabulary)}
+        pos = [at.get(n, -1) if isinstance(n, str) else -1 for n in self.names]
+        return np.asarray([*pos, -1], dtype=np.int64)[self.codes] != index
+
     def values(self, at: np.ndarray) -> np.ndarray:
         """The values at positions ``at`` as an object array (only these are converted)."""
         if self.names is None:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from features._events import Labels
 from rollcure.core.catalogue import ACTIONS
 from rollcure.core.domain import (
     BUCKETS,
@@ -24,7 +25,7 @@ from rollcure.core.domain import (
     PARTIES,
     PRODUCTS,
     REGIONS,
-    bucket_of,
+    bucket_index,
     dpd_matches_missed,
 )
 from rollcure.core.errors import InputError
@@ -256,7 +257,7 @@ def _cross_problems(tables: dict[str, pd.DataFrame]) -> list[tuple[str, str, str
     add(
         "cycles",
         "bucket",
-        cycles["bucket"].to_numpy(dtype=object) != bucket_of(cycles["dpd"]),
+        Labels.of(cycles, "bucket").differs_from(BUCKETS, bucket_index(cycles["dpd"])),
         "bucket does not match dpd (rollcure.core.domain.bucket_of)",
     )
     dates = cycles["cycle_date"]

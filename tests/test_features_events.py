@@ -69,3 +69,16 @@ def test_labels_of_an_object_column_keep_its_own_objects(copies):
     np.testing.assert_array_equal(labels.equals("call"), plain == "call")
     at = np.arange(7)
     assert [repr(v) for v in labels.take(at).values(at)] == [repr(v) for v in raw[:7]]
+
+
+@pytest.mark.parametrize("copies", [1, CODED_FROM])
+@pytest.mark.parametrize("dtype", ["str", "object", "category"])
+def test_labels_differ_from_a_vocabulary_as_the_strings_do(dtype, copies):
+    vocabulary = ("M0", "M1", "M2")
+    raw = ["M0", "M1", None, "M9", "M2", "M1"] * copies
+    index = np.tile(np.array([0, 2, 1, 0, 2, 1]), copies)
+    frame = pd.DataFrame({"bucket": pd.Series(raw, dtype=dtype)})
+    want = frame["bucket"].to_numpy(object) != np.asarray(vocabulary, dtype=object)[index]
+    got = Labels.of(frame, "bucket").differs_from(vocabulary, index)
+    np.testing.assert_array_equal(got, want)
+    assert got[:6].tolist() == [False, True, True, True, False, False]
