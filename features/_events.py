@@ -39,24 +39,28 @@ def column(frame: pd.DataFrame, name: str) -> np.ndarray | pd.api.extensions.Ext
     return column_array(frame, at)
 
 
+def as_numpy(
+    values: np.ndarray | pd.api.extensions.ExtensionArray, dtype: npt.DTypeLike | None = None
+) -> np.ndarray:
+    """A column's values (as `column` gives them) as a numpy array of ``dtype``."""
+    if isinstance(values, np.ndarray):
+        return np.asarray(values, dtype=dtype)
+    return values.to_numpy(dtype=dtype)
+
+
 def column_numpy(frame: pd.DataFrame, name: str, dtype: npt.DTypeLike | None = None, **kwargs) -> np.ndarray:
     """`frame[name].to_numpy(dtype, **kwargs)` without building a Series (see `column`)."""
     values = column(frame, name)
+    if not kwargs:
+        return as_numpy(values, dtype)
     if isinstance(values, np.ndarray):
-        return np.asarray(values, dtype=dtype) if not kwargs else frame[name].to_numpy(dtype, **kwargs)
+        return frame[name].to_numpy(dtype, **kwargs)
     return values.to_numpy(dtype=dtype, **kwargs)
 
 
 #: Events from which a text column is coded before it is compared (``Labels``): coding costs
 #: ~50 us a column, more than comparing a serving request's few dozen strings directly.
 CODED_FROM = 1_000
-
-
-def _objects(values: np.ndarray | pd.api.extensions.ExtensionArray) -> np.ndarray:
-    """A column's values as an object array, as ``column_numpy(frame, name, object)`` gives them."""
-    if isinstance(values, np.ndarray):
-        return np.asarray(values, dtype=object)
-    return values.to_numpy(dtype=object)
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ class Labels:
     def of(cls, frame: pd.DataFrame, name: str) -> Labels:
         values = column(frame, name)
         if len(values) < CODED_FROM:
-            return cls(_objects(values), None, values)
+            return cls(as_numpy(values, object), None, values)
         codes, uniques = pd.factorize(values)
         names = tuple(np.asarray(uniques, dtype=object).tolist())
         return cls(np.asarray(codes, dtype=np.int64), names, values)
@@ -111,7 +115,7 @@ class Labels:
         """The values at positions ``at`` as an object array (only these are converted)."""
         if self.names is None:
             return self.codes[at]
-        return _objects(self.source.take(at if self.rows is None else self.rows[at]))
+        return as_numpy(self.source.take(at if self.rows is None else self.rows[at]), object)
 
 
 def to_seconds(values: pd.Series | np.ndarray, ceil: bool = True) -> np.ndarray:
